@@ -1,0 +1,104 @@
+//! The `Backend` trait: the few fused ES operations a device must provide.
+//!
+//! Not a tensor library: a backend owns buffers of f32 and implements the perturbed linear
+//! layer (shared GEMM + per-member noise correction), activations, the ES gradient (one GEMM
+//! over N·r for low-rank noise) and the optimiser step. Every backend passes
+//! [`crate::conformance`] against the CPU reference.
+
+use crate::error::Result;
+use crate::noise::StreamKey;
+use crate::optim::OptimStep;
+use crate::params::ParamSpec;
+use crate::population::{MemberRows, Population};
+use serde::{Deserialize, Serialize};
+
+/// Element-wise non-linearity between layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// No non-linearity.
+    Identity,
+    /// max(0, x).
+    Relu,
+    /// Hyperbolic tangent.
+    #[default]
+    Tanh,
+}
+
+impl Activation {
+    /// Apply to one value (the CPU reference).
+    #[inline]
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::Identity => x,
+            Activation::Relu => x.max(0.0),
+            Activation::Tanh => x.tanh(),
+        }
+    }
+}
+
+/// A linear layer `y = x·Wᵀ + b` as seen by a backend op: buffers plus noise ids.
+pub struct LinearLayer<'a, Buf> {
+    /// Weight, `out_dim × in_dim`, row-major.
+    pub weight: &'a Buf,
+    /// Noise id of the weight.
+    pub weight_id: u32,
+    /// Output dimension.
+    pub out_dim: usize,
+    /// Input dimension.
+    pub in_dim: usize,
+    /// Optional bias (`out_dim`) and its noise id.
+    pub bias: Option<(&'a Buf, u32)>,
+}
+
+/// A population's perturbation applied to a batch: which population and which rows are whose.
+pub type Perturb<'a> = Option<(&'a Population, MemberRows)>;
+
+/// A compute device that can evaluate and update ES populations.
+pub trait Backend: Send + Sync {
+    /// A device buffer of f32.
+    type Buffer: Send + Sync;
+
+    /// Short name (`cpu`, `wgpu`, `cubecl`).
+    fn name(&self) -> &'static str;
+
+    /// Copy host data to a new device buffer.
+    fn upload(&self, host: &[f32]) -> Result<Self::Buffer>;
+
+    /// Copy a device buffer back to the host.
+    fn download(&self, buf: &Self::Buffer) -> Result<Vec<f32>>;
+
+    /// `x` (rows × in) through the layer; with `perturb`, each member's rows use its perturbed
+    /// weight `W + s·(σ/√r)·A·Bᵀ` (or the full-rank `W + s·σ·E`) and bias `b + s·σ·ε`.
+    fn linear(
+        &self,
+        x: &Self::Buffer,
+        rows: usize,
+        layer: &LinearLayer<'_, Self::Buffer>,
+        perturb: Perturb<'_>,
+    ) -> Result<Self::Buffer>;
+
+    /// Apply `act` in place.
+    fn activate(&self, x: &mut Self::Buffer, act: Activation) -> Result<()>;
+
+    /// The ES ascent direction `(1/N) Σ_i w_i E_i` for one parameter, where `E_i` is member
+    /// i's applied perturbation of it and `w` the shaped fitness (length N).
+    fn es_gradient(
+        &self,
+        pop: &Population,
+        spec: &ParamSpec,
+        weights: &[f32],
+    ) -> Result<Self::Buffer>;
+
+    /// Apply one optimiser step to `param` with direction `grad` and per-tensor `state`.
+    fn optimizer_step(
+        &self,
+        param: &mut Self::Buffer,
+        grad: &Self::Buffer,
+        state: &mut [Self::Buffer],
+        step: &OptimStep,
+    ) -> Result<()>;
+
+    /// Elements `start .. start + len` of a noise stream (for conformance tests).
+    fn normals(&self, key: StreamKey, start: u32, len: usize) -> Result<Self::Buffer>;
+}

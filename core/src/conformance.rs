@@ -1,0 +1,225 @@
+//! The conformance suite every backend runs, written once, generic over [`Backend`].
+//!
+//! The references are independent of any backend's fused kernels: explicit dense
+//! `X·(W + E_i)ᵀ` with `E_i` materialised from the noise stream, and the explicit sum
+//! `(1/N) Σ w_i E_i`. Noise must be bit-exact; floats must agree within [`TOLERANCE`]
+//! (relative to the largest magnitude of the reference). Run it for a backend with
+//! [`conformance_suite!`](crate::conformance_suite).
+
+use crate::backend::{Backend, LinearLayer};
+use crate::noise::{normal_at, StreamKey};
+use crate::params::{ParamShape, ParamSpec};
+use crate::population::{MemberRows, NoiseKind, Population};
+
+/// Relative tolerance for float results against the references.
+pub const TOLERANCE: f32 = 1e-4;
+
+/// Member `i`'s explicit dense perturbation of a `rows × cols` matrix (or a vector when
+/// `cols == 1` and `vector`), as the backend should apply it.
+pub fn dense_perturbation(pop: &Population, spec: &ParamSpec, member: u32) -> Vec<f32> {
+    let stream = pop.stream_of(member);
+    let s = pop.sign_of(member);
+    let key = pop.key(spec.id, stream);
+    match (spec.shape, pop.kind) {
+        (ParamShape::Matrix { rows, cols }, NoiseKind::LowRank { rank }) => {
+            let r = rank as usize;
+            let scale = pop.matrix_scale();
+            let b = |i: usize, j: usize| normal_at(key, (i * r + j) as u32);
+            let a = |o: usize, j: usize| normal_at(key, ((cols + o) * r + j) as u32);
+            let mut e = vec![0.0f32; rows * cols];
+            for o in 0..rows {
+                for i in 0..cols {
+                    let mut acc = 0.0f64;
+                    for j in 0..r {
+                        acc += a(o, j) as f64 * b(i, j) as f64;
+                    }
+                    e[o * cols + i] = (s as f64 * scale as f64 * acc) as f32;
+                }
+            }
+            e
+        }
+        (shape, _) => (0..shape.numel())
+            .map(|j| s * pop.sigma * normal_at(key, j as u32))
+            .collect(),
+    }
+}
+
+fn small_population(kind: NoiseKind, antithetic: bool, size: u32) -> Population {
+    Population {
+        seed: 0xfeed_beef_1234,
+        epoch: 3,
+        size,
+        sigma: 0.05,
+        kind,
+        antithetic,
+    }
+}
+
+fn deterministic_values(n: usize, salt: u32) -> Vec<f32> {
+    let key = StreamKey::new(99, salt, 0, 0);
+    (0..n).map(|j| normal_at(key, j as u32) * 0.5).collect()
+}
+
+fn max_rel_err(got: &[f32], want: &[f32]) -> f32 {
+    let scale = want.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+    got.iter()
+        .zip(want)
+        .fold(0.0f32, |m, (g, w)| m.max((g - w).abs() / scale))
+}
+
+/// Noise from the backend is bit-identical to the CPU stream.
+pub fn check_noise_bit_exact<B: Backend>(backend: &B) -> Result<(), String> {
+    for (key, start, len) in [
+        (StreamKey::new(1, 2, 3, 4), 0u32, 4096usize),
+        (StreamKey::new(u64::MAX, 0, 7, 123_456), 1_000_003, 777),
+    ] {
+        let buf = backend
+            .normals(key, start, len)
+            .map_err(|e| e.to_string())?;
+        let got = backend.download(&buf).map_err(|e| e.to_string())?;
+        for (j, g) in got.iter().enumerate() {
+            let want = normal_at(key, start + j as u32);
+            if g.to_bits() != want.to_bits() {
+                return Err(format!("noise element {j}: got {g}, want {want}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The population forward equals explicit dense `X·(W + E_i)ᵀ + (b + e_i)`.
+pub fn check_forward_matches_dense<B: Backend>(backend: &B) -> Result<(), String> {
+    let (n_out, n_in, rpm) = (5usize, 7usize, 2usize);
+    for (kind, antithetic, size, first) in [
+        (NoiseKind::LowRank { rank: 1 }, true, 6u32, 0u32),
+        (NoiseKind::LowRank { rank: 3 }, true, 8, 1),
+        (NoiseKind::LowRank { rank: 2 }, false, 5, 0),
+        (NoiseKind::Full, true, 4, 0),
+    ] {
+        let pop = small_population(kind, antithetic, size);
+        let members = (size - first) as usize;
+        let rows = members * rpm;
+        let w = deterministic_values(n_out * n_in, 1);
+        let b = deterministic_values(n_out, 2);
+        let x = deterministic_values(rows * n_in, 3);
+        let wspec = ParamSpec {
+            name: "w".into(),
+            id: 10,
+            shape: ParamShape::Matrix {
+                rows: n_out,
+                cols: n_in,
+            },
+        };
+        let bspec = ParamSpec {
+            name: "b".into(),
+            id: 11,
+            shape: ParamShape::Vector { len: n_out },
+        };
+        let (wb, bb, xb) = (
+            backend.upload(&w).map_err(|e| e.to_string())?,
+            backend.upload(&b).map_err(|e| e.to_string())?,
+            backend.upload(&x).map_err(|e| e.to_string())?,
+        );
+        let layer = LinearLayer {
+            weight: &wb,
+            weight_id: wspec.id,
+            out_dim: n_out,
+            in_dim: n_in,
+            bias: Some((&bb, bspec.id)),
+        };
+        let mr = MemberRows {
+            first_member: first,
+            rows_per_member: rpm,
+        };
+        let out = backend
+            .linear(&xb, rows, &layer, Some((&pop, mr)))
+            .and_then(|y| backend.download(&y))
+            .map_err(|e| e.to_string())?;
+        let mut want = vec![0.0f32; rows * n_out];
+        for m in 0..members {
+            let member = first + m as u32;
+            let e = dense_perturbation(&pop, &wspec, member);
+            let eb = dense_perturbation(&pop, &bspec, member);
+            for rr in 0..rpm {
+                let row = m * rpm + rr;
+                for o in 0..n_out {
+                    let mut acc = (b[o] + eb[o]) as f64;
+                    for i in 0..n_in {
+                        acc +=
+                            x[row * n_in + i] as f64 * (w[o * n_in + i] + e[o * n_in + i]) as f64;
+                    }
+                    want[row * n_out + o] = acc as f32;
+                }
+            }
+        }
+        let err = max_rel_err(&out, &want);
+        if err > TOLERANCE {
+            return Err(format!(
+                "forward {kind:?} antithetic={antithetic}: rel err {err}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The ES direction equals the explicit sum `(1/N) Σ w_i E_i`.
+pub fn check_gradient_matches_sum<B: Backend>(backend: &B) -> Result<(), String> {
+    let specs = [
+        ParamSpec {
+            name: "w".into(),
+            id: 4,
+            shape: ParamShape::Matrix { rows: 6, cols: 9 },
+        },
+        ParamSpec {
+            name: "b".into(),
+            id: 5,
+            shape: ParamShape::Vector { len: 6 },
+        },
+    ];
+    for (kind, antithetic, size) in [
+        (NoiseKind::LowRank { rank: 1 }, true, 10u32),
+        (NoiseKind::LowRank { rank: 4 }, false, 7),
+        (NoiseKind::Full, true, 6),
+    ] {
+        let pop = small_population(kind, antithetic, size);
+        let weights = deterministic_values(size as usize, 7);
+        for spec in &specs {
+            let got = backend
+                .es_gradient(&pop, spec, &weights)
+                .and_then(|g| backend.download(&g))
+                .map_err(|e| e.to_string())?;
+            let mut want = vec![0.0f64; spec.shape.numel()];
+            for i in 0..size {
+                let e = dense_perturbation(&pop, spec, i);
+                for (acc, v) in want.iter_mut().zip(e) {
+                    *acc += weights[i as usize] as f64 * v as f64 / size as f64;
+                }
+            }
+            let want: Vec<f32> = want.into_iter().map(|v| v as f32).collect();
+            let err = max_rel_err(&got, &want);
+            if err > TOLERANCE {
+                return Err(format!("gradient {kind:?} {}: rel err {err}", spec.name));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Define one `#[test]` per conformance check for a backend expression.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($backend:expr) => {
+        #[test]
+        fn conformance_noise_bit_exact() {
+            $crate::conformance::check_noise_bit_exact(&$backend).unwrap();
+        }
+        #[test]
+        fn conformance_forward_matches_dense() {
+            $crate::conformance::check_forward_matches_dense(&$backend).unwrap();
+        }
+        #[test]
+        fn conformance_gradient_matches_sum() {
+            $crate::conformance::check_gradient_matches_sum(&$backend).unwrap();
+        }
+    };
+}

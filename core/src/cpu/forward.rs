@@ -1,0 +1,160 @@
+//! The batched perturbed linear layer on the CPU.
+//!
+//! Rows are split into fixed-size chunks of whole members (the split never depends on the
+//! thread count, so results are bit-identical for any `RAYON_NUM_THREADS`). Per chunk: one
+//! shared GEMM `X·Wᵀ`, the bias, then each member's correction regenerated from its key:
+//! low rank `s·(σ/√r)·(X_i·B)·Aᵀ`, or for OpenES the dense `s·σ·X_i·Eᵀ`.
+
+use super::gemm::{sgemm, MatRef};
+use super::kernels::{add_low_rank_row, axpy, project_row};
+use super::noise_factors::{full_noise, low_rank_factors};
+use crate::error::{CoreError, Result};
+use crate::population::{MemberRows, NoiseKind, Population};
+use rayon::prelude::*;
+
+/// Target rows per parallel chunk: large enough for an efficient GEMM, small enough to
+/// spread over threads.
+const CHUNK_ROWS: usize = 128;
+
+/// Host view of a linear layer.
+pub struct HostLinear<'a> {
+    /// `out × in` weight.
+    pub weight: &'a [f32],
+    /// Noise id of the weight.
+    pub weight_id: u32,
+    /// Output dimension.
+    pub out_dim: usize,
+    /// Input dimension.
+    pub in_dim: usize,
+    /// Optional bias and its noise id.
+    pub bias: Option<(&'a [f32], u32)>,
+}
+
+/// `y = x·(W + E_i)ᵀ + (b + e_i)` for every member's rows; `perturb = None` is plain inference.
+pub fn linear_forward(
+    x: &[f32],
+    rows: usize,
+    layer: &HostLinear<'_>,
+    perturb: Option<(&Population, MemberRows)>,
+) -> Result<Vec<f32>> {
+    let (n_in, n_out) = (layer.in_dim, layer.out_dim);
+    check_len("linear input", rows * n_in, x.len())?;
+    check_len("linear weight", n_out * n_in, layer.weight.len())?;
+    if let Some((b, _)) = layer.bias {
+        check_len("linear bias", n_out, b.len())?;
+    }
+    let chunk_rows = match perturb {
+        Some((pop, mr)) => {
+            pop.validate()?;
+            if mr.rows_per_member == 0 || rows % mr.rows_per_member != 0 {
+                return Err(CoreError::invalid(
+                    "rows_per_member",
+                    format!("{} does not divide {rows} rows", mr.rows_per_member),
+                ));
+            }
+            let members = (rows / mr.rows_per_member) as u64;
+            if mr.first_member as u64 + members > pop.size as u64 {
+                return Err(CoreError::invalid(
+                    "member rows",
+                    format!(
+                        "{members} members from {} exceed N = {}",
+                        mr.first_member, pop.size
+                    ),
+                ));
+            }
+            let per_chunk = (CHUNK_ROWS / mr.rows_per_member).max(1);
+            (per_chunk + per_chunk % 2) * mr.rows_per_member
+        }
+        None => CHUNK_ROWS,
+    };
+    let mut y = vec![0.0f32; rows * n_out];
+    y.par_chunks_mut(chunk_rows * n_out)
+        .enumerate()
+        .for_each(|(c, y_chunk)| {
+            let r0 = c * chunk_rows;
+            let nr = y_chunk.len() / n_out;
+            let xc = &x[r0 * n_in..(r0 + nr) * n_in];
+            let w = MatRef::row_major(layer.weight, n_out, n_in);
+            sgemm(1.0, MatRef::row_major(xc, nr, n_in), w.t(), 0.0, y_chunk);
+            if let Some((b, _)) = layer.bias {
+                for row in y_chunk.chunks_mut(n_out) {
+                    axpy(1.0, b, row);
+                }
+            }
+            if let Some((pop, mr)) = perturb {
+                let first = mr.first_member + (r0 / mr.rows_per_member) as u32;
+                add_corrections(pop, first, mr.rows_per_member, xc, layer, y_chunk);
+            }
+        });
+    Ok(y)
+}
+
+/// Add every member's noise correction to its rows of one chunk.
+fn add_corrections(
+    pop: &Population,
+    first_member: u32,
+    rpm: usize,
+    x: &[f32],
+    layer: &HostLinear<'_>,
+    y: &mut [f32],
+) {
+    let (n_in, n_out) = (layer.in_dim, layer.out_dim);
+    let members = y.len() / (n_out * rpm);
+    let mut noise = Vec::new();
+    let mut bias_noise = vec![0.0f32; if layer.bias.is_some() { n_out } else { 0 }];
+    let mut t = Vec::new();
+    let mut current: Option<u32> = None;
+    for k in 0..members {
+        let member = first_member + k as u32;
+        let stream = pop.stream_of(member);
+        let sign = pop.sign_of(member);
+        let fresh = current != Some(stream);
+        current = Some(stream);
+        let xs = &x[k * rpm * n_in..(k + 1) * rpm * n_in];
+        let ys = &mut y[k * rpm * n_out..(k + 1) * rpm * n_out];
+        match pop.kind {
+            NoiseKind::LowRank { rank } => {
+                let r = rank as usize;
+                if fresh {
+                    low_rank_factors(pop, layer.weight_id, stream, n_out, n_in, r, &mut noise);
+                }
+                let (b, a) = noise.split_at(n_in * r);
+                t.resize(r, 0.0);
+                let alpha = sign * pop.matrix_scale();
+                for (xr, yr) in xs.chunks(n_in).zip(ys.chunks_mut(n_out)) {
+                    project_row(xr, b, &mut t);
+                    add_low_rank_row(alpha, &t, a, yr);
+                }
+            }
+            NoiseKind::Full => {
+                if fresh {
+                    noise.resize(n_out * n_in, 0.0);
+                    full_noise(pop, layer.weight_id, stream, 0, &mut noise);
+                }
+                let e = MatRef::row_major(&noise, n_out, n_in);
+                sgemm(
+                    sign * pop.sigma,
+                    MatRef::row_major(xs, rpm, n_in),
+                    e.t(),
+                    1.0,
+                    ys,
+                );
+            }
+        }
+        if let Some((_, bias_id)) = layer.bias {
+            if fresh {
+                full_noise(pop, bias_id, stream, 0, &mut bias_noise);
+            }
+            for yr in ys.chunks_mut(n_out) {
+                axpy(sign * pop.sigma, &bias_noise, yr);
+            }
+        }
+    }
+}
+
+fn check_len(what: &str, expected: usize, got: usize) -> Result<()> {
+    if expected != got {
+        return Err(CoreError::shape(what, expected, got));
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! The ES ascent direction `(1/N) Σ_i w_i E_i` on the CPU.
+//!
+//! Low rank: with per-stream coefficients `c_k = Σ_{i∈k} s_i w_i`, the direction of a matrix is
+//! `(σ/(N√r)) · Pᵀ Q`, where row `(k, j)` of `P` is `c_k·A_k[:, j]` and of `Q` is `B_k[:, j]`:
+//! ONE GEMM over N·r (processed in fixed chunks of streams so memory stays O(chunk·(a+b)·r)).
+//! Full rank (OpenES) regenerates every dense `E_k`. Work is split over fixed output blocks, so
+//! every element is summed in the same order for any thread count.
+
+use super::gemm::{sgemm, MatRef};
+use super::kernels::axpy;
+use super::noise_factors::{full_noise, low_rank_factors};
+use crate::error::Result;
+use crate::params::{ParamShape, ParamSpec};
+use crate::population::{NoiseKind, Population};
+use rayon::prelude::*;
+
+/// Streams per GEMM chunk in the low-rank update.
+const STREAM_CHUNK: usize = 512;
+/// Output rows per parallel block.
+const ROW_BLOCK: usize = 32;
+/// Vector elements per parallel block.
+const VEC_BLOCK: usize = 256;
+
+/// The ES ascent direction for one parameter tensor (host buffers).
+pub fn es_gradient(pop: &Population, spec: &ParamSpec, weights: &[f32]) -> Result<Vec<f32>> {
+    pop.validate()?;
+    let coeffs = pop.stream_coefficients(weights)?;
+    let inv_n = 1.0 / pop.size as f32;
+    Ok(match (spec.shape, pop.kind) {
+        (ParamShape::Matrix { rows, cols }, NoiseKind::LowRank { rank }) => low_rank_gradient(
+            pop,
+            spec.id,
+            rows,
+            cols,
+            rank as usize,
+            &coeffs,
+            pop.matrix_scale() * inv_n,
+        ),
+        (ParamShape::Matrix { rows, cols }, NoiseKind::Full) => dense_gradient(
+            pop,
+            spec.id,
+            rows * cols,
+            cols * ROW_BLOCK,
+            &coeffs,
+            pop.sigma * inv_n,
+        ),
+        (ParamShape::Vector { len }, _) => {
+            dense_gradient(pop, spec.id, len, VEC_BLOCK, &coeffs, pop.sigma * inv_n)
+        }
+    })
+}
+
+fn low_rank_gradient(
+    pop: &Population,
+    id: u32,
+    rows: usize,
+    cols: usize,
+    r: usize,
+    coeffs: &[f32],
+    alpha: f32,
+) -> Vec<f32> {
+    let mut grad = vec![0.0f32; rows * cols];
+    for (ci, chunk) in coeffs.chunks(STREAM_CHUNK).enumerate() {
+        let k0 = ci * STREAM_CHUNK;
+        let kr = chunk.len() * r;
+        // P: (k·r) × rows, Q: (k·r) × cols, filled in parallel per stream.
+        let mut p = vec![0.0f32; kr * rows];
+        let mut q = vec![0.0f32; kr * cols];
+        p.par_chunks_mut(r * rows)
+            .zip(q.par_chunks_mut(r * cols))
+            .enumerate()
+            .for_each_init(Vec::new, |buf, (k, (pk, qk))| {
+                let c = chunk[k];
+                let (b, a) = low_rank_factors(pop, id, (k0 + k) as u32, rows, cols, r, buf);
+                for j in 0..r {
+                    for (o, v) in pk[j * rows..(j + 1) * rows].iter_mut().enumerate() {
+                        *v = c * a[o * r + j];
+                    }
+                    for (i, v) in qk[j * cols..(j + 1) * cols].iter_mut().enumerate() {
+                        *v = b[i * r + j];
+                    }
+                }
+            });
+        let pt = MatRef::row_major(&p, kr, rows).t();
+        let qm = MatRef::row_major(&q, kr, cols);
+        grad.par_chunks_mut(ROW_BLOCK * cols)
+            .enumerate()
+            .for_each(|(bi, g)| {
+                let o0 = bi * ROW_BLOCK;
+                let nr = g.len() / cols;
+                let block = MatRef {
+                    data: &pt.data[o0..],
+                    rows: nr,
+                    ..pt
+                };
+                sgemm(alpha, block, qm, 1.0, g);
+            });
+    }
+    grad
+}
+
+/// `alpha · Σ_k c_k ε_k` for a dense noise of `len` elements, split into fixed blocks.
+fn dense_gradient(
+    pop: &Population,
+    id: u32,
+    len: usize,
+    block: usize,
+    coeffs: &[f32],
+    alpha: f32,
+) -> Vec<f32> {
+    let mut grad = vec![0.0f32; len];
+    grad.par_chunks_mut(block.max(1))
+        .enumerate()
+        .for_each(|(bi, g)| {
+            let start = bi * block.max(1);
+            let mut eps = vec![0.0f32; g.len()];
+            for (k, &c) in coeffs.iter().enumerate() {
+                if c != 0.0 {
+                    full_noise(pop, id, k as u32, start, &mut eps);
+                    axpy(c, &eps, g);
+                }
+            }
+            g.iter_mut().for_each(|v| *v *= alpha);
+        });
+    grad
+}

@@ -1,0 +1,103 @@
+//! The CPU reference backend: rayon across rows and members, blocked SIMD GEMM.
+
+mod forward;
+mod gemm;
+mod gradient;
+mod kernels;
+mod noise_factors;
+
+pub use forward::{linear_forward, HostLinear};
+pub use gemm::{sgemm, MatRef};
+pub use gradient::es_gradient;
+
+use crate::backend::{Activation, Backend, LinearLayer, Perturb};
+use crate::error::{CoreError, Result};
+use crate::noise::{fill_normals, StreamKey};
+use crate::optim::{apply_step_host, OptimStep};
+use crate::params::ParamSpec;
+use crate::population::Population;
+use rayon::prelude::*;
+
+/// The CPU backend. Buffers are plain `Vec<f32>`; threads come from rayon's global pool
+/// (`RAYON_NUM_THREADS`), and results do not depend on their number.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cpu;
+
+impl Backend for Cpu {
+    type Buffer = Vec<f32>;
+
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn upload(&self, host: &[f32]) -> Result<Vec<f32>> {
+        Ok(host.to_vec())
+    }
+
+    fn download(&self, buf: &Vec<f32>) -> Result<Vec<f32>> {
+        Ok(buf.clone())
+    }
+
+    fn linear(
+        &self,
+        x: &Vec<f32>,
+        rows: usize,
+        layer: &LinearLayer<'_, Vec<f32>>,
+        perturb: Perturb<'_>,
+    ) -> Result<Vec<f32>> {
+        let host = HostLinear {
+            weight: layer.weight,
+            weight_id: layer.weight_id,
+            out_dim: layer.out_dim,
+            in_dim: layer.in_dim,
+            bias: layer.bias.map(|(b, id)| (b.as_slice(), id)),
+        };
+        linear_forward(x, rows, &host, perturb)
+    }
+
+    fn activate(&self, x: &mut Vec<f32>, act: Activation) -> Result<()> {
+        if act != Activation::Identity {
+            x.par_chunks_mut(4096)
+                .for_each(|c| c.iter_mut().for_each(|v| *v = act.apply(*v)));
+        }
+        Ok(())
+    }
+
+    fn es_gradient(&self, pop: &Population, spec: &ParamSpec, weights: &[f32]) -> Result<Vec<f32>> {
+        es_gradient(pop, spec, weights)
+    }
+
+    fn optimizer_step(
+        &self,
+        param: &mut Vec<f32>,
+        grad: &Vec<f32>,
+        state: &mut [Vec<f32>],
+        step: &OptimStep,
+    ) -> Result<()> {
+        if grad.len() != param.len() {
+            return Err(CoreError::shape(
+                "optimizer gradient",
+                param.len(),
+                grad.len(),
+            ));
+        }
+        let need = match step {
+            OptimStep::Sgd { .. } => 0,
+            OptimStep::Adam { .. } => 2,
+        };
+        if state.len() != need || state.iter().any(|s| s.len() != param.len()) {
+            return Err(CoreError::invalid(
+                "optimizer state",
+                format!("expected {need} buffers of {} elements", param.len()),
+            ));
+        }
+        apply_step_host(param, grad, state, step);
+        Ok(())
+    }
+
+    fn normals(&self, key: StreamKey, start: u32, len: usize) -> Result<Vec<f32>> {
+        let mut out = vec![0.0; len];
+        fill_normals(key, start, 1.0, &mut out);
+        Ok(out)
+    }
+}

@@ -1,0 +1,30 @@
+//! eggroll-core: the EGGROLL engine.
+//!
+//! Counter-based noise ([`noise`]), population descriptions ([`population`]), the [`Backend`]
+//! trait and its CPU reference ([`cpu`]), fitness shaping, optimisers, schedules, models
+//! ([`mlp`]), checkpoints, the `VecEnv` trait, and the conformance suite every backend runs.
+
+pub mod backend;
+pub mod checkpoint;
+pub mod conformance;
+pub mod cpu;
+pub mod error;
+pub mod mlp;
+pub mod model;
+pub mod noise;
+pub mod optim;
+pub mod params;
+pub mod population;
+pub mod schedule;
+pub mod shaping;
+pub mod vec_env;
+
+pub use backend::{Activation, Backend, LinearLayer, Perturb};
+pub use error::{CoreError, Result};
+pub use model::Model;
+pub use population::{MemberRows, NoiseKind, Population};
+
+#[cfg(test)]
+mod cpu_conformance {
+    crate::conformance_suite!(crate::cpu::Cpu);
+}

@@ -1,0 +1,18 @@
+//! Counter-based noise: standard normals that are a pure function of their key.
+//!
+//! A stream is keyed by (run seed, parameter id, epoch = generation / noise_reuse, pair).
+//! Element `j` of a stream is `hash(j, key)` pushed through a fixed table of normal quantiles.
+//! Only 32-bit integer operations are used (multiply, xor, shift, add, leading-zero count,
+//! table read), so WGSL, cubecl and every CPU thread or MPI rank produce the same bits.
+//! The result is an integer multiple of 2^-16, converted to f32 exactly.
+
+pub mod table;
+
+mod hash;
+mod sample;
+
+pub use hash::{hash32, StreamKey};
+pub use sample::{fill_normals, normal_at, normal_fixed};
+
+/// The 2^-16 grid every noise sample lies on.
+pub const NOISE_SCALE: f32 = 1.0 / 65536.0;
