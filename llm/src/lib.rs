@@ -1,0 +1,1 @@
+//! Integer-only recurrent language models (being built).

@@ -1,0 +1,1 @@
+//! Batched RL environments (being built).
