@@ -1,0 +1,30 @@
+//! The one error type of `eggroll-populations`.
+
+use thiserror::Error;
+
+/// Errors from strategies and their configuration.
+#[derive(Debug, Error)]
+pub enum PopulationError {
+    /// An unknown strategy name.
+    #[error("unknown strategy `{name}`; registered strategies: {known}")]
+    UnknownStrategy {
+        /// The name asked for.
+        name: String,
+        /// The registered names, comma-separated.
+        known: String,
+    },
+    /// A configuration value out of range.
+    #[error("invalid es.{key}: {why}")]
+    Invalid {
+        /// The config key at fault.
+        key: String,
+        /// Why it is rejected.
+        why: String,
+    },
+    /// An error from the core (shaping, population checks).
+    #[error(transparent)]
+    Core(#[from] eggroll_core::CoreError),
+}
+
+/// Result with [`PopulationError`].
+pub type Result<T, E = PopulationError> = std::result::Result<T, E>;

@@ -1,0 +1,4 @@
+//! One file per strategy.
+
+pub mod eggroll;
+pub mod open_es;

@@ -1,0 +1,213 @@
+//! `eggroll bench lowrank`: plain batched inference vs the EGGROLL population forward vs one
+//! EGGROLL generation vs naive full-rank ES, on the same MLP shapes, in one run.
+
+use super::peak::{gemm_peak_gflops, peak_memory_bytes, reset_peak_memory};
+use crate::error::Result;
+use eggroll_core::backend::Activation;
+use eggroll_core::mlp::{Mlp, MlpConfig};
+use eggroll_core::model::{apply_es_update, zero_optim_state};
+use eggroll_core::optim::Optimizer;
+use eggroll_core::population::{MemberRows, NoiseKind, Population};
+use eggroll_core::shaping::{shape_fitness, Shaping};
+use eggroll_core::{Backend, Model};
+use serde::Serialize;
+use std::time::Instant;
+
+/// Shape and effort of the benchmark.
+#[derive(Clone, Debug)]
+pub struct LowrankOptions {
+    /// Hidden width (every layer is hidden × hidden).
+    pub hidden: usize,
+    /// Number of layers.
+    pub layers: usize,
+    /// Population size N (one input row per member).
+    pub population: u32,
+    /// Rank r.
+    pub rank: u32,
+    /// Minimum seconds spent timing each phase.
+    pub min_seconds: f64,
+    /// Skip the naive full-rank phases (they are slow by design).
+    pub skip_naive: bool,
+}
+
+impl Default for LowrankOptions {
+    fn default() -> Self {
+        LowrankOptions {
+            hidden: 256,
+            layers: 3,
+            population: 4096,
+            rank: 1,
+            min_seconds: 1.0,
+            skip_naive: false,
+        }
+    }
+}
+
+/// One timed phase.
+#[derive(Clone, Debug, Serialize)]
+pub struct Phase {
+    /// Seconds per call (best of the repetitions).
+    pub seconds: f64,
+    /// Member evaluations per second.
+    pub member_evals_per_s: f64,
+    /// Useful GFLOP/s (the shared-GEMM flops of the forward; ×3 for a generation's update GEMMs).
+    pub gflops: f64,
+    /// Peak resident memory during the phase, bytes.
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// The report of `eggroll bench lowrank`.
+#[derive(Clone, Debug, Serialize)]
+pub struct LowrankReport {
+    /// Backend name.
+    pub backend: String,
+    /// Threads available to rayon.
+    pub threads: usize,
+    /// Hidden width.
+    pub hidden: usize,
+    /// Layers.
+    pub layers: usize,
+    /// Population.
+    pub population: u32,
+    /// Rank.
+    pub rank: u32,
+    /// Measured GEMM peak of this machine (GFLOP/s, 1024³).
+    pub gemm_peak_gflops: f64,
+    /// (a) plain batched inference, no noise.
+    pub inference: Phase,
+    /// (b) EGGROLL population forward.
+    pub eggroll_forward: Phase,
+    /// (c) one EGGROLL generation: forward, shaping, update.
+    pub eggroll_generation: Phase,
+    /// (d) naive full-rank ES forward.
+    pub naive_forward: Option<Phase>,
+    /// (d) naive full-rank ES generation.
+    pub naive_generation: Option<Phase>,
+    /// b/a throughput ratio.
+    pub forward_vs_inference: f64,
+    /// Speed-up of an EGGROLL generation over a naive one (d time / c time).
+    pub generation_speedup_vs_naive: Option<f64>,
+    /// Forward GFLOP/s as a fraction of the GEMM peak.
+    pub forward_fraction_of_peak: f64,
+}
+
+fn time_phase(min_seconds: f64, mut f: impl FnMut() -> Result<()>) -> Result<(f64, Option<u64>)> {
+    reset_peak_memory();
+    f()?; // warm-up
+    let start = Instant::now();
+    let mut best = f64::INFINITY;
+    let mut reps = 0;
+    while reps < 3 || start.elapsed().as_secs_f64() < min_seconds {
+        let t = Instant::now();
+        f()?;
+        best = best.min(t.elapsed().as_secs_f64());
+        reps += 1;
+        if reps >= 1000 {
+            break;
+        }
+    }
+    Ok((best, peak_memory_bytes()))
+}
+
+/// Run the benchmark on `backend`.
+pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<LowrankReport> {
+    let h = opts.hidden;
+    let n = opts.population;
+    let cfg = MlpConfig {
+        input: h,
+        hidden: vec![h; opts.layers.saturating_sub(1)],
+        output: h,
+        activation: Activation::Tanh,
+        output_activation: Activation::Identity,
+        bias: true,
+    };
+    let mut model = Mlp::init(backend, cfg, 1)?;
+    let x_host: Vec<f32> = (0..n as usize * h).map(|i| ((i % 13) as f32 - 6.0) * 0.1).collect();
+    let x = backend.upload(&x_host)?;
+    let rows = n as usize;
+    let mr = MemberRows {
+        first_member: 0,
+        rows_per_member: 1,
+    };
+    let pop = |kind| Population {
+        seed: 7,
+        epoch: 0,
+        size: n,
+        sigma: 0.01,
+        kind,
+        antithetic: true,
+    };
+    let low = pop(NoiseKind::LowRank { rank: opts.rank });
+    let flops = 2.0 * n as f64 * (h * h) as f64 * opts.layers as f64;
+    let phase = |(s, mem): (f64, Option<u64>), flop_mult: f64| Phase {
+        seconds: s,
+        member_evals_per_s: n as f64 / s,
+        gflops: flops * flop_mult / s / 1e9,
+        peak_memory_bytes: mem,
+    };
+
+    let inference = phase(
+        time_phase(opts.min_seconds, || {
+            model.forward_population(backend, &x, rows, None).map(drop).map_err(Into::into)
+        })?,
+        1.0,
+    );
+    let eggroll_forward = phase(
+        time_phase(opts.min_seconds, || {
+            model
+                .forward_population(backend, &x, rows, Some((&low, mr)))
+                .map(drop)
+                .map_err(Into::into)
+        })?,
+        1.0,
+    );
+    let optimizer = Optimizer::default();
+    let mut optim = zero_optim_state(backend, model.specs(), optimizer.state_slots())?;
+    let mut generation = |p: &Population, model: &mut Mlp<B>| -> Result<()> {
+        let out = backend.download(&model.forward_population(backend, &x, rows, Some((p, mr)))?)?;
+        let fitness: Vec<f32> = out.chunks(h).map(|r| -r.iter().map(|v| v * v).sum::<f32>()).collect();
+        let w = shape_fitness(&fitness, Shaping::ZScore, 1)?;
+        apply_es_update(backend, model, &mut optim, p, &w, &optimizer.step(1, 1e-3, n))?;
+        Ok(())
+    };
+    let eggroll_generation = phase(
+        time_phase(opts.min_seconds, || generation(&low, &mut model))?,
+        3.0,
+    );
+    let (naive_forward, naive_generation) = if opts.skip_naive {
+        (None, None)
+    } else {
+        let full = pop(NoiseKind::Full);
+        let f = phase(
+            time_phase(0.0, || {
+                model
+                    .forward_population(backend, &x, rows, Some((&full, mr)))
+                    .map(drop)
+                    .map_err(Into::into)
+            })?,
+            1.0,
+        );
+        let g = phase(time_phase(0.0, || generation(&full, &mut model))?, 3.0);
+        (Some(f), Some(g))
+    };
+    let peak = gemm_peak_gflops(1024);
+    Ok(LowrankReport {
+        backend: backend.name().into(),
+        threads: rayon::current_num_threads(),
+        hidden: h,
+        layers: opts.layers,
+        population: n,
+        rank: opts.rank,
+        gemm_peak_gflops: peak,
+        forward_vs_inference: eggroll_forward.member_evals_per_s / inference.member_evals_per_s,
+        generation_speedup_vs_naive: naive_generation
+            .as_ref()
+            .map(|g| g.seconds / eggroll_generation.seconds),
+        forward_fraction_of_peak: eggroll_forward.gflops / peak,
+        inference,
+        eggroll_forward,
+        eggroll_generation,
+        naive_forward,
+        naive_generation,
+    })
+}

@@ -1,0 +1,4 @@
+//! Benchmarks behind `eggroll bench NAME`: figures measured in one run, as ratios.
+
+pub mod lowrank;
+pub mod peak;

@@ -1,0 +1,116 @@
+//! `eggroll bench NAME`
+
+use super::BackendName;
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use eggroll::bench::lowrank::{bench_lowrank, LowrankOptions, LowrankReport};
+use eggroll_core::cpu::Cpu;
+
+/// Arguments of `bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Which benchmark.
+    #[command(subcommand)]
+    pub which: Which,
+}
+
+/// Benchmarks.
+#[derive(Subcommand, Debug)]
+pub enum Which {
+    /// Plain inference vs EGGROLL forward/generation vs naive full-rank ES.
+    Lowrank(LowrankArgs),
+}
+
+/// Arguments of `bench lowrank`.
+#[derive(Args, Debug)]
+pub struct LowrankArgs {
+    /// Hidden width.
+    #[arg(long, default_value_t = 256)]
+    pub hidden: usize,
+    /// Layers.
+    #[arg(long, default_value_t = 3)]
+    pub layers: usize,
+    /// Population size.
+    #[arg(short = 'n', long = "population", default_value_t = 4096)]
+    pub population: u32,
+    /// Rank.
+    #[arg(long, default_value_t = 1)]
+    pub rank: u32,
+    /// Minimum seconds per timed phase.
+    #[arg(long, default_value_t = 1.0)]
+    pub min_seconds: f64,
+    /// Skip the (slow) naive full-rank ES phases.
+    #[arg(long)]
+    pub skip_naive: bool,
+    /// Backend.
+    #[arg(long, value_enum, default_value_t)]
+    pub backend: BackendName,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Run `bench`.
+pub fn run(a: BenchArgs) -> Result<()> {
+    match a.which {
+        Which::Lowrank(l) => {
+            anyhow::ensure!(l.hidden > 0 && l.layers > 0, "--hidden and --layers must be at least 1");
+            anyhow::ensure!(l.population >= 2 && l.population % 2 == 0, "-n must be even and at least 2");
+            anyhow::ensure!(l.rank >= 1, "--rank must be at least 1");
+            let opts = LowrankOptions {
+                hidden: l.hidden,
+                layers: l.layers,
+                population: l.population,
+                rank: l.rank,
+                min_seconds: l.min_seconds,
+                skip_naive: l.skip_naive,
+            };
+            let BackendName::Cpu = l.backend;
+            let report = bench_lowrank(&Cpu, &opts)?;
+            if l.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print_lowrank(&report);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mb(b: Option<u64>) -> String {
+    b.map_or("n/a".into(), |b| format!("{:.1} MB", b as f64 / 1e6))
+}
+
+fn print_lowrank(r: &LowrankReport) {
+    println!(
+        "bench lowrank: backend {} | {} threads | MLP {} x {}x{} | N = {} | rank {}",
+        r.backend, r.threads, r.layers, r.hidden, r.hidden, r.population, r.rank
+    );
+    println!("machine GEMM peak (1024^3, all threads): {:.1} GFLOP/s", r.gemm_peak_gflops);
+    let row = |name: &str, p: &eggroll::bench::lowrank::Phase| {
+        println!(
+            "  {name:<28} {:>10.4} s  {:>12.0} member-evals/s  {:>7.1} GFLOP/s  peak {}",
+            p.seconds,
+            p.member_evals_per_s,
+            p.gflops,
+            mb(p.peak_memory_bytes)
+        );
+    };
+    row("(a) plain inference", &r.inference);
+    row("(b) EGGROLL forward", &r.eggroll_forward);
+    row("(c) EGGROLL generation", &r.eggroll_generation);
+    if let Some(p) = &r.naive_forward {
+        row("(d) naive ES forward", p);
+    }
+    if let Some(p) = &r.naive_generation {
+        row("(d) naive ES generation", p);
+    }
+    println!(
+        "  b/a throughput: {:.1}%   forward at {:.1}% of GEMM peak",
+        100.0 * r.forward_vs_inference,
+        100.0 * r.forward_fraction_of_peak
+    );
+    if let Some(s) = r.generation_speedup_vs_naive {
+        println!("  EGGROLL generation is {s:.1}x faster than naive full-rank ES");
+    }
+}

@@ -1,0 +1,39 @@
+//! Command-line arguments (clap) and one module per subcommand.
+
+pub mod bench;
+pub mod eval;
+pub mod progress;
+pub mod train;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// eggroll: evolution strategies at hyperscale (EGGROLL low-rank ES).
+#[derive(Parser, Debug)]
+#[command(name = "eggroll", version, about)]
+pub struct Cli {
+    /// Worker threads (default: all cores, or RAYON_NUM_THREADS).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train a model by ES (no CONFIG: the built-in default, digits classification).
+    Train(train::TrainArgs),
+    /// Evaluate a checkpoint's unperturbed model.
+    Eval(eval::EvalArgs),
+    /// Run a benchmark and print its figures.
+    Bench(bench::BenchArgs),
+}
+
+/// Compute backends.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BackendName {
+    /// The CPU reference backend (rayon + SIMD GEMM).
+    #[default]
+    Cpu,
+}

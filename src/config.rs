@@ -1,0 +1,303 @@
+//! The run configuration: a TOML file, `--set key=value` overrides, validation, and the hash
+//! that ties a checkpoint to its config.
+
+use crate::error::{Error, Result};
+use crate::tasks::TaskConfig;
+use eggroll_core::backend::Activation;
+use eggroll_core::optim::Optimizer;
+use eggroll_core::schedule::{Schedule, ScheduleKind};
+use eggroll_populations::EsConfig;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A whole training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Run seed: noise, initialisation, minibatches.
+    #[serde(default)]
+    pub seed: u64,
+    /// Length of the run in generations (also the length of the lr and σ schedules).
+    #[serde(default = "default_generations")]
+    pub generations: u64,
+    /// What is learned and how fitness is measured.
+    #[serde(default)]
+    pub task: TaskConfig,
+    /// Hidden layers of the MLP (input and output widths come from the task).
+    #[serde(default)]
+    pub model: ModelConfig,
+    /// Strategy and population.
+    #[serde(default)]
+    pub es: EsConfig,
+    /// Optimiser.
+    #[serde(default)]
+    pub optimizer: Optimizer,
+    /// Learning rate and its schedule.
+    #[serde(default)]
+    pub lr: LrConfig,
+    /// Logging, evaluation and checkpoint cadence.
+    #[serde(default)]
+    pub run: RunSection,
+}
+
+/// The MLP's hidden shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Hidden layer widths.
+    #[serde(default = "default_hidden")]
+    pub hidden: Vec<usize>,
+    /// Non-linearity after each hidden layer.
+    #[serde(default)]
+    pub activation: Activation,
+    /// Whether layers have biases.
+    #[serde(default = "yes")]
+    pub bias: bool,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            hidden: default_hidden(),
+            activation: Activation::Tanh,
+            bias: true,
+        }
+    }
+}
+
+/// Learning rate: start value, optional end value and schedule shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LrConfig {
+    /// Learning rate at generation 0.
+    #[serde(default = "default_lr")]
+    pub value: f64,
+    /// Learning rate at the end of the run (linear/cosine schedules).
+    #[serde(default)]
+    pub end: Option<f64>,
+    /// Schedule shape.
+    #[serde(default)]
+    pub schedule: ScheduleKind,
+}
+
+impl Default for LrConfig {
+    fn default() -> Self {
+        LrConfig {
+            value: default_lr(),
+            end: None,
+            schedule: ScheduleKind::Constant,
+        }
+    }
+}
+
+impl LrConfig {
+    /// The schedule over `generations`.
+    pub fn schedule(&self, generations: u64) -> Schedule {
+        Schedule {
+            kind: self.schedule,
+            start: self.value,
+            end: self.end.unwrap_or(self.value),
+            generations,
+        }
+    }
+}
+
+/// What to do when a member's fitness is NaN or infinite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NanPolicy {
+    /// Stop with an error naming the generation and member; parameters are left untouched.
+    #[default]
+    Error,
+    /// Give those members the generation's worst finite fitness (counted in `nonfinite`);
+    /// an error if no member is finite.
+    Worst,
+}
+
+/// Cadence of evaluation, logging and checkpoints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// Evaluate the unperturbed model every this many generations (and at the end).
+    #[serde(default = "default_eval_every")]
+    pub eval_every: u64,
+    /// Write `checkpoints/latest.safetensors` every this many generations (and at the end).
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u64,
+    /// Policy for non-finite fitness.
+    #[serde(default)]
+    pub nan_policy: NanPolicy,
+}
+
+impl Default for RunSection {
+    fn default() -> Self {
+        RunSection {
+            eval_every: default_eval_every(),
+            checkpoint_every: default_checkpoint_every(),
+            nan_policy: NanPolicy::Error,
+        }
+    }
+}
+
+fn default_generations() -> u64 {
+    300
+}
+fn default_hidden() -> Vec<usize> {
+    vec![32]
+}
+fn default_lr() -> f64 {
+    0.02
+}
+fn default_eval_every() -> u64 {
+    10
+}
+fn default_checkpoint_every() -> u64 {
+    50
+}
+fn yes() -> bool {
+    true
+}
+
+impl RunConfig {
+    /// Parse TOML text (`origin` names it in errors), apply `key=value` overrides, validate.
+    pub fn from_toml(text: &str, origin: &str, overrides: &[String]) -> Result<Self> {
+        let mut value: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Config {
+            origin: origin.into(),
+            why: e.message().to_string(),
+        })?;
+        for ov in overrides {
+            apply_override(&mut value, ov)?;
+        }
+        let de = toml::Value::Table(value);
+        let cfg: RunConfig = serde_path_to_error::deserialize(de).map_err(|e| Error::Config {
+            origin: origin.into(),
+            why: if e.path().to_string() == "." {
+                e.inner().to_string()
+            } else {
+                format!("{}: {}", e.path(), e.inner())
+            },
+        })?;
+        cfg.validate().map_err(|why| Error::Config {
+            origin: origin.into(),
+            why,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Read a config file, apply overrides and validate.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        Self::from_toml(&text, &path.display().to_string(), overrides)
+    }
+
+    /// Range checks that serde cannot express; the message names the key.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.generations == 0 {
+            return Err("generations: must be at least 1".into());
+        }
+        self.es.validate(self.generations).map_err(|e| e.to_string())?;
+        self.optimizer.validate().map_err(|e| e.to_string())?;
+        self.lr
+            .schedule(self.generations)
+            .validate_positive("lr")
+            .map_err(|e| e.to_string())?;
+        if self.model.hidden.contains(&0) {
+            return Err("model.hidden: widths must be at least 1".into());
+        }
+        if self.run.eval_every == 0 || self.run.checkpoint_every == 0 {
+            return Err("run.eval_every and run.checkpoint_every must be at least 1".into());
+        }
+        self.task.validate()
+    }
+
+    /// The fully resolved config as TOML.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| Error::Config {
+            origin: "resolved config".into(),
+            why: e.to_string(),
+        })
+    }
+
+    /// FNV-1a hash of the resolved config without `generations` (a run may be extended).
+    pub fn hash(&self) -> Result<String> {
+        let mut c = self.clone();
+        c.generations = 0;
+        let text = c.to_toml()?;
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        Ok(format!("{h:016x}"))
+    }
+}
+
+/// Apply `a.b.c=value` to a TOML table; `value` is parsed as TOML, or taken as a string.
+fn apply_override(table: &mut toml::Table, ov: &str) -> Result<()> {
+    let bad = |why: String| Error::Config {
+        origin: format!("--set {ov}"),
+        why,
+    };
+    let (key, raw) = ov
+        .split_once('=')
+        .ok_or_else(|| bad("expected key=value".into()))?;
+    let key = key.trim();
+    if key.is_empty() || key.split('.').any(str::is_empty) {
+        return Err(bad(format!("`{key}` is not a valid dotted key")));
+    }
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.trim().to_string()));
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut cur = table;
+    for p in &parts[..parts.len() - 1] {
+        let entry = cur
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry
+            .as_table_mut()
+            .ok_or_else(|| bad(format!("`{p}` is not a table")))?;
+    }
+    cur.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = RunConfig::from_toml("", "t", &["es.population=64".into(), "seed=3".into()]).unwrap();
+        assert_eq!(c.es.population, 64);
+        assert_eq!(c.seed, 3);
+        let c2 = RunConfig::from_toml(&c.to_toml().unwrap(), "t", &[]).unwrap();
+        assert_eq!(c, c2);
+        assert_eq!(c.hash().unwrap(), c2.hash().unwrap());
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            ("bogus = 1", "bogus"),
+            ("[es]\npopulaton = 4", "populaton"),
+            ("[es]\npopulation = \"many\"", "es.population"),
+            ("[es]\nrank = 0", "es.rank"),
+            ("[es]\npopulation = 7", "es.population"),
+            ("[es]\nsigma = -0.1", "sigma"),
+            ("[lr]\nvalue = 0", "lr"),
+            ("generations = 0", "generations"),
+        ];
+        for (text, key) in cases {
+            let err = RunConfig::from_toml(text, "cfg.toml", &[]).unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains("cfg.toml"), "{text}: {err}");
+        }
+        let err = RunConfig::from_toml("", "c", &["es".into()]).unwrap_err().to_string();
+        assert!(err.contains("key=value"), "{err}");
+    }
+}

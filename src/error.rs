@@ -1,0 +1,50 @@
+//! The error type of the `eggroll` library (the binary wraps it in `anyhow`).
+
+use thiserror::Error;
+
+/// Errors of configuration, training runs, tasks and benchmarks.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A config file or override is wrong; `origin` names the file or flag.
+    #[error("config {origin}: {why}")]
+    Config {
+        /// File or flag at fault.
+        origin: String,
+        /// What is wrong, naming the key.
+        why: String,
+    },
+    /// A run directory cannot be used as asked.
+    #[error("run directory {dir}: {why}")]
+    RunDir {
+        /// The directory.
+        dir: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// Training cannot continue.
+    #[error("generation {generation}: {why}")]
+    Training {
+        /// The generation that failed.
+        generation: u64,
+        /// Why.
+        why: String,
+    },
+    /// An I/O error on a named file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// From the core.
+    #[error(transparent)]
+    Core(#[from] eggroll_core::CoreError),
+    /// From the strategies.
+    #[error(transparent)]
+    Population(#[from] eggroll_populations::PopulationError),
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

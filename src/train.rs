@@ -1,0 +1,221 @@
+//! The training loop: ask → evaluate the whole population → tell → one ES update, with
+//! metrics, periodic evaluation and atomic checkpoints. Flat and readable on purpose.
+
+use crate::config::{NanPolicy, RunConfig};
+use crate::error::{Error, Result};
+use crate::metrics::MetricsLog;
+use crate::run_state::{from_checkpoint, to_checkpoint, RunState};
+use crate::tasks::Task;
+use eggroll_core::checkpoint::Checkpoint;
+use eggroll_core::mlp::{Mlp, MlpConfig};
+use eggroll_core::model::{apply_es_update, zero_optim_state};
+use eggroll_core::{Activation, Backend, Model};
+use eggroll_populations::{make_strategy, StrategyState};
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Where and how to run.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// Run directory.
+    pub out_dir: PathBuf,
+    /// Continue from `out_dir/checkpoints/latest.safetensors`.
+    pub resume: bool,
+    /// Stop after this generation count even if the run is longer (as if killed right after
+    /// a checkpoint); the final checkpoint is written.
+    pub stop_after: Option<u64>,
+}
+
+/// One generation's figures, for progress displays.
+#[derive(Clone, Debug)]
+pub struct GenerationReport {
+    /// Generation just finished (0-based).
+    pub generation: u64,
+    /// Run length.
+    pub total: u64,
+    /// Mean raw fitness.
+    pub fitness_mean: f64,
+    /// Best raw fitness.
+    pub fitness_max: f64,
+    /// Evaluation metrics, when evaluated this generation.
+    pub eval: Vec<(&'static str, f64)>,
+    /// Wall seconds of this generation.
+    pub seconds: f64,
+}
+
+/// What a finished (or stopped) run did.
+#[derive(Clone, Debug)]
+pub struct TrainSummary {
+    /// The next generation to run (= generations completed).
+    pub generation: u64,
+    /// Last evaluation metrics.
+    pub eval: Vec<(&'static str, f64)>,
+    /// Evaluation of the initial model (fresh runs only).
+    pub initial_eval: Vec<(&'static str, f64)>,
+    /// Wall seconds of this invocation.
+    pub seconds: f64,
+}
+
+/// Path of the latest checkpoint in a run directory.
+pub fn latest_checkpoint(dir: &Path) -> PathBuf {
+    dir.join("checkpoints").join("latest.safetensors")
+}
+
+/// The MLP shape a task and config imply.
+pub fn model_config<B: Backend>(cfg: &RunConfig, task: &dyn Task<B>) -> MlpConfig {
+    MlpConfig {
+        input: task.input_dim(),
+        hidden: cfg.model.hidden.clone(),
+        output: task.output_dim(),
+        activation: cfg.model.activation,
+        output_activation: Activation::Identity,
+        bias: cfg.model.bias,
+    }
+}
+
+/// Train `cfg` on `backend`, calling `progress` after every generation.
+pub fn train<B: Backend>(
+    backend: &B,
+    cfg: &RunConfig,
+    task: &dyn Task<B>,
+    opts: &TrainOptions,
+    progress: &mut dyn FnMut(&GenerationReport),
+) -> Result<TrainSummary> {
+    let started = Instant::now();
+    let ckpt_path = latest_checkpoint(&opts.out_dir);
+    let run_err = |why: String| Error::RunDir {
+        dir: opts.out_dir.display().to_string(),
+        why,
+    };
+    if ckpt_path.exists() && !opts.resume {
+        return Err(run_err(
+            "already holds a run; pass --resume to continue it or choose another --out".into(),
+        ));
+    }
+    if opts.resume && !ckpt_path.exists() {
+        return Err(run_err("has no checkpoint to resume from".into()));
+    }
+    std::fs::create_dir_all(&opts.out_dir).map_err(|e| run_err(e.to_string()))?;
+    eggroll_core::checkpoint::write_atomic(&opts.out_dir.join("config.toml"), cfg.to_toml()?.as_bytes())?;
+
+    let strategy = make_strategy(&cfg.es, cfg.generations)?;
+    let mcfg = model_config(cfg, task);
+    let mut state = if opts.resume {
+        let ck = Checkpoint::load(&ckpt_path)?;
+        from_checkpoint(backend, cfg, mcfg, &ck, &ckpt_path)?
+    } else {
+        let model = Mlp::init(backend, mcfg, cfg.seed)?;
+        let optim = zero_optim_state(backend, model.specs(), cfg.optimizer.state_slots())?;
+        RunState {
+            model,
+            optim,
+            strategy: StrategyState {
+                seed: cfg.seed,
+                generation: 0,
+                total_generations: cfg.generations,
+            },
+        }
+    };
+    state.strategy.total_generations = cfg.generations;
+    let mut log = MetricsLog::open(&opts.out_dir.join("metrics.jsonl"), state.strategy.generation)?;
+    let end = opts
+        .stop_after
+        .map_or(cfg.generations, |s| s.min(cfg.generations));
+    let lr = cfg.lr.schedule(cfg.generations);
+    let mut last_eval = Vec::new();
+    let initial_eval = if opts.resume {
+        Vec::new()
+    } else {
+        task.evaluate(backend, &state.model)?
+    };
+    while state.strategy.generation < end {
+        let g = state.strategy.generation;
+        let t0 = Instant::now();
+        let pop = strategy.ask(&state.strategy)?;
+        let mut fitness = task.fitness(backend, &state.model, &pop, 0..pop.size, g)?;
+        let nonfinite = apply_nan_policy(&mut fitness, cfg.run.nan_policy, g)?;
+        let weights = strategy.tell(&mut state.strategy, &pop, &fitness)?;
+        let step = cfg.optimizer.step(g + 1, lr.at(g), pop.size);
+        apply_es_update(backend, &mut state.model, &mut state.optim, &pop, &weights, &step)?;
+
+        let done = state.strategy.generation;
+        let eval = if done % cfg.run.eval_every == 0 || done == end {
+            task.evaluate(backend, &state.model)?
+        } else {
+            Vec::new()
+        };
+        let seconds = t0.elapsed().as_secs_f64();
+        let (mean, max) = mean_max(&fitness);
+        let mut line = Map::new();
+        line.insert("generation".into(), json!(g));
+        line.insert("fitness_mean".into(), json!(mean));
+        line.insert("fitness_max".into(), json!(max));
+        line.insert("sigma".into(), json!(pop.sigma));
+        line.insert("lr".into(), json!(lr.at(g)));
+        line.insert("seconds".into(), json!(seconds));
+        line.insert("nonfinite".into(), json!(nonfinite));
+        for (k, v) in &eval {
+            line.insert((*k).into(), json!(v));
+        }
+        log.append(&Value::Object(line))?;
+        if done % cfg.run.checkpoint_every == 0 || done == end {
+            to_checkpoint(backend, cfg, &state)?.save_atomic(&ckpt_path)?;
+        }
+        if !eval.is_empty() {
+            last_eval = eval.clone();
+        }
+        progress(&GenerationReport {
+            generation: g,
+            total: cfg.generations,
+            fitness_mean: mean,
+            fitness_max: max,
+            eval,
+            seconds,
+        });
+    }
+    Ok(TrainSummary {
+        generation: state.strategy.generation,
+        eval: last_eval,
+        initial_eval,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn mean_max(f: &[f32]) -> (f64, f64) {
+    let mean = f.iter().map(|&v| v as f64).sum::<f64>() / f.len().max(1) as f64;
+    let max = f.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+    (mean, max)
+}
+
+/// Apply the NaN policy; returns how many members were non-finite.
+pub fn apply_nan_policy(fitness: &mut [f32], policy: NanPolicy, generation: u64) -> Result<usize> {
+    let bad: Vec<usize> = (0..fitness.len()).filter(|&i| !fitness[i].is_finite()).collect();
+    if bad.is_empty() {
+        return Ok(0);
+    }
+    let fail = |why: String| Error::Training { generation, why };
+    match policy {
+        NanPolicy::Error => Err(fail(format!(
+            "member {} has non-finite fitness {} ({} of {} members); parameters were not updated \
+             (set run.nan_policy = \"worst\" to treat such members as the worst)",
+            bad[0],
+            fitness[bad[0]],
+            bad.len(),
+            fitness.len()
+        ))),
+        NanPolicy::Worst => {
+            let worst = fitness
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold(f32::INFINITY, |m, &v| m.min(v));
+            if !worst.is_finite() {
+                return Err(fail("every member's fitness is non-finite".into()));
+            }
+            for &i in &bad {
+                fitness[i] = worst;
+            }
+            Ok(bad.len())
+        }
+    }
+}
