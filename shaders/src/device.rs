@@ -41,9 +41,12 @@ impl Wgpu {
             adapters.retain(|a| a.get_info().name.to_lowercase().contains(&wanted));
         }
         adapters.sort_by_key(|a| preference(a.get_info().device_type));
-        let adapter = adapters.into_iter().next().ok_or_else(|| ShaderError::NoAdapter {
-            detail: format!("wgpu enumerated no adapter for backends {backends:?}"),
-        })?;
+        let adapter = adapters
+            .into_iter()
+            .next()
+            .ok_or_else(|| ShaderError::NoAdapter {
+                detail: format!("wgpu enumerated no adapter for backends {backends:?}"),
+            })?;
         Self::from_adapter(adapter)
     }
 
@@ -114,7 +117,7 @@ impl Wgpu {
     /// Largest buffer the device accepts for a storage binding, in bytes.
     pub(crate) fn max_binding(&self) -> u64 {
         let l = self.device.limits();
-        (l.max_storage_buffer_binding_size as u64).min(l.max_buffer_size)
+        l.max_storage_buffer_binding_size.min(l.max_buffer_size)
     }
 }
 
@@ -145,8 +148,6 @@ mod tests {
     #[test]
     fn real_gpus_are_preferred_over_software() {
         assert!(preference(wgpu::DeviceType::DiscreteGpu) < preference(wgpu::DeviceType::Cpu));
-        assert!(
-            preference(wgpu::DeviceType::IntegratedGpu) < preference(wgpu::DeviceType::Other)
-        );
+        assert!(preference(wgpu::DeviceType::IntegratedGpu) < preference(wgpu::DeviceType::Other));
     }
 }

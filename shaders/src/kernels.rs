@@ -210,7 +210,13 @@ mod tests {
         // Compilation by the driver is covered by the device tests; this checks the assembly
         // (every referenced shared piece is present) without a device.
         let noise = assemble(Parts::NoiseGemm, include_str!("wgsl/linear.wgsl"));
-        for needle in ["fn hash32", "fn normal_at", "fn member_sign", "fn main", "fn store_c"] {
+        for needle in [
+            "fn hash32",
+            "fn normal_at",
+            "fn member_sign",
+            "fn main",
+            "fn store_c",
+        ] {
             assert!(noise.contains(needle), "missing {needle}");
         }
         let plain = assemble(Parts::Plain, include_str!("wgsl/activate.wgsl"));
