@@ -198,7 +198,9 @@ impl RunConfig {
         if self.generations == 0 {
             return Err("generations: must be at least 1".into());
         }
-        self.es.validate(self.generations).map_err(|e| e.to_string())?;
+        self.es
+            .validate(self.generations)
+            .map_err(|e| e.to_string())?;
         self.optimizer.validate().map_err(|e| e.to_string())?;
         self.lr
             .schedule(self.generations)
@@ -273,7 +275,8 @@ mod tests {
 
     #[test]
     fn defaults_and_overrides() {
-        let c = RunConfig::from_toml("", "t", &["es.population=64".into(), "seed=3".into()]).unwrap();
+        let c =
+            RunConfig::from_toml("", "t", &["es.population=64".into(), "seed=3".into()]).unwrap();
         assert_eq!(c.es.population, 64);
         assert_eq!(c.seed, 3);
         let c2 = RunConfig::from_toml(&c.to_toml().unwrap(), "t", &[]).unwrap();
@@ -294,10 +297,17 @@ mod tests {
             ("generations = 0", "generations"),
         ];
         for (text, key) in cases {
-            let err = RunConfig::from_toml(text, "cfg.toml", &[]).unwrap_err().to_string();
-            assert!(err.contains(key) && err.contains("cfg.toml"), "{text}: {err}");
+            let err = RunConfig::from_toml(text, "cfg.toml", &[])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(key) && err.contains("cfg.toml"),
+                "{text}: {err}"
+            );
         }
-        let err = RunConfig::from_toml("", "c", &["es".into()]).unwrap_err().to_string();
+        let err = RunConfig::from_toml("", "c", &["es".into()])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("key=value"), "{err}");
     }
 }

@@ -37,11 +37,14 @@ pub fn to_checkpoint<B: Backend>(
             );
         }
     }
-    ck.metadata.insert("generation".into(), state.strategy.generation.to_string());
+    ck.metadata
+        .insert("generation".into(), state.strategy.generation.to_string());
     ck.metadata.insert("config_hash".into(), cfg.hash()?);
     ck.metadata.insert("config".into(), cfg.to_toml()?);
-    ck.metadata.insert("strategy_state".into(), to_json(&state.strategy)?);
-    ck.metadata.insert("model".into(), to_json(state.model.config())?);
+    ck.metadata
+        .insert("strategy_state".into(), to_json(&state.strategy)?);
+    ck.metadata
+        .insert("model".into(), to_json(state.model.config())?);
     Ok(ck)
 }
 
@@ -74,7 +77,10 @@ pub fn from_checkpoint<B: Backend>(
     let slots = cfg.optimizer.state_slots();
     for spec in &specs {
         let n = spec.shape.numel();
-        host.push(ck.tensor(&format!("params.{}", spec.name), n, path)?.to_vec());
+        host.push(
+            ck.tensor(&format!("params.{}", spec.name), n, path)?
+                .to_vec(),
+        );
         let mut st = Vec::new();
         for slot in 0..slots {
             let data = ck.tensor(&format!("optim.{slot}.{}", spec.name), n, path)?;

@@ -97,7 +97,10 @@ pub fn train<B: Backend>(
         return Err(run_err("has no checkpoint to resume from".into()));
     }
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| run_err(e.to_string()))?;
-    eggroll_core::checkpoint::write_atomic(&opts.out_dir.join("config.toml"), cfg.to_toml()?.as_bytes())?;
+    eggroll_core::checkpoint::write_atomic(
+        &opts.out_dir.join("config.toml"),
+        cfg.to_toml()?.as_bytes(),
+    )?;
 
     let strategy = make_strategy(&cfg.es, cfg.generations)?;
     let mcfg = model_config(cfg, task);
@@ -118,7 +121,10 @@ pub fn train<B: Backend>(
         }
     };
     state.strategy.total_generations = cfg.generations;
-    let mut log = MetricsLog::open(&opts.out_dir.join("metrics.jsonl"), state.strategy.generation)?;
+    let mut log = MetricsLog::open(
+        &opts.out_dir.join("metrics.jsonl"),
+        state.strategy.generation,
+    )?;
     let end = opts
         .stop_after
         .map_or(cfg.generations, |s| s.min(cfg.generations));
@@ -137,7 +143,14 @@ pub fn train<B: Backend>(
         let nonfinite = apply_nan_policy(&mut fitness, cfg.run.nan_policy, g)?;
         let weights = strategy.tell(&mut state.strategy, &pop, &fitness)?;
         let step = cfg.optimizer.step(g + 1, lr.at(g), pop.size);
-        apply_es_update(backend, &mut state.model, &mut state.optim, &pop, &weights, &step)?;
+        apply_es_update(
+            backend,
+            &mut state.model,
+            &mut state.optim,
+            &pop,
+            &weights,
+            &step,
+        )?;
 
         let done = state.strategy.generation;
         let eval = if done % cfg.run.eval_every == 0 || done == end {
@@ -190,7 +203,9 @@ fn mean_max(f: &[f32]) -> (f64, f64) {
 
 /// Apply the NaN policy; returns how many members were non-finite.
 pub fn apply_nan_policy(fitness: &mut [f32], policy: NanPolicy, generation: u64) -> Result<usize> {
-    let bad: Vec<usize> = (0..fitness.len()).filter(|&i| !fitness[i].is_finite()).collect();
+    let bad: Vec<usize> = (0..fitness.len())
+        .filter(|&i| !fitness[i].is_finite())
+        .collect();
     if bad.is_empty() {
         return Ok(0);
     }

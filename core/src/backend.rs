@@ -26,13 +26,13 @@ pub enum Activation {
 }
 
 impl Activation {
-    /// Apply to one value (the CPU reference).
+    /// Apply to one value (the CPU reference; tanh within 5e-7 of libm's).
     #[inline]
     pub fn apply(self, x: f32) -> f32 {
         match self {
             Activation::Identity => x,
             Activation::Relu => x.max(0.0),
-            Activation::Tanh => x.tanh(),
+            Activation::Tanh => crate::cpu::tanh_fast(x),
         }
     }
 }

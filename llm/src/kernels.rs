@@ -67,9 +67,9 @@ pub fn dot(a: &[i16], b: &[i16]) -> i32 {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    #[inline(always)]
+    #[inline]
+    #[target_feature(enable = "avx2")]
     unsafe fn hsum(v: __m256i) -> i32 {
-        // SAFETY (whole fn): caller guarantees AVX2.
         let lo = _mm256_castsi256_si128(v);
         let hi = _mm256_extracti128_si256(v, 1);
         let s = _mm_add_epi32(lo, hi);
@@ -79,7 +79,8 @@ mod avx2 {
     }
 
     /// One `R × O` register block over the whole `k`.
-    #[inline(always)]
+    #[inline]
+    #[target_feature(enable = "avx2")]
     unsafe fn block<const R: usize, const O: usize>(
         x: *const i16,
         w: *const i16,
@@ -164,7 +165,9 @@ mod tests {
 
     fn fill(n: usize, seed: u32) -> Vec<i16> {
         (0..n as u32)
-            .map(|i| (eggroll_core::noise::hash32(i ^ seed.wrapping_mul(0x9e37_79b9)) % 255) as i16 - 127)
+            .map(|i| {
+                (eggroll_core::noise::hash32(i ^ seed.wrapping_mul(0x9e37_79b9)) % 255) as i16 - 127
+            })
             .collect()
     }
 
@@ -179,7 +182,14 @@ mod tests {
 
     #[test]
     fn simd_matches_portable_on_ragged_shapes() {
-        for &(rows, outs, k) in &[(1, 1, 1), (5, 7, 33), (4, 3, 16), (9, 4, 100), (13, 11, 256), (2, 256, 2048)] {
+        for &(rows, outs, k) in &[
+            (1, 1, 1),
+            (5, 7, 33),
+            (4, 3, 16),
+            (9, 4, 100),
+            (13, 11, 256),
+            (2, 256, 2048),
+        ] {
             let x = fill(rows * k, 1);
             let w = fill(outs * k, 2);
             let mut a = vec![0; rows * outs];

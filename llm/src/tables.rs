@@ -134,7 +134,10 @@ mod tests {
     fn exp2_table_within_half_unit() {
         for (d, &v) in EXP2.iter().enumerate() {
             let exact = 65536.0 * 2f64.powf(-(d as f64) / 16.0);
-            assert!((v as f64 - exact).abs() <= 0.5 + 1e-9, "d={d}: {v} vs {exact}");
+            assert!(
+                (v as f64 - exact).abs() <= 0.5 + 1e-9,
+                "d={d}: {v} vs {exact}"
+            );
         }
         assert_eq!(EXP2[0], 65536);
         assert_eq!(EXP2[16], 32768);
@@ -144,7 +147,10 @@ mod tests {
     fn log2_mantissa_within_half_unit() {
         for (i, &v) in LOG2_MANTISSA.iter().enumerate() {
             let exact = 16.0 * (1.0 + (i as f64 + 0.5) / 256.0).log2();
-            assert!((v as f64 - exact).abs() <= 0.5 + 1e-9, "i={i}: {v} vs {exact}");
+            assert!(
+                (v as f64 - exact).abs() <= 0.5 + 1e-9,
+                "i={i}: {v} vs {exact}"
+            );
         }
         assert_eq!(log2_16(1), 0);
         assert_eq!(log2_16(1 << 20), 320);
@@ -169,7 +175,9 @@ mod tests {
         for case in 0..2000 {
             let spread = 1 + (case % 255) as u32;
             let logits: Vec<i16> = (0..256)
-                .map(|_| ((next() % (2 * spread + 1)) as i32 - spread as i32).clamp(-127, 127) as i16)
+                .map(|_| {
+                    ((next() % (2 * spread + 1)) as i32 - spread as i32).clamp(-127, 127) as i16
+                })
                 .collect();
             let exact = 16.0
                 * logits

@@ -114,7 +114,10 @@ impl EsConfig {
         if self.group_size == 0 || self.population as usize % self.group_size != 0 {
             return Err(invalid(
                 "group_size",
-                format!("{} must divide the population {}", self.group_size, self.population),
+                format!(
+                    "{} must divide the population {}",
+                    self.group_size, self.population
+                ),
             ));
         }
         self.sigma_schedule(generations)

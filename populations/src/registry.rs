@@ -52,7 +52,9 @@ mod tests {
             };
             let pop = s.ask(&st).expect("ask");
             assert_eq!(pop.size, 8);
-            let w = s.tell(&mut st, &pop, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]).expect("tell");
+            let w = s
+                .tell(&mut st, &pop, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+                .expect("tell");
             assert_eq!(w.len(), 8);
             assert_eq!(st.generation, 1);
         }
@@ -71,12 +73,48 @@ mod tests {
     #[test]
     fn bad_values_are_named() {
         for (cfg, key) in [
-            (EsConfig { rank: 0, ..EsConfig::default() }, "rank"),
-            (EsConfig { population: 7, ..EsConfig::default() }, "population"),
-            (EsConfig { sigma: 0.0, ..EsConfig::default() }, "sigma"),
-            (EsConfig { sigma: -1.0, ..EsConfig::default() }, "sigma"),
-            (EsConfig { noise_reuse: 0, ..EsConfig::default() }, "noise_reuse"),
-            (EsConfig { group_size: 3, ..EsConfig::default() }, "group_size"),
+            (
+                EsConfig {
+                    rank: 0,
+                    ..EsConfig::default()
+                },
+                "rank",
+            ),
+            (
+                EsConfig {
+                    population: 7,
+                    ..EsConfig::default()
+                },
+                "population",
+            ),
+            (
+                EsConfig {
+                    sigma: 0.0,
+                    ..EsConfig::default()
+                },
+                "sigma",
+            ),
+            (
+                EsConfig {
+                    sigma: -1.0,
+                    ..EsConfig::default()
+                },
+                "sigma",
+            ),
+            (
+                EsConfig {
+                    noise_reuse: 0,
+                    ..EsConfig::default()
+                },
+                "noise_reuse",
+            ),
+            (
+                EsConfig {
+                    group_size: 3,
+                    ..EsConfig::default()
+                },
+                "group_size",
+            ),
         ] {
             let err = make_strategy(&cfg, 10).err().expect("invalid");
             assert!(err.to_string().contains(&format!("es.{key}")), "{err}");

@@ -49,7 +49,9 @@ pub(crate) fn population_for(
     state: &StrategyState,
     kind: eggroll_core::population::NoiseKind,
 ) -> Result<Population> {
-    let sigma = cfg.sigma_schedule(state.total_generations).at(state.generation) as f32;
+    let sigma = cfg
+        .sigma_schedule(state.total_generations)
+        .at(state.generation) as f32;
     let epoch = (state.generation / cfg.noise_reuse.max(1) as u64) as u32;
     let pop = Population {
         seed: state.seed,

@@ -1,12 +1,13 @@
 //! `bench_lowrank`: what EGGROLL costs on this device compared with plain batched inference.
 //!
 //! An MLP of `layers` square `hidden × hidden` layers (tanh, with biases) evaluates one row
-//! per member (or `rows_per_member`). Reported, as wall-clock means over `repeats` runs
-//! after one warm-up, each ending with a device sync: plain batched inference, the EGGROLL
-//! population forward, one whole generation (forward, fitness download, z-score shaping, ES
-//! direction and optimiser step for every tensor), and for the forward the split between
-//! resident kernel time and host↔device transfers (upload of the inputs, download of the
-//! outputs). On a software adapter these figures say nothing about GPUs.
+//! per member (or `rows_per_member`). Reported, as the best wall-clock time of `repeats`
+//! runs after one warm-up, each ending with a device sync: plain batched inference, the
+//! EGGROLL population forward, one whole generation (forward, fitness download, z-score
+//! shaping, ES direction and Adam step for every tensor), optionally the naive full-rank
+//! (OpenES) forward and generation, and for the forward the split between resident kernel
+//! time and host↔device transfers (upload of the inputs, download of the outputs). On a
+//! software adapter these figures say nothing about GPUs.
 
 use crate::device::Wgpu;
 use crate::error::{Result, ShaderError};
@@ -32,8 +33,10 @@ pub struct BenchConfig {
     pub rank: u32,
     /// Input rows evaluated by each member.
     pub rows_per_member: usize,
-    /// Timed repetitions (after one warm-up).
+    /// Timed repetitions (after one warm-up); the best is kept.
     pub repeats: usize,
+    /// Also time the naive full-rank (OpenES) forward and generation (slow by design).
+    pub full_rank: bool,
 }
 
 impl Default for BenchConfig {
@@ -45,11 +48,12 @@ impl Default for BenchConfig {
             rank: 1,
             rows_per_member: 1,
             repeats: 5,
+            full_rank: false,
         }
     }
 }
 
-/// The measured figures (seconds are means per call).
+/// The measured figures (seconds per call, best of the repetitions).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LowRankBench {
     /// Adapter that ran the benchmark.
@@ -71,6 +75,10 @@ pub struct LowRankBench {
     pub upload_s: f64,
     /// Device→host download of the output batch.
     pub download_s: f64,
+    /// Naive full-rank (OpenES) population forward, when requested.
+    pub full_rank_forward_s: Option<f64>,
+    /// Naive full-rank (OpenES) generation, when requested.
+    pub full_rank_generation_s: Option<f64>,
 }
 
 impl LowRankBench {
@@ -82,6 +90,11 @@ impl LowRankBench {
     /// Upload plus download time of one forward's inputs and outputs.
     pub fn transfer_s(&self) -> f64 {
         self.upload_s + self.download_s
+    }
+
+    /// How many times faster an EGGROLL generation is than a naive full-rank one.
+    pub fn speedup_vs_full_rank(&self) -> Option<f64> {
+        self.full_rank_generation_s.map(|f| f / self.generation_s)
     }
 
     /// Shared-GEMM throughput of plain inference, in GFLOP/s.
@@ -99,6 +112,7 @@ impl LowRankBench {
              \"population\":{},\"rank\":{},\"rows_per_member\":{},\"repeats\":{},\
              \"inference_s\":{:e},\"population_forward_s\":{:e},\"generation_s\":{:e},\
              \"kernel_s\":{:e},\"upload_s\":{:e},\"download_s\":{:e},\"transfer_s\":{:e},\
+             \"full_rank_forward_s\":{},\"full_rank_generation_s\":{},\
              \"forward_overhead\":{:.4},\"inference_gflops\":{:.3}}}",
             self.adapter,
             self.software,
@@ -115,10 +129,16 @@ impl LowRankBench {
             self.upload_s,
             self.download_s,
             self.transfer_s(),
+            json_opt(self.full_rank_forward_s),
+            json_opt(self.full_rank_generation_s),
             self.forward_overhead(),
             self.inference_gflops()
         )
     }
+}
+
+fn json_opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "null".into(), |s| format!("{s:e}"))
 }
 
 fn check(cfg: &BenchConfig) -> Result<()> {
@@ -140,16 +160,19 @@ fn check(cfg: &BenchConfig) -> Result<()> {
     Ok(())
 }
 
-/// Mean wall time of `f` over `repeats` calls, after one untimed warm-up.
+/// Best wall time of `f` (including a device sync) over `repeats` calls, after one untimed
+/// warm-up.
 fn time<T>(gpu: &Wgpu, repeats: usize, mut f: impl FnMut() -> Result<T>) -> Result<f64> {
     f()?;
     gpu.sync()?;
-    let start = Instant::now();
+    let mut best = f64::INFINITY;
     for _ in 0..repeats {
+        let start = Instant::now();
         f()?;
         gpu.sync()?;
+        best = best.min(start.elapsed().as_secs_f64());
     }
-    Ok(start.elapsed().as_secs_f64() / repeats as f64)
+    Ok(best)
 }
 
 /// Measure plain inference, the EGGROLL population forward, one generation, and the
@@ -197,15 +220,13 @@ pub fn bench_lowrank(gpu: &Wgpu, cfg: &BenchConfig) -> Result<LowRankBench> {
         .map_err(core)?;
     let download_s = time(gpu, cfg.repeats, || gpu.download_f32(&y))?;
 
-    let optimizer = Optimizer::Sgd {
-        sqrt_n_scaling: true,
-    };
+    let optimizer = Optimizer::default();
     let mut state = zero_optim_state(gpu, model.specs(), optimizer.state_slots())?;
     let step = optimizer.step(1, 1e-3, cfg.population);
     let per_member = cfg.rows_per_member * cfg.hidden;
-    let generation_s = time(gpu, cfg.repeats, || {
+    let mut generation = |p: &Population| -> Result<()> {
         let y = model
-            .forward_population(gpu, &x, rows, Some((&pop, mr)))
+            .forward_population(gpu, &x, rows, Some((p, mr)))
             .map_err(core)?;
         let out = gpu.download_f32(&y)?;
         let fitness: Vec<f32> = out
@@ -213,8 +234,24 @@ pub fn bench_lowrank(gpu: &Wgpu, cfg: &BenchConfig) -> Result<LowRankBench> {
             .map(|c| c.iter().sum::<f32>() / per_member as f32)
             .collect();
         let weights = shape_fitness(&fitness, Shaping::ZScore, 1)?;
-        apply_es_update(gpu, &mut model, &mut state, &pop, &weights, &step).map_err(core)
-    })?;
+        apply_es_update(gpu, &mut model, &mut state, p, &weights, &step).map_err(core)
+    };
+    let generation_s = time(gpu, cfg.repeats, || generation(&pop))?;
+    let (full_rank_forward_s, full_rank_generation_s) = if cfg.full_rank {
+        let full = Population {
+            kind: NoiseKind::Full,
+            ..pop
+        };
+        let g = time(gpu, 1, || generation(&full))?;
+        let f = time(gpu, 1, || {
+            model
+                .forward_population(gpu, &x, rows, Some((&full, mr)))
+                .map_err(core)
+        })?;
+        (Some(f), Some(g))
+    } else {
+        (None, None)
+    };
     Ok(LowRankBench {
         adapter: gpu.adapter_description(),
         software: gpu.is_software(),
@@ -225,6 +262,8 @@ pub fn bench_lowrank(gpu: &Wgpu, cfg: &BenchConfig) -> Result<LowRankBench> {
         kernel_s: population_forward_s,
         upload_s,
         download_s,
+        full_rank_forward_s,
+        full_rank_generation_s,
     })
 }
 

@@ -11,6 +11,14 @@ pub struct WgpuBuffer {
     len: usize,
 }
 
+impl std::fmt::Debug for WgpuBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WgpuBuffer")
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
 impl WgpuBuffer {
     /// Number of f32 elements.
     pub fn len(&self) -> usize {

@@ -4,14 +4,9 @@
 
 mod common;
 
-use eggroll_core::noise::{normal_at, StreamKey};
+use common::values;
 use eggroll_core::optim::{apply_step_host, Optimizer};
 use eggroll_core::Backend;
-
-fn values(n: usize, salt: u32, scale: f32) -> Vec<f32> {
-    let key = StreamKey::new(5, salt, 0, 0);
-    (0..n).map(|j| normal_at(key, j as u32) * scale).collect()
-}
 
 fn assert_close(got: &[f32], want: &[f32], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");

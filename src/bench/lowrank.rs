@@ -91,22 +91,30 @@ pub struct LowrankReport {
     pub forward_fraction_of_peak: f64,
 }
 
-fn time_phase(min_seconds: f64, mut f: impl FnMut() -> Result<()>) -> Result<(f64, Option<u64>)> {
-    reset_peak_memory();
-    f()?; // warm-up
-    let start = Instant::now();
-    let mut best = f64::INFINITY;
-    let mut reps = 0;
-    while reps < 3 || start.elapsed().as_secs_f64() < min_seconds {
-        let t = Instant::now();
-        f()?;
-        best = best.min(t.elapsed().as_secs_f64());
-        reps += 1;
-        if reps >= 1000 {
-            break;
-        }
+/// Time several phases in interleaved rounds (so machine load drifts affect all alike) and
+/// keep each phase's best time; peak memory is measured on a separate run of each phase.
+fn time_phases(
+    rounds: usize,
+    min_seconds: f64,
+    phases: &mut [&mut dyn FnMut() -> Result<()>],
+) -> Result<Vec<(f64, Option<u64>)>> {
+    let mut out = Vec::with_capacity(phases.len());
+    for f in phases.iter_mut() {
+        reset_peak_memory();
+        f()?; // warm-up, and the peak-memory sample
+        out.push((f64::INFINITY, peak_memory_bytes()));
     }
-    Ok((best, peak_memory_bytes()))
+    let start = Instant::now();
+    let mut round = 0;
+    while round < rounds || (start.elapsed().as_secs_f64() < min_seconds && round < 1000) {
+        for (f, slot) in phases.iter_mut().zip(out.iter_mut()) {
+            let t = Instant::now();
+            f()?;
+            slot.0 = slot.0.min(t.elapsed().as_secs_f64());
+        }
+        round += 1;
+    }
+    Ok(out)
 }
 
 /// Run the benchmark on `backend`.
@@ -122,7 +130,9 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
         bias: true,
     };
     let mut model = Mlp::init(backend, cfg, 1)?;
-    let x_host: Vec<f32> = (0..n as usize * h).map(|i| ((i % 13) as f32 - 6.0) * 0.1).collect();
+    let x_host: Vec<f32> = (0..n as usize * h)
+        .map(|i| ((i % 13) as f32 - 6.0) * 0.1)
+        .collect();
     let x = backend.upload(&x_host)?;
     let rows = n as usize;
     let mr = MemberRows {
@@ -146,49 +156,46 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
         peak_memory_bytes: mem,
     };
 
-    let inference = phase(
-        time_phase(opts.min_seconds, || {
-            model.forward_population(backend, &x, rows, None).map(drop).map_err(Into::into)
-        })?,
-        1.0,
-    );
-    let eggroll_forward = phase(
-        time_phase(opts.min_seconds, || {
-            model
-                .forward_population(backend, &x, rows, Some((&low, mr)))
-                .map(drop)
-                .map_err(Into::into)
-        })?,
-        1.0,
-    );
     let optimizer = Optimizer::default();
     let mut optim = zero_optim_state(backend, model.specs(), optimizer.state_slots())?;
-    let mut generation = |p: &Population, model: &mut Mlp<B>| -> Result<()> {
-        let out = backend.download(&model.forward_population(backend, &x, rows, Some((p, mr)))?)?;
-        let fitness: Vec<f32> = out.chunks(h).map(|r| -r.iter().map(|v| v * v).sum::<f32>()).collect();
-        let w = shape_fitness(&fitness, Shaping::ZScore, 1)?;
-        apply_es_update(backend, model, &mut optim, p, &w, &optimizer.step(1, 1e-3, n))?;
+    let generation =
+        |p: &Population, model: &mut Mlp<B>, optim: &mut Vec<Vec<B::Buffer>>| -> Result<()> {
+            let out =
+                backend.download(&model.forward_population(backend, &x, rows, Some((p, mr)))?)?;
+            let fitness: Vec<f32> = out
+                .chunks(h)
+                .map(|r| -r.iter().map(|v| v * v).sum::<f32>())
+                .collect();
+            let w = shape_fitness(&fitness, Shaping::ZScore, 1)?;
+            apply_es_update(backend, model, optim, p, &w, &optimizer.step(1, 1e-6, n))?;
+            Ok(())
+        };
+    let forward = |model: &Mlp<B>, p: Option<&Population>| -> Result<()> {
+        model.forward_population(backend, &x, rows, p.map(|p| (p, mr)))?;
         Ok(())
     };
-    let eggroll_generation = phase(
-        time_phase(opts.min_seconds, || generation(&low, &mut model))?,
-        3.0,
-    );
+    let mut eggroll_fwd = || forward(&model, Some(&low));
+    let mut plain_fwd = || forward(&model, None);
+    let fwd_times = time_phases(3, opts.min_seconds, &mut [&mut plain_fwd, &mut eggroll_fwd])?;
+    let inference = phase(fwd_times[0], 1.0);
+    let eggroll_forward = phase(fwd_times[1], 1.0);
+    let gen_times = time_phases(
+        3,
+        opts.min_seconds,
+        &mut [&mut || generation(&low, &mut model, &mut optim)],
+    )?;
+    let eggroll_generation = phase(gen_times[0], 3.0);
     let (naive_forward, naive_generation) = if opts.skip_naive {
         (None, None)
     } else {
         let full = pop(NoiseKind::Full);
-        let f = phase(
-            time_phase(0.0, || {
-                model
-                    .forward_population(backend, &x, rows, Some((&full, mr)))
-                    .map(drop)
-                    .map_err(Into::into)
-            })?,
-            1.0,
-        );
-        let g = phase(time_phase(0.0, || generation(&full, &mut model))?, 3.0);
-        (Some(f), Some(g))
+        let f = time_phases(1, 0.0, &mut [&mut || forward(&model, Some(&full))])?;
+        let g = time_phases(
+            1,
+            0.0,
+            &mut [&mut || generation(&full, &mut model, &mut optim)],
+        )?;
+        (Some(phase(f[0], 1.0)), Some(phase(g[0], 3.0)))
     };
     let peak = gemm_peak_gflops(1024);
     Ok(LowrankReport {

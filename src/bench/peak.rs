@@ -15,11 +15,14 @@ pub fn gemm_peak_gflops(size: usize) -> f64 {
     let mut best = f64::INFINITY;
     for _ in 0..5 {
         let t = Instant::now();
-        c.par_chunks_mut(block * size).enumerate().for_each(|(i, cb)| {
-            let rows = cb.len() / size;
-            let av = MatRef::row_major(&a[i * block * size..(i * block + rows) * size], rows, size);
-            sgemm(1.0, av, MatRef::row_major(&b, size, size), 0.0, cb);
-        });
+        c.par_chunks_mut(block * size)
+            .enumerate()
+            .for_each(|(i, cb)| {
+                let rows = cb.len() / size;
+                let av =
+                    MatRef::row_major(&a[i * block * size..(i * block + rows) * size], rows, size);
+                sgemm(1.0, av, MatRef::row_major(&b, size, size), 0.0, cb);
+            });
         best = best.min(t.elapsed().as_secs_f64());
     }
     2.0 * (size as f64).powi(3) / best / 1e9

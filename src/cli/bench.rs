@@ -54,8 +54,14 @@ pub struct LowrankArgs {
 pub fn run(a: BenchArgs) -> Result<()> {
     match a.which {
         Which::Lowrank(l) => {
-            anyhow::ensure!(l.hidden > 0 && l.layers > 0, "--hidden and --layers must be at least 1");
-            anyhow::ensure!(l.population >= 2 && l.population % 2 == 0, "-n must be even and at least 2");
+            anyhow::ensure!(
+                l.hidden > 0 && l.layers > 0,
+                "--hidden and --layers must be at least 1"
+            );
+            anyhow::ensure!(
+                l.population >= 2 && l.population % 2 == 0,
+                "-n must be even and at least 2"
+            );
             anyhow::ensure!(l.rank >= 1, "--rank must be at least 1");
             let opts = LowrankOptions {
                 hidden: l.hidden,
@@ -86,7 +92,10 @@ fn print_lowrank(r: &LowrankReport) {
         "bench lowrank: backend {} | {} threads | MLP {} x {}x{} | N = {} | rank {}",
         r.backend, r.threads, r.layers, r.hidden, r.hidden, r.population, r.rank
     );
-    println!("machine GEMM peak (1024^3, all threads): {:.1} GFLOP/s", r.gemm_peak_gflops);
+    println!(
+        "machine GEMM peak (1024^3, all threads): {:.1} GFLOP/s",
+        r.gemm_peak_gflops
+    );
     let row = |name: &str, p: &eggroll::bench::lowrank::Phase| {
         println!(
             "  {name:<28} {:>10.4} s  {:>12.0} member-evals/s  {:>7.1} GFLOP/s  peak {}",

@@ -29,7 +29,11 @@ pub fn run(a: EvalArgs) -> Result<()> {
     };
     let ck = Checkpoint::load(&path)?;
     let cfg_text = ck.meta("config", &path)?;
-    let cfg = RunConfig::from_toml(cfg_text, &format!("{} (embedded config)", path.display()), &[])?;
+    let cfg = RunConfig::from_toml(
+        cfg_text,
+        &format!("{} (embedded config)", path.display()),
+        &[],
+    )?;
     let task = cfg.task.build(cfg.seed)?;
     let state = from_checkpoint(&Cpu, &cfg, model_config::<Cpu>(&cfg, &task), &ck, &path)
         .with_context(|| format!("loading {}", path.display()))?;
@@ -42,7 +46,11 @@ pub fn run(a: EvalArgs) -> Result<()> {
         }
         println!("{}", serde_json::Value::Object(m));
     } else {
-        println!("{} at generation {}:", path.display(), state.strategy.generation);
+        println!(
+            "{} at generation {}:",
+            path.display(),
+            state.strategy.generation
+        );
         for (k, v) in &metrics {
             println!("  {k}: {v:.6}");
         }

@@ -36,13 +36,20 @@ impl Progress {
 
     /// Report one generation.
     pub fn update(&mut self, r: &GenerationReport) {
-        let fit = format!("fitness mean {:.4} max {:.4}", r.fitness_mean, r.fitness_max);
+        let fit = format!(
+            "fitness mean {:.4} max {:.4}",
+            r.fitness_mean, r.fitness_max
+        );
         match &self.bar {
             Some(bar) => {
                 bar.set_position(r.generation + 1);
                 bar.set_message(fit.clone());
                 if !r.eval.is_empty() {
-                    bar.println(format!("gen {:>6}  {fit}  {}", r.generation + 1, format_eval(&r.eval)));
+                    bar.println(format!(
+                        "gen {:>6}  {fit}  {}",
+                        r.generation + 1,
+                        format_eval(&r.eval)
+                    ));
                 }
             }
             None => {

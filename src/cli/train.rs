@@ -63,9 +63,15 @@ pub fn run(a: TrainArgs) -> Result<()> {
             path.file_stem()
                 .map_or("run".into(), |s| s.to_string_lossy().into_owned()),
         ),
-        None => (RunConfig::from_toml("", "built-in default", &overrides)?, "default".into()),
+        None => (
+            RunConfig::from_toml("", "built-in default", &overrides)?,
+            "default".into(),
+        ),
     };
-    let out = a.out.clone().unwrap_or_else(|| default_out(&name, a.resume));
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&name, a.resume));
     let BackendName::Cpu = a.backend;
     let backend = Cpu;
     let task = cfg.task.build(cfg.seed)?;

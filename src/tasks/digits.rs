@@ -83,6 +83,9 @@ mod tests {
             counts[*y as usize] += 1;
         }
         // Every class has between 174 and 183 images in this set.
-        assert!(counts.iter().all(|&c| (174..=183).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (174..=183).contains(&c)),
+            "{counts:?}"
+        );
     }
 }

@@ -51,7 +51,12 @@ impl Supervised {
 
     /// Indices of generation `g`'s minibatch (with replacement).
     pub fn minibatch(&self, generation: u64) -> Vec<usize> {
-        let key = StreamKey::new(self.seed, 0xba7c, generation as u32, (generation >> 32) as u32);
+        let key = StreamKey::new(
+            self.seed,
+            0xba7c,
+            generation as u32,
+            (generation >> 32) as u32,
+        );
         let n = self.n_train() as u64;
         (0..self.batch)
             .map(|j| ((key.bits(j as u32) as u64 * n) >> 32) as usize)
@@ -123,7 +128,8 @@ impl<B: Backend> Task<B> for Supervised {
             first_member: members.start,
             rows_per_member: self.batch,
         };
-        let out = backend.download(&model.forward_population(backend, &xb, rows, Some((pop, mr)))?)?;
+        let out =
+            backend.download(&model.forward_population(backend, &xb, rows, Some((pop, mr)))?)?;
         let losses = row_losses(&out, self.output, &self.train_y, &idx);
         Ok(losses
             .chunks(self.batch)

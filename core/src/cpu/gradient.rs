@@ -99,7 +99,11 @@ fn low_rank_gradient(
     grad
 }
 
-/// `alpha · Σ_k c_k ε_k` for a dense noise of `len` elements, split into fixed blocks.
+/// `alpha · Σ_k c_k ε_k` for a dense noise of `len` elements.
+///
+/// Work is split into fixed (element block × stream chunk) tiles; each tile's partial sum is
+/// computed in parallel and the partials of an element block are added in stream order, so the
+/// result does not depend on the thread count.
 fn dense_gradient(
     pop: &Population,
     id: u32,
@@ -108,19 +112,33 @@ fn dense_gradient(
     coeffs: &[f32],
     alpha: f32,
 ) -> Vec<f32> {
-    let mut grad = vec![0.0f32; len];
-    grad.par_chunks_mut(block.max(1))
-        .enumerate()
-        .for_each(|(bi, g)| {
-            let start = bi * block.max(1);
-            let mut eps = vec![0.0f32; g.len()];
-            for (k, &c) in coeffs.iter().enumerate() {
+    let block = block.max(1);
+    let blocks = len.div_ceil(block);
+    let chunks = coeffs.len().div_ceil(STREAM_CHUNK).max(1);
+    let partials: Vec<Vec<f32>> = (0..blocks * chunks)
+        .into_par_iter()
+        .map(|tile| {
+            let (bi, ci) = (tile / chunks, tile % chunks);
+            let start = bi * block;
+            let n = block.min(len - start);
+            let mut acc = vec![0.0f32; n];
+            let mut eps = vec![0.0f32; n];
+            let k0 = ci * STREAM_CHUNK;
+            for (k, &c) in coeffs.iter().enumerate().skip(k0).take(STREAM_CHUNK) {
                 if c != 0.0 {
                     full_noise(pop, id, k as u32, start, &mut eps);
-                    axpy(c, &eps, g);
+                    axpy(c, &eps, &mut acc);
                 }
             }
-            g.iter_mut().for_each(|v| *v *= alpha);
-        });
+            acc
+        })
+        .collect();
+    let mut grad = vec![0.0f32; len];
+    for (bi, g) in grad.chunks_mut(block).enumerate() {
+        for part in &partials[bi * chunks..(bi + 1) * chunks] {
+            axpy(1.0, part, g);
+        }
+        g.iter_mut().for_each(|v| *v *= alpha);
+    }
     grad
 }

@@ -1,11 +1,13 @@
 //! The CPU reference backend: rayon across rows and members, blocked SIMD GEMM.
 
+mod activation;
 mod forward;
 mod gemm;
 mod gradient;
 mod kernels;
 mod noise_factors;
 
+pub use activation::{activate_in_place, tanh_fast};
 pub use forward::{linear_forward, HostLinear};
 pub use gemm::{sgemm, MatRef};
 pub use gradient::es_gradient;
@@ -57,8 +59,8 @@ impl Backend for Cpu {
 
     fn activate(&self, x: &mut Vec<f32>, act: Activation) -> Result<()> {
         if act != Activation::Identity {
-            x.par_chunks_mut(4096)
-                .for_each(|c| c.iter_mut().for_each(|v| *v = act.apply(*v)));
+            x.par_chunks_mut(1 << 14)
+                .for_each(|c| activate_in_place(c, act));
         }
         Ok(())
     }

@@ -27,6 +27,12 @@ impl Strategy for Eggroll {
     }
 
     fn ask(&self, state: &StrategyState) -> Result<Population> {
-        population_for(&self.cfg, state, NoiseKind::LowRank { rank: self.cfg.rank })
+        population_for(
+            &self.cfg,
+            state,
+            NoiseKind::LowRank {
+                rank: self.cfg.rank,
+            },
+        )
     }
 }

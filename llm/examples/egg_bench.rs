@@ -1,0 +1,18 @@
+//! Runs `bench_egg` and prints its JSON report: `cargo run --release -p eggroll-llm --example
+//! egg_bench [GENERATIONS] [MEMORY_POPULATION]`.
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut o = eggroll_llm::bench::EggBenchOptions::default();
+    if let Some(g) = args.next().and_then(|v| v.parse().ok()) {
+        o.generations = g;
+    }
+    if let Some(m) = args.next().and_then(|v| v.parse().ok()) {
+        o.memory_population = m;
+    }
+    let report = eggroll_llm::bench::bench_egg(&o);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).unwrap_or_default()
+    );
+}

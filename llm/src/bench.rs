@@ -1,0 +1,175 @@
+//! `eggroll bench egg`: member-tokens/s of population evaluation at the two target
+//! shapes, the update's cost, and peak memory at N = 4096, compared with nano-egg's figures
+//! on this machine.
+
+use crate::data::Streams;
+use crate::evaluate::{evaluate_population, PopulationSpec};
+use crate::params::Weights;
+use crate::update::{es_update, pair_signs};
+use serde::Serialize;
+use std::time::Instant;
+
+/// nano-egg (JAX) member-tokens/s at 6 layers × 256 on this machine.
+pub const REFERENCE_6X256: f64 = 568.0;
+/// nano-egg member-tokens/s at 1 layer × 64.
+pub const REFERENCE_1X64: f64 = 18_500.0;
+/// Target speed-up over the reference.
+pub const TARGET_RATIO: f64 = 20.0;
+
+/// What to measure.
+#[derive(Clone, Debug, Serialize)]
+pub struct EggBenchOptions {
+    /// Timed generations per shape (after one warm-up).
+    pub generations: usize,
+    /// Population for the throughput shapes.
+    pub population: u32,
+    /// Window T.
+    pub window: usize,
+    /// Population of the memory check (one generation, evaluation + update, at 6 × 256).
+    pub memory_population: u32,
+    /// Window of the memory check.
+    pub memory_window: usize,
+}
+
+impl Default for EggBenchOptions {
+    fn default() -> Self {
+        EggBenchOptions {
+            generations: 2,
+            population: 256,
+            window: 100,
+            memory_population: 4096,
+            memory_window: 100,
+        }
+    }
+}
+
+/// Throughput at one shape.
+#[derive(Clone, Debug, Serialize)]
+pub struct ShapeReport {
+    /// Layers.
+    pub n_layers: usize,
+    /// Width.
+    pub d_model: usize,
+    /// Population.
+    pub population: u32,
+    /// Window.
+    pub window: usize,
+    /// Member-tokens/s of population evaluation (noise regeneration + forward + fitness).
+    pub member_tokens_per_second: f64,
+    /// Member-tokens/s of whole generations (evaluation + integer update).
+    pub generation_member_tokens_per_second: f64,
+    /// The reference's member-tokens/s at this shape.
+    pub reference: f64,
+    /// member_tokens_per_second / reference.
+    pub ratio: f64,
+    /// Whether ratio ≥ 20.
+    pub meets_target: bool,
+}
+
+/// The whole benchmark report (`--json` prints it).
+#[derive(Clone, Debug, Serialize)]
+pub struct EggBenchReport {
+    /// Options used.
+    pub options: EggBenchOptions,
+    /// Threads in rayon's pool.
+    pub threads: usize,
+    /// Whether the AVX2 kernels ran.
+    pub simd: bool,
+    /// 6 × 256 shape.
+    pub large: ShapeReport,
+    /// 1 × 64 shape.
+    pub small: ShapeReport,
+    /// Seconds of the N = 4096 generation at 6 × 256.
+    pub memory_generation_seconds: f64,
+    /// Peak resident memory of the process (VmHWM), MiB.
+    pub peak_memory_mib: f64,
+    /// Whether the peak stays ≤ 1 GiB.
+    pub meets_memory_target: bool,
+}
+
+/// VmHWM from /proc/self/status in MiB (NaN where unavailable).
+pub fn peak_memory_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Deterministic pseudo-text for benchmarking (throughput does not depend on content).
+fn bench_text(len: usize) -> Vec<u8> {
+    let alphabet = b"etaoin shrdlu,.\nETAOINcmfwypvbgkqjxz";
+    (0..len as u32)
+        .map(|i| alphabet[(eggroll_core::noise::hash32(i) % alphabet.len() as u32) as usize])
+        .collect()
+}
+
+/// Run `generations` generations; returns (evaluation seconds, update seconds).
+fn run_shape(d: usize, layers: usize, n: u32, window: usize, generations: usize) -> (f64, f64) {
+    let text = bench_text(window * 64 + 1000);
+    let mut w = Weights::init(d, layers, 1);
+    let pairs = n as usize / 2;
+    let mut streams = Streams::new(pairs, text.len(), window);
+    let mut hidden = vec![0i8; n as usize * layers * d];
+    let (mut te, mut tu) = (0.0, 0.0);
+    for g in 0..generations {
+        let (wins, resets) = streams.windows(&text, window);
+        let spec = PopulationSpec {
+            seed: 1,
+            epoch: g as u32,
+            rank: 1,
+            sigma_shift: 4,
+            chunk_members: 64,
+        };
+        let t0 = Instant::now();
+        let scores = evaluate_population(&w, spec, &wins, &resets, &mut hidden);
+        te += t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        es_update(&mut w, 1, g as u32, 1, &pair_signs(&scores), 1 << 31);
+        tu += t1.elapsed().as_secs_f64();
+        streams.advance(window);
+    }
+    (te, tu)
+}
+
+fn shape(o: &EggBenchOptions, d: usize, layers: usize, reference: f64) -> ShapeReport {
+    run_shape(d, layers, o.population, o.window, 1);
+    let (te, tu) = run_shape(d, layers, o.population, o.window, o.generations.max(1));
+    let tokens = (o.population as usize * o.window * o.generations.max(1)) as f64;
+    let tps = tokens / te;
+    ShapeReport {
+        n_layers: layers,
+        d_model: d,
+        population: o.population,
+        window: o.window,
+        member_tokens_per_second: tps,
+        generation_member_tokens_per_second: tokens / (te + tu),
+        reference,
+        ratio: tps / reference,
+        meets_target: tps / reference >= TARGET_RATIO,
+    }
+}
+
+/// Measure both shapes and the memory check (seconds to a few minutes on 2 cores).
+pub fn bench_egg(o: &EggBenchOptions) -> EggBenchReport {
+    let small = shape(o, 64, 1, REFERENCE_1X64);
+    let large = shape(o, 256, 6, REFERENCE_6X256);
+    let t0 = Instant::now();
+    run_shape(256, 6, o.memory_population, o.memory_window, 1);
+    let mem_secs = t0.elapsed().as_secs_f64();
+    let peak = peak_memory_mib();
+    EggBenchReport {
+        options: o.clone(),
+        threads: rayon::current_num_threads(),
+        simd: crate::kernels::simd_available(),
+        large,
+        small,
+        memory_generation_seconds: mem_secs,
+        peak_memory_mib: peak,
+        meets_memory_target: peak <= 1024.0,
+    }
+}

@@ -1,0 +1,138 @@
+//! Population evaluation (each member's integer log-likelihood over its pair's window) and
+//! validation bits/byte of the unperturbed model.
+//!
+//! Members are cut into chunks of `chunk_members` (whole pairs); each chunk regenerates its
+//! pairs' noise and runs one [`Runner`]: one shared GEMM per matrix and step for all its
+//! members. Chunks run in parallel on rayon; every member's result depends only on its own
+//! data, weights and noise, so any thread count (or chunk size) gives the same bits.
+
+use crate::forward::Runner;
+use crate::noise::ChunkNoise;
+use crate::params::{Weights, VOCAB};
+use crate::tables::log_prob16;
+use rayon::prelude::*;
+
+/// Byte that separates documents: the hidden state is reset before it is read.
+pub const DOC_SEPARATOR: u8 = 0;
+
+/// What a population evaluation needs besides the weights.
+#[derive(Clone, Copy, Debug)]
+pub struct PopulationSpec {
+    /// Run seed.
+    pub seed: u64,
+    /// Noise epoch.
+    pub epoch: u32,
+    /// Perturbation rank.
+    pub rank: usize,
+    /// σ = 2^-sigma_shift.
+    pub sigma_shift: u32,
+    /// Members per work item (even).
+    pub chunk_members: usize,
+}
+
+/// Score every member: `windows[k]` (T+1 bytes) is read by pair `k`'s two members, whose
+/// hidden states (`state`, members × layers × D) are zeroed first when `resets[k]`, carried
+/// otherwise, and updated in place. Returns each member's Σ log2 p in 1/16 bit.
+pub fn evaluate_population(
+    wts: &Weights,
+    spec: PopulationSpec,
+    windows: &[&[u8]],
+    resets: &[bool],
+    state: &mut [i8],
+) -> Vec<i64> {
+    let per_member = wts.layout.layers() * wts.layout.d;
+    let members = windows.len() * 2;
+    assert_eq!(state.len(), members * per_member);
+    let chunk = spec.chunk_members.max(2) & !1;
+    let scores: Vec<Vec<i64>> = state
+        .par_chunks_mut(chunk * per_member)
+        .enumerate()
+        .map(|(c, st)| {
+            let rows = st.len() / per_member;
+            let first_pair = c * chunk / 2;
+            let noise = ChunkNoise::generate(
+                &wts.layout,
+                spec.seed,
+                spec.epoch,
+                first_pair as u32,
+                rows / 2,
+                spec.rank,
+                spec.sigma_shift,
+            );
+            let mut run = Runner::new(wts, Some(&noise), rows);
+            run.load_state(st);
+            let wins = &windows[first_pair..first_pair + rows / 2];
+            for (q, _) in resets[first_pair..first_pair + rows / 2]
+                .iter()
+                .enumerate()
+                .filter(|(_, &r)| r)
+            {
+                run.reset_row(2 * q);
+                run.reset_row(2 * q + 1);
+            }
+            let steps = wins.first().map_or(0, |w| w.len().saturating_sub(1));
+            let mut ll = vec![0i64; rows];
+            let mut bytes = vec![0u8; rows];
+            for t in 0..steps {
+                for r in 0..rows {
+                    bytes[r] = wins[r / 2][t];
+                    if bytes[r] == DOC_SEPARATOR {
+                        run.reset_row(r);
+                    }
+                }
+                run.step(&bytes);
+                let logits = run.logits();
+                for (r, l) in ll.iter_mut().enumerate() {
+                    *l += log_prob16(&logits[r * VOCAB..][..VOCAB], wins[r / 2][t + 1]) as i64;
+                }
+            }
+            run.store_state(st);
+            ll
+        })
+        .collect();
+    scores.into_iter().flatten().collect()
+}
+
+/// Log-likelihood of `data` under the unperturbed model, read as `streams` parallel
+/// contiguous segments from zero state (the remainder that does not divide evenly is not
+/// scored). Returns (Σ log2 p in 1/16 bit, bytes scored).
+pub fn evaluate_plain(wts: &Weights, data: &[u8], streams: usize) -> (i64, u64) {
+    let streams = streams.clamp(1, data.len().max(1));
+    let seg = data.len() / streams;
+    if seg < 2 {
+        return (0, 0);
+    }
+    let per_task = 16usize;
+    let starts: Vec<usize> = (0..streams).map(|s| s * seg).collect();
+    let parts: Vec<i64> = starts
+        .par_chunks(per_task)
+        .map(|group| {
+            let rows = group.len();
+            let mut run = Runner::new(wts, None, rows);
+            let mut ll = 0i64;
+            let mut bytes = vec![0u8; rows];
+            for t in 0..seg - 1 {
+                for (r, &s) in group.iter().enumerate() {
+                    bytes[r] = data[s + t];
+                    if bytes[r] == DOC_SEPARATOR {
+                        run.reset_row(r);
+                    }
+                }
+                run.step(&bytes);
+                for (r, &s) in group.iter().enumerate() {
+                    ll += log_prob16(&run.logits()[r * VOCAB..][..VOCAB], data[s + t + 1]) as i64;
+                }
+            }
+            ll
+        })
+        .collect();
+    (parts.iter().sum(), (streams * (seg - 1)) as u64)
+}
+
+/// Bits per byte from a 1/16-bit log-likelihood sum.
+pub fn bits_per_byte(ll16: i64, bytes: u64) -> f64 {
+    if bytes == 0 {
+        return f64::NAN;
+    }
+    -(ll16 as f64) / 16.0 / bytes as f64
+}

@@ -1,0 +1,369 @@
+//! The batched integer forward pass: many rows (population members or evaluation streams)
+//! advance one byte per step through the same weights.
+//!
+//! Every matrix product is ONE shared int8 GEMM over all rows ([`crate::kernels::gemm_i16`]),
+//! followed, for population members, by each member's rank-r correction
+//! `s·(((x·B) >> 4)·Aᵀ >> sigma_shift)`, both in int32, before the rescale
+//! `clip((acc · M) >> 32)` with `M = round(2^32 / (16·⌊√fan_in⌋))`. Row `r` of a noisy batch is
+//! member `2·first_pair + r`: it uses pair `r/2` of the chunk's noise with sign `+` when `r` is
+//! even. One block:
+//!
+//! ```text
+//! a  = norm(x; ln1)
+//! f  = clip(rescale([W_f|U_f]·[a, h]) + b_f)          update gate, int8
+//! g  = ((f + 127) · h) >> 8                           reset-like gating of h
+//! c  = clip(rescale([W_h|U_h]·[a, g]) + b_h)          candidate
+//! h' = clip(h + (((f + 127) · (c − h)) >> 8))         interpolation by the gate
+//! x  = clip(x + h');  x = clip(x + rescale(down · rescale(up · norm(x; ln2))))
+//! ```
+//! then `logits = rescale(head · norm(x; lnf))`. `norm(x; w)_k = clip(x_k·w_k·RECIP[m4] >> 14)`
+//! with `m4 = ⌊4·Σ|x|/D⌋` (the mean |x| in quarter units).
+
+use crate::kernels::{dot, gemm_i16};
+use crate::noise::ChunkNoise;
+use crate::params::{Kind, Weights, VOCAB};
+use crate::tables::{RECIP, RECIP_MAX, RECIP_SHIFT};
+
+#[inline(always)]
+fn clip8(v: i32) -> i16 {
+    v.clamp(-127, 127) as i16
+}
+
+/// The multiplier `round(2^32 / (16·⌊√fan_in⌋))` of a matrix's rescale.
+pub fn rescale_multiplier(fan_in: usize) -> i64 {
+    let mut s = 1usize;
+    while (s + 1) * (s + 1) <= fan_in {
+        s += 1;
+    }
+    let div = 16 * s as i64;
+    ((1i64 << 32) + div / 2) / div
+}
+
+/// A batch of rows stepping through the model together, with their hidden states.
+pub struct Runner<'w> {
+    wts: &'w Weights,
+    noise: Option<&'w ChunkNoise>,
+    rows: usize,
+    d: usize,
+    /// Hidden states, layer-major: `h[l][r][k]`.
+    h: Vec<i16>,
+    x: Vec<i16>,
+    a: Vec<i16>,
+    cat: Vec<i16>,
+    f: Vec<i16>,
+    mid: Vec<i16>,
+    acc: Vec<i32>,
+    logits: Vec<i16>,
+    vbuf: Vec<i16>,
+    u: Vec<i32>,
+}
+
+impl<'w> Runner<'w> {
+    /// A batch of `rows` rows with zero hidden state; `noise` (if any) must cover `rows/2`
+    /// pairs.
+    pub fn new(wts: &'w Weights, noise: Option<&'w ChunkNoise>, rows: usize) -> Self {
+        let d = wts.layout.d;
+        let layers = wts.layout.layers();
+        if let Some(n) = noise {
+            assert!(
+                rows <= 2 * n.pairs,
+                "noise covers {} pairs, {rows} rows",
+                n.pairs
+            );
+        }
+        let rank = noise.map_or(1, |n| n.rank);
+        Runner {
+            wts,
+            noise,
+            rows,
+            d,
+            h: vec![0; layers * rows * d],
+            x: vec![0; rows * d],
+            a: vec![0; rows * d],
+            cat: vec![0; rows * 2 * d],
+            f: vec![0; rows * d],
+            mid: vec![0; rows * 4 * d],
+            acc: vec![0; rows * (4 * d).max(VOCAB)],
+            logits: vec![0; rows * VOCAB],
+            vbuf: vec![0; d],
+            u: vec![0; rank],
+        }
+    }
+
+    /// Rows in the batch.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Copy hidden states in from `src` (`rows × layers × D`, member-major int8).
+    pub fn load_state(&mut self, src: &[i8]) {
+        let (d, rows) = (self.d, self.rows);
+        for l in 0..self.wts.layout.layers() {
+            for r in 0..rows {
+                let s = &src[(r * self.wts.layout.layers() + l) * d..][..d];
+                let dst = &mut self.h[(l * rows + r) * d..][..d];
+                for (o, &v) in dst.iter_mut().zip(s) {
+                    *o = v as i16;
+                }
+            }
+        }
+    }
+
+    /// Copy hidden states out to `dst` (same layout as [`Runner::load_state`]).
+    pub fn store_state(&self, dst: &mut [i8]) {
+        let (d, rows, layers) = (self.d, self.rows, self.wts.layout.layers());
+        for l in 0..layers {
+            for r in 0..rows {
+                let s = &self.h[(l * rows + r) * d..][..d];
+                for (o, &v) in dst[(r * layers + l) * d..][..d].iter_mut().zip(s) {
+                    *o = v as i8;
+                }
+            }
+        }
+    }
+
+    /// Zero the hidden state of one row (document boundary).
+    pub fn reset_row(&mut self, r: usize) {
+        let (d, rows) = (self.d, self.rows);
+        for l in 0..self.wts.layout.layers() {
+            self.h[(l * rows + r) * d..][..d].fill(0);
+        }
+    }
+
+    /// The logits of the last step, `rows × 256`.
+    pub fn logits(&self) -> &[i16] {
+        &self.logits
+    }
+
+    fn sign(r: usize) -> i32 {
+        if r % 2 == 0 {
+            1
+        } else {
+            -1
+        }
+    }
+
+    /// Row `r`'s effective copy of vector parameter `id` into `vbuf`.
+    fn vector(&mut self, id: usize, r: usize) {
+        let base = self.wts.p16(id);
+        self.vbuf.copy_from_slice(base);
+        if let Some(n) = self.noise {
+            let d = self.d;
+            let delta = &n.params[id].a[(r / 2) * d..][..d];
+            let s = Self::sign(r) as i16;
+            for (v, &e) in self.vbuf.iter_mut().zip(delta) {
+                *v = (*v + s * e).clamp(-127, 127);
+            }
+        }
+    }
+
+    /// `dst = norm(src; id)` for every row.
+    fn norm(&mut self, id: usize, src_is_x: bool) {
+        let d = self.d;
+        for r in 0..self.rows {
+            self.vector(id, r);
+            let src = if src_is_x { &self.x } else { &self.a };
+            let xr = &src[r * d..][..d];
+            let s: i32 = xr.iter().map(|&v| (v as i32).abs()).sum();
+            let m4 = ((4 * s) as usize / d).min(RECIP_MAX);
+            let rc = RECIP[m4] as i32;
+            let mut out = [0i16; 1024];
+            for k in 0..d {
+                out[k] = clip8((xr[k] as i32 * self.vbuf[k] as i32 * rc) >> RECIP_SHIFT);
+            }
+            self.a[r * d..][..d].copy_from_slice(&out[..d]);
+        }
+    }
+
+    /// `acc = input · W_idᵀ` plus each member's low-rank correction (int32, not rescaled).
+    fn linear(&mut self, id: usize, input: Input) {
+        let Kind::Matrix { out, inp } = self.wts.layout.params[id].kind else {
+            unreachable!("linear on a vector parameter")
+        };
+        let x: &[i16] = match input {
+            Input::A => &self.a,
+            Input::Cat => &self.cat,
+            Input::Mid => &self.mid,
+        };
+        let rows = self.rows;
+        gemm_i16(x, rows, self.wts.p16(id), out, inp, &mut self.acc);
+        let Some(n) = self.noise else { return };
+        let (rank, shift) = (n.rank, n.sigma_shift);
+        let pn = &n.params[id];
+        for r in 0..rows {
+            let q = r / 2;
+            let b = &pn.b[q * rank * inp..][..rank * inp];
+            let a = &pn.a[q * rank * out..][..rank * out];
+            let xr = &x[r * inp..][..inp];
+            for j in 0..rank {
+                self.u[j] = dot(xr, &b[j * inp..][..inp]) >> 4;
+            }
+            let s = Self::sign(r);
+            let accr = &mut self.acc[r * out..][..out];
+            if rank == 1 {
+                let u = self.u[0];
+                for (o, &av) in accr.iter_mut().zip(a) {
+                    *o += s * ((u * av as i32) >> shift);
+                }
+            } else {
+                for (oi, o) in accr.iter_mut().enumerate() {
+                    let mut c = 0i32;
+                    for j in 0..rank {
+                        c += self.u[j] * a[j * out + oi] as i32;
+                    }
+                    *o += s * (c >> shift);
+                }
+            }
+        }
+    }
+
+    /// Rescale `acc` (rows × out, fan-in `inp`) into int8-range values.
+    fn rescale_into(
+        acc: &[i32],
+        rows: usize,
+        out: usize,
+        inp: usize,
+        dst: &mut [i16],
+        stride: usize,
+    ) {
+        let m = rescale_multiplier(inp);
+        for r in 0..rows {
+            let (src, d) = (&acc[r * out..][..out], &mut dst[r * stride..][..out]);
+            for (o, &v) in d.iter_mut().zip(src) {
+                *o = clip8(((v as i64 * m) >> 32) as i32);
+            }
+        }
+    }
+
+    fn embed(&mut self, bytes: &[u8]) {
+        let d = self.d;
+        let id = self.wts.layout.emb;
+        let emb = self.wts.p16(id);
+        for (r, &byte) in bytes.iter().enumerate().take(self.rows) {
+            let row = &mut self.x[r * d..][..d];
+            row.copy_from_slice(&emb[byte as usize * d..][..d]);
+            if let Some(n) = self.noise {
+                let (rank, shift) = (n.rank, n.sigma_shift);
+                let pn = &n.params[id];
+                let q = r / 2;
+                let a = &pn.a[q * rank * VOCAB..][..rank * VOCAB];
+                let b = &pn.b[q * rank * d..][..rank * d];
+                let s = Self::sign(r);
+                for (k, v) in row.iter_mut().enumerate() {
+                    let mut c = 0i32;
+                    for j in 0..rank {
+                        c += a[j * VOCAB + byte as usize] as i32 * b[j * d + k] as i32;
+                    }
+                    *v = clip8(*v as i32 + s * (c >> (4 + shift)));
+                }
+            }
+        }
+    }
+
+    /// Advance every row by one input byte (`bytes[r]` for row `r`); logits land in
+    /// [`Runner::logits`].
+    pub fn step(&mut self, bytes: &[u8]) {
+        let (d, rows) = (self.d, self.rows);
+        self.embed(bytes);
+        for l in 0..self.wts.layout.layers() {
+            let ids = self.wts.layout.blocks[l];
+            let hoff = l * rows * d;
+            self.norm(ids.ln1, true);
+            for r in 0..rows {
+                self.cat[r * 2 * d..][..d].copy_from_slice(&self.a[r * d..][..d]);
+                self.cat[r * 2 * d + d..][..d].copy_from_slice(&self.h[hoff + r * d..][..d]);
+            }
+            self.linear(ids.gate, Input::Cat);
+            Self::rescale_into(&self.acc, rows, d, 2 * d, &mut self.f, d);
+            for r in 0..rows {
+                self.vector(ids.gate_b, r);
+                for k in 0..d {
+                    let i = r * d + k;
+                    let f = clip8(self.f[i] as i32 + self.vbuf[k] as i32);
+                    self.f[i] = f;
+                    let h = self.h[hoff + i] as i32;
+                    self.cat[r * 2 * d + d + k] = (((f as i32 + 127) * h) >> 8) as i16;
+                }
+            }
+            self.linear(ids.cand, Input::Cat);
+            // The candidate goes into `a`'s place after `cat` has consumed it.
+            Self::rescale_into(&self.acc, rows, d, 2 * d, &mut self.a, d);
+            for r in 0..rows {
+                self.vector(ids.cand_b, r);
+                for k in 0..d {
+                    let i = r * d + k;
+                    let c = clip8(self.a[i] as i32 + self.vbuf[k] as i32) as i32;
+                    let h = self.h[hoff + i] as i32;
+                    let gate = self.f[i] as i32 + 127;
+                    let hn = clip8(h + ((gate * (c - h)) >> 8));
+                    self.h[hoff + i] = hn;
+                    self.x[i] = clip8(self.x[i] as i32 + hn as i32);
+                }
+            }
+            self.norm(ids.ln2, true);
+            self.linear(ids.up, Input::A);
+            Self::rescale_into(&self.acc, rows, 4 * d, d, &mut self.mid, 4 * d);
+            self.linear(ids.down, Input::Mid);
+            for r in 0..rows {
+                let m = rescale_multiplier(4 * d);
+                for k in 0..d {
+                    let y = clip8(((self.acc[r * d + k] as i64 * m) >> 32) as i32);
+                    let i = r * d + k;
+                    self.x[i] = clip8(self.x[i] as i32 + y as i32);
+                }
+            }
+        }
+        self.norm(self.wts.layout.lnf, true);
+        self.linear(self.wts.layout.head, Input::A);
+        Self::rescale_into(&self.acc, rows, VOCAB, d, &mut self.logits, VOCAB);
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Input {
+    A,
+    Cat,
+    Mid,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tables::log_prob16;
+
+    #[test]
+    fn rescale_multiplier_hand_values() {
+        assert_eq!(rescale_multiplier(256), (1i64 << 32) / 256);
+        assert_eq!(rescale_multiplier(1), (1i64 << 32) / 16);
+        // ⌊√512⌋ = 22.
+        assert_eq!(rescale_multiplier(512), ((1i64 << 32) + 176) / 352);
+    }
+
+    #[test]
+    fn members_do_not_depend_on_their_batch() {
+        // Pair 1 run alone gives the same bits as pair 1 inside a batch of pairs 0..3.
+        let w = Weights::init(16, 2, 3);
+        let all = ChunkNoise::generate(&w.layout, 1, 0, 0, 3, 2, 2);
+        let one = ChunkNoise::generate(&w.layout, 1, 0, 1, 1, 2, 2);
+        let mut big = Runner::new(&w, Some(&all), 6);
+        let mut small = Runner::new(&w, Some(&one), 2);
+        let mut plain = Runner::new(&w, None, 1);
+        for &b in b"hello there" {
+            big.step(&[b; 6]);
+            small.step(&[b; 2]);
+            plain.step(&[b]);
+        }
+        assert_eq!(&big.logits()[2 * 256..4 * 256], small.logits());
+        let l = small.logits();
+        assert_ne!(&l[..256], &l[256..], "antithetic members must differ");
+        assert_ne!(&l[..256], plain.logits());
+        assert!(log_prob16(&l[..256], b'x') <= 0);
+        let mut st = vec![0i8; 2 * 2 * 16];
+        small.store_state(&mut st);
+        let mut again = Runner::new(&w, Some(&one), 2);
+        again.load_state(&st);
+        let mut back = vec![1i8; st.len()];
+        again.store_state(&mut back);
+        assert_eq!(st, back);
+    }
+}
