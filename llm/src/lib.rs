@@ -7,6 +7,7 @@
 //!
 //! Entry points: [`train::train`], [`generate::generate`], [`bench::bench_egg`], configured by
 //! [`config::EggConfig`].
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod bench;
 pub mod checkpoint;

@@ -79,7 +79,7 @@ const fn build_recip() -> [u32; RECIP_MAX + 1] {
     out[0] = 1 << 16;
     let mut m = 1;
     while m <= RECIP_MAX {
-        out[m] = (((1u64 << 17) / m as u64 + 1) / 2) as u32;
+        out[m] = ((1u64 << 17) / m as u64).div_ceil(2) as u32;
         m += 1;
     }
     out

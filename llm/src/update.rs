@@ -173,11 +173,10 @@ mod tests {
             &mut a,
             &mut b,
         );
-        for o in 0..out {
-            for i in 0..inp {
+        for (o, &ao) in a.iter().enumerate() {
+            for (i, &bi) in b.iter().enumerate() {
                 let idx = p.offset + o * inp + i;
-                let want =
-                    (before[idx] as i32 + (a[o] as i32 * b[i] as i32).signum()).clamp(-127, 127);
+                let want = (before[idx] as i32 + (ao as i32 * bi as i32).signum()).clamp(-127, 127);
                 assert_eq!(w.w[idx] as i32, want);
             }
         }
