@@ -4,8 +4,8 @@
 # the low-rank benchmark on a few shapes, and write every figure to a file:
 #   scripts/gpu-check.sh [OUTFILE]        (default: $OUT/gpu-check.txt)
 # The bench lines are JSON objects (see eggroll_shaders::LowRankBench::to_json).
-# Environment: SHAPES overrides the benchmark shapes ("HIDDEN LAYERS N RANK" separated by
-# ';'), REPEATS the timed repetitions (default 5), PROFILE the cargo profile (default
+# Environment: SHAPES overrides the benchmark shapes ("HIDDEN LAYERS N RANK [full]" separated
+# by ';'; `full` also times the naive full-rank OpenES baseline, slow by design), REPEATS the timed repetitions (default 5), PROFILE the cargo profile (default
 # release), WGPU_ADAPTER_NAME picks an adapter.
 set -uo pipefail
 
@@ -29,7 +29,7 @@ case "$profile" in
   dev | test) profile_dir=debug ;;
   *) profile_dir=$profile ;;
 esac
-shapes=${SHAPES:-"256 3 4096 1;1024 3 4096 1;1024 3 16384 1;1024 3 16384 4;4096 2 4096 1"}
+shapes=${SHAPES:-"256 3 4096 1 full;1024 3 4096 1 full;1024 3 16384 1;1024 3 16384 4;4096 2 4096 1"}
 
 log() { echo "$*" | tee -a "$out"; }
 : >"$out"
@@ -63,8 +63,8 @@ if cargo build --profile "$profile" -p eggroll-shaders --example bench_lowrank >
   bin="${CARGO_TARGET_DIR:-target}/$profile_dir/examples/bench_lowrank"
   IFS=';' read -ra list <<<"$shapes"
   for shape in "${list[@]}"; do
-    # shellcheck disable=SC2086
-    if ! "$bin" $shape "$repeats" full 2>&1 | tee -a "$out"; then
+    read -ra f <<<"$shape"
+    if ! "$bin" "${f[0]}" "${f[1]}" "${f[2]}" "${f[3]}" "$repeats" "${f[4]:-}" 2>&1 | tee -a "$out"; then
       log "## bench failed for shape: $shape"
       status=1
     fi

@@ -36,17 +36,18 @@ impl Wgpu {
             wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
         let mut adapters = pollster::block_on(instance.enumerate_adapters(backends));
+        let mut detail = format!("wgpu found no adapter for backends {backends:?}");
         if let Ok(wanted) = std::env::var("WGPU_ADAPTER_NAME") {
-            let wanted = wanted.to_lowercase();
-            adapters.retain(|a| a.get_info().name.to_lowercase().contains(&wanted));
+            let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+            let lower = wanted.to_lowercase();
+            adapters.retain(|a| a.get_info().name.to_lowercase().contains(&lower));
+            detail = format!("WGPU_ADAPTER_NAME=`{wanted}` matches none of {names:?}");
         }
         adapters.sort_by_key(|a| preference(a.get_info().device_type));
         let adapter = adapters
             .into_iter()
             .next()
-            .ok_or_else(|| ShaderError::NoAdapter {
-                detail: format!("wgpu enumerated no adapter for backends {backends:?}"),
-            })?;
+            .ok_or(ShaderError::NoAdapter { detail })?;
         Self::from_adapter(adapter)
     }
 
