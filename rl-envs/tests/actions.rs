@@ -6,10 +6,10 @@
 use eggroll_core::CoreError;
 use eggroll_rl_envs::{env_names, make, VecEnv};
 
-fn step(
-    env: &mut dyn VecEnv,
-    actions: &[f32],
-) -> Result<(Vec<f32>, Vec<bool>, Vec<bool>), CoreError> {
+/// Rewards, terminated and truncated of one step.
+type Outcome = (Vec<f32>, Vec<bool>, Vec<bool>);
+
+fn step(env: &mut dyn VecEnv, actions: &[f32]) -> Result<Outcome, CoreError> {
     let n = env.num_envs();
     let (mut r, mut term, mut trunc) = (vec![0.0; n], vec![false; n], vec![false; n]);
     env.step(actions, &mut r, &mut term, &mut trunc)?;
