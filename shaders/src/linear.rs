@@ -18,6 +18,22 @@ struct Members {
     streams: u32,
 }
 
+/// The recorded noise inputs of one perturbed call.
+struct Noise<'p> {
+    pop: &'p Population,
+    g: Members,
+    keys: WgpuBuffer,
+    /// Rank and the projection `X_i·B` (low rank only).
+    proj: Option<(u32, WgpuBuffer)>,
+}
+
+impl Noise<'_> {
+    /// `Some((self, rank))` for a low-rank population.
+    fn low_rank(&self) -> Option<(&Self, u32)> {
+        self.proj.as_ref().map(|(rank, _)| (self, *rank))
+    }
+}
+
 fn check_len(what: &str, expected: usize, got: usize) -> Result<()> {
     if expected != got {
         return Err(CoreError::shape(what, expected, got).into());
@@ -84,6 +100,38 @@ impl Wgpu {
         Ok(keys)
     }
 
+    /// Record keys for the call's streams and, for low rank, the projection `X_i·B`.
+    fn record_noise<'p>(
+        &self,
+        batch: &mut Batch<'_>,
+        x: &WgpuBuffer,
+        layer: &LinearLayer<'_, WgpuBuffer>,
+        pop: &'p Population,
+        g: Members,
+    ) -> Result<Noise<'p>> {
+        let bias_id = layer.bias.map_or(layer.weight_id, |(_, id)| id);
+        let ids = (layer.weight_id, bias_id);
+        let keys = self.record_keys(batch, pop, ids, g.first_stream, g.streams)?;
+        let mut proj = None;
+        if let NoiseKind::LowRank { rank } = pop.kind {
+            let rows = g.count * g.rows_per_member;
+            let t = self.alloc("low-rank projection", rows * rank as usize)?;
+            let params = Uniform::new()
+                .u(to_u32("rows per member", g.rows_per_member)?)
+                .u(layer.in_dim as u32)
+                .u(rank)
+                .u(g.count as u32)
+                .u(g.first_member)
+                .u(pop.antithetic as u32)
+                .u(g.first_stream);
+            let grid = self.grid("low-rank projection", g.count as u64 * rank as u64)?;
+            let bufs = [&x.buffer, &keys.buffer, &t.buffer];
+            batch.dispatch(&self.kernels.project, params, &bufs, grid);
+            proj = Some((rank, t));
+        }
+        Ok(Noise { pop, g, keys, proj })
+    }
+
     /// `x` (rows × in) through the layer, perturbed per member when `perturb` is given.
     pub fn linear_forward(
         &self,
@@ -107,105 +155,57 @@ impl Wgpu {
         self.checked("linear", || {
             let y = self.alloc("linear output", rows * n_out)?;
             let mut batch = Batch::new(self);
-            let dummy = &self.knots;
-            let bias = layer.bias.map(|(b, _)| &b.buffer).unwrap_or(dummy);
-            let bias_id = layer.bias.map(|(_, id)| id).unwrap_or(layer.weight_id);
-            let mut keys = None;
-            let mut proj = None;
-            let mut low_rank = None;
-            if let Some((pop, g)) = &geometry {
-                let k = self.record_keys(
-                    &mut batch,
-                    pop,
-                    (layer.weight_id, bias_id),
-                    g.first_stream,
-                    g.streams,
-                )?;
-                if let NoiseKind::LowRank { rank } = pop.kind {
-                    let t = self.alloc("low-rank projection", rows * rank as usize)?;
-                    let params = Uniform::new()
-                        .u(to_u32("rows per member", g.rows_per_member)?)
-                        .u(n_in as u32)
-                        .u(rank)
-                        .u(g.count as u32)
-                        .u(g.first_member)
-                        .u(pop.antithetic as u32)
-                        .u(g.first_stream);
-                    let grid = self.grid("low-rank projection", g.count as u64 * rank as u64)?;
-                    batch.dispatch(
-                        &self.kernels.project,
-                        params,
-                        &[&x.buffer, &k.buffer, &t.buffer],
-                        grid,
-                    );
-                    low_rank = Some((*pop, rank, g));
-                    proj = Some(t);
-                }
-                keys = Some(k);
-            }
-            let (lr_on, rank, rpm, first_member, anti, first_stream, scale, sigma) = match low_rank
-            {
-                Some((pop, rank, g)) => (
-                    1,
-                    rank,
-                    g.rows_per_member as u32,
-                    g.first_member,
-                    pop.antithetic as u32,
-                    g.first_stream,
-                    pop.matrix_scale(),
-                    pop.sigma,
-                ),
-                None => (0, 0, 1, 0, 0, 0, 0.0, 0.0),
+            let noise = match geometry {
+                Some((pop, g)) => Some(self.record_noise(&mut batch, x, layer, pop, g)?),
+                None => None,
             };
-            let params = Uniform::new()
+            let has_bias = layer.bias.is_some() as u32;
+            let mut params = Uniform::new()
                 .u(rows as u32)
                 .u(n_out as u32)
                 .u(n_in as u32)
-                .u(layer.bias.is_some() as u32)
-                .u(lr_on)
-                .u(rank)
-                .u(rpm)
-                .u(first_member)
-                .u(anti)
-                .u(first_stream)
-                .f(scale)
-                .f(sigma);
+                .u(has_bias);
+            params = match noise.as_ref().and_then(|n| n.low_rank()) {
+                Some((n, rank)) => params
+                    .u(1)
+                    .u(rank)
+                    .u(n.g.rows_per_member as u32)
+                    .u(n.g.first_member)
+                    .u(n.pop.antithetic as u32)
+                    .u(n.g.first_stream)
+                    .f(n.pop.matrix_scale())
+                    .f(n.pop.sigma),
+                None => params.u(0).u(0).u(1).u(0).u(0).u(0).f(0.0).f(0.0),
+            };
+            // Unused slots are bound to the (read-only) quantile table.
+            let dummy = &self.knots;
+            let bufs = [
+                &x.buffer,
+                &layer.weight.buffer,
+                layer.bias.map_or(dummy, |(b, _)| &b.buffer),
+                noise
+                    .as_ref()
+                    .and_then(|n| n.proj.as_ref())
+                    .map_or(dummy, |(_, t)| &t.buffer),
+                noise.as_ref().map_or(dummy, |n| &n.keys.buffer),
+                &y.buffer,
+            ];
             let grid = self.gemm_grid("linear", rows, n_out)?;
-            let proj_buf = proj.as_ref().map(|t| &t.buffer).unwrap_or(dummy);
-            let keys_buf = keys.as_ref().map(|k| &k.buffer).unwrap_or(dummy);
-            batch.dispatch(
-                &self.kernels.linear,
-                params,
-                &[
-                    &x.buffer,
-                    &layer.weight.buffer,
-                    bias,
-                    proj_buf,
-                    keys_buf,
-                    &y.buffer,
-                ],
-                grid,
-            );
-            if let (Some((pop, g)), Some(k)) = (&geometry, &keys) {
-                if pop.kind == NoiseKind::Full {
-                    let params = Uniform::new()
-                        .u(rows as u32)
-                        .u(n_out as u32)
-                        .u(n_in as u32)
-                        .u(layer.bias.is_some() as u32)
-                        .u(g.rows_per_member as u32)
-                        .u(g.first_member)
-                        .u(pop.antithetic as u32)
-                        .u(g.first_stream)
-                        .f(pop.sigma);
-                    let grid = self.grid_for("full-rank correction", rows * n_out, 256)?;
-                    batch.dispatch(
-                        &self.kernels.full_correction,
-                        params,
-                        &[&x.buffer, &k.buffer, &y.buffer],
-                        grid,
-                    );
-                }
+            batch.dispatch(&self.kernels.linear, params, &bufs, grid);
+            if let Some(n) = noise.as_ref().filter(|n| n.pop.kind == NoiseKind::Full) {
+                let params = Uniform::new()
+                    .u(rows as u32)
+                    .u(n_out as u32)
+                    .u(n_in as u32)
+                    .u(has_bias)
+                    .u(n.g.rows_per_member as u32)
+                    .u(n.g.first_member)
+                    .u(n.pop.antithetic as u32)
+                    .u(n.g.first_stream)
+                    .f(n.pop.sigma);
+                let grid = self.grid_for("full-rank correction", rows * n_out, 256)?;
+                let bufs = [&x.buffer, &n.keys.buffer, &y.buffer];
+                batch.dispatch(&self.kernels.full_correction, params, &bufs, grid);
             }
             batch.submit();
             Ok(y)

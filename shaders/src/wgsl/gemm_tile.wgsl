@@ -10,9 +10,12 @@
 const TILE_M: u32 = 64u;
 const TILE_N: u32 = 64u;
 const TILE_K: u32 = 16u;
+// Row stride of the workgroup tiles: one more than the tile width, so the tile stores (16
+// threads writing 16 different kk of one row) fall into different memory banks.
+const STRIDE: u32 = 65u;
 
-var<workgroup> tile_a: array<f32, 1024>; // [kk * TILE_M + mm]
-var<workgroup> tile_b: array<f32, 1024>; // [kk * TILE_N + nn]
+var<workgroup> tile_a: array<f32, 1040>; // [kk * STRIDE + mm], TILE_K × STRIDE
+var<workgroup> tile_b: array<f32, 1040>; // [kk * STRIDE + nn]
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -29,20 +32,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             if (m0 + rc < params.m && k0 + kk < params.k) {
                 va = load_a(m0 + rc, k0 + kk);
             }
-            tile_a[kk * TILE_M + rc] = va;
+            tile_a[kk * STRIDE + rc] = va;
             var vb = 0.0;
             if (n0 + rc < params.n && k0 + kk < params.k) {
                 vb = load_b(k0 + kk, n0 + rc);
             }
-            tile_b[kk * TILE_N + rc] = vb;
+            tile_b[kk * STRIDE + rc] = vb;
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TILE_K; kk++) {
             var a: array<f32, 4>;
             var b: array<f32, 4>;
             for (var i = 0u; i < 4u; i++) {
-                a[i] = tile_a[kk * TILE_M + lid.y + 16u * i];
-                b[i] = tile_b[kk * TILE_N + lid.x + 16u * i];
+                a[i] = tile_a[kk * STRIDE + lid.y + 16u * i];
+                b[i] = tile_b[kk * STRIDE + lid.x + 16u * i];
             }
             for (var i = 0u; i < 4u; i++) {
                 for (var j = 0u; j < 4u; j++) {
