@@ -1,4 +1,5 @@
 //! Shared helpers for the EGG integration tests: a small generated corpus and a tiny config.
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
 use eggroll_llm::EggConfig;

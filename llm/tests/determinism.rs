@@ -1,5 +1,6 @@
 //! Results are bit-identical for any thread count: population scores, hidden states and whole
 //! training runs under rayon pools of 1 and 2 threads (and different chunk sizes).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

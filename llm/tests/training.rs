@@ -1,5 +1,6 @@
 //! End-to-end training: a tiny run learns, resume equals a straight run, and bad checkpoints
 //! or mismatched resumes are refused with a clear error.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
