@@ -140,16 +140,16 @@ impl Default for RunSection {
 }
 
 fn default_generations() -> u64 {
-    300
+    500
 }
 fn default_hidden() -> Vec<usize> {
-    vec![32]
+    vec![64]
 }
 fn default_lr() -> f64 {
     0.02
 }
 fn default_eval_every() -> u64 {
-    10
+    25
 }
 fn default_checkpoint_every() -> u64 {
     50
@@ -168,13 +168,23 @@ impl RunConfig {
         for ov in overrides {
             apply_override(&mut value, ov)?;
         }
+        // `[task]` without a name means the default task.
+        if let Some(task) = value.get_mut("task").and_then(toml::Value::as_table_mut) {
+            task.entry("name")
+                .or_insert_with(|| toml::Value::String(TaskConfig::default().name().into()));
+        }
         let de = toml::Value::Table(value);
         let cfg: RunConfig = serde_path_to_error::deserialize(de).map_err(|e| Error::Config {
             origin: origin.into(),
-            why: if e.path().to_string() == "." {
-                e.inner().to_string()
-            } else {
-                format!("{}: {}", e.path(), e.inner())
+            why: {
+                // toml appends "in `path`" lines; the path is already in front.
+                let inner = e.inner().to_string();
+                let first = inner.lines().next().unwrap_or_default().to_string();
+                if e.path().to_string() == "." {
+                    first
+                } else {
+                    format!("{}: {first}", e.path())
+                }
             },
         })?;
         cfg.validate().map_err(|why| Error::Config {
@@ -188,7 +198,7 @@ impl RunConfig {
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
             path: path.display().to_string(),
-            source: e,
+            error: e,
         })?;
         Self::from_toml(&text, &path.display().to_string(), overrides)
     }

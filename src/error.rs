@@ -30,13 +30,12 @@ pub enum Error {
         why: String,
     },
     /// An I/O error on a named file.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
+        /// The cause (shown in the message, so not chained as a source).
+        error: std::io::Error,
     },
     /// From the core.
     #[error(transparent)]

@@ -19,7 +19,7 @@ impl MetricsLog {
     pub fn open(path: &Path, from: u64) -> Result<Self> {
         let io = |e| Error::Io {
             path: path.display().to_string(),
-            source: e,
+            error: e,
         };
         if path.exists() {
             let text = std::fs::read_to_string(path).map_err(io)?;
@@ -52,7 +52,7 @@ impl MetricsLog {
             .and_then(|_| self.file.flush())
             .map_err(|e| Error::Io {
                 path: self.path.display().to_string(),
-                source: e,
+                error: e,
             })
     }
 }

@@ -134,9 +134,9 @@ impl Checkpoint {
 
     /// Read and validate a checkpoint file.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| CoreError::Io {
+        let bytes = std::fs::read(path).map_err(|error| CoreError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         Self::from_bytes(&bytes, path)
     }
@@ -144,9 +144,9 @@ impl Checkpoint {
 
 /// Write `bytes` to `path` atomically (temporary sibling file, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| CoreError::Io {
+    let io = |error| CoreError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;

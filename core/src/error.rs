@@ -32,13 +32,12 @@ pub enum CoreError {
         why: String,
     },
     /// An I/O error with the file it concerns.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file at fault.
         path: String,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying error (shown in the message, so not chained as a source).
+        error: std::io::Error,
     },
 }
 

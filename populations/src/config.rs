@@ -45,10 +45,10 @@ fn default_strategy() -> String {
     "eggroll".into()
 }
 fn default_population() -> u32 {
-    256
+    512
 }
 fn default_rank() -> u32 {
-    1
+    4
 }
 fn default_sigma() -> f64 {
     0.05

@@ -1,0 +1,131 @@
+//! The `eggroll` command as a user runs it: clear errors, never a panic.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn eggroll(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_eggroll"))
+        .args(args)
+        .output()
+        .expect("run eggroll");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eggroll-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn fails_with(args: &[&str], needle: &str) {
+    let (ok, _, err) = eggroll(args);
+    assert!(!ok, "{args:?} should fail");
+    assert!(
+        err.contains(needle),
+        "{args:?}: stderr lacks `{needle}`:\n{err}"
+    );
+    assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
+}
+
+#[test]
+fn bad_configs_are_named() {
+    let dir = tmp("badcfg");
+    let cases = [
+        ("unknown.toml", "[es]\nrnak = 2\n", "rnak"),
+        (
+            "type.toml",
+            "[es]\npopulation = \"lots\"\n",
+            "es.population",
+        ),
+        ("rank.toml", "[es]\nrank = 0\n", "es.rank"),
+        ("odd.toml", "[es]\npopulation = 9\n", "antithetic"),
+        ("sigma.toml", "[es]\nsigma = 0.0\n", "sigma"),
+        ("syntax.toml", "[es\n", "syntax.toml"),
+        ("task.toml", "[task]\nname = \"chess\"\n", "chess"),
+    ];
+    for (file, text, needle) in cases {
+        let path = dir.join(file);
+        std::fs::write(&path, text).unwrap();
+        fails_with(
+            &[
+                "train",
+                path.to_str().unwrap(),
+                "--out",
+                dir.join("r").to_str().unwrap(),
+            ],
+            needle,
+        );
+    }
+    fails_with(
+        &["train", dir.join("missing.toml").to_str().unwrap()],
+        "missing.toml",
+    );
+    fails_with(&["train", "--set", "es.rank"], "key=value");
+}
+
+#[test]
+fn bad_checkpoints_are_named() {
+    let dir = tmp("badck");
+    let trunc = dir.join("trunc.safetensors");
+    std::fs::write(&trunc, b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":").unwrap();
+    fails_with(&["eval", trunc.to_str().unwrap()], "trunc.safetensors");
+    let foreign = dir.join("foreign.safetensors");
+    let header = b"{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header);
+    bytes.extend_from_slice(&[0, 0, 0, 0]);
+    std::fs::write(&foreign, bytes).unwrap();
+    fails_with(
+        &["eval", foreign.to_str().unwrap()],
+        "not an eggroll checkpoint",
+    );
+    fails_with(
+        &["eval", dir.join("none.safetensors").to_str().unwrap()],
+        "none.safetensors",
+    );
+}
+
+#[test]
+fn train_then_eval_and_resume() {
+    let dir = tmp("run");
+    let out = dir.join("r");
+    let o = out.to_str().unwrap();
+    let base = [
+        "--set",
+        "es.population=32",
+        "--set",
+        "task.batch=8",
+        "--set",
+        "run.eval_every=2",
+    ];
+    let mut args = vec![
+        "train",
+        "--out",
+        o,
+        "--generations",
+        "4",
+        "--stop-after",
+        "2",
+    ];
+    args.extend(base);
+    let (ok, stdout, err) = eggroll(&args);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("eval_accuracy"), "{stdout}");
+    let mut again = vec!["train", "--out", o, "--generations", "4"];
+    again.extend(base);
+    fails_with(&again, "--resume");
+    again.push("--resume");
+    let (ok, stdout, err) = eggroll(&again);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("generation 4/4"), "{stdout}");
+    let (ok, stdout, err) = eggroll(&["eval", o, "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["generation"], 4);
+    assert!(v["eval_accuracy"].as_f64().is_some());
+}

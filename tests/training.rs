@@ -1,0 +1,221 @@
+//! End-to-end training: learning, resume exactness, thread-count determinism, NaN policy.
+
+use eggroll::config::NanPolicy;
+use eggroll::tasks::Task;
+use eggroll::train::{latest_checkpoint, train, TrainOptions};
+use eggroll::RunConfig;
+use eggroll_core::checkpoint::Checkpoint;
+use eggroll_core::cpu::Cpu;
+use eggroll_core::mlp::Mlp;
+use eggroll_core::population::Population;
+use std::ops::Range;
+use std::path::PathBuf;
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eggroll-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn small_config(extra: &[&str]) -> RunConfig {
+    let mut ov: Vec<String> = [
+        "generations=12",
+        "es.population=64",
+        "es.rank=2",
+        "run.checkpoint_every=3",
+        "run.eval_every=4",
+        "task.batch=16",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    ov.extend(extra.iter().map(|s| s.to_string()));
+    RunConfig::from_toml("", "test", &ov).unwrap()
+}
+
+fn run(
+    cfg: &RunConfig,
+    dir: &PathBuf,
+    resume: bool,
+    stop_after: Option<u64>,
+) -> eggroll::train::TrainSummary {
+    let task = cfg.task.build(cfg.seed).unwrap();
+    let opts = TrainOptions {
+        out_dir: dir.clone(),
+        resume,
+        stop_after,
+    };
+    train(&Cpu, cfg, &task, &opts, &mut |_| {}).unwrap()
+}
+
+fn params(dir: &PathBuf) -> Vec<(String, Vec<u32>)> {
+    let ck = Checkpoint::load(&latest_checkpoint(dir)).unwrap();
+    ck.tensors
+        .iter()
+        .map(|(k, (_, v))| (k.clone(), v.iter().map(|x| x.to_bits()).collect()))
+        .collect()
+}
+
+#[test]
+fn digits_default_learns() {
+    let cfg = RunConfig::from_toml(
+        "",
+        "test",
+        &[
+            "generations=60".into(),
+            "es.population=128".into(),
+            "run.eval_every=60".into(),
+        ],
+    )
+    .unwrap();
+    let dir = tmp("learns");
+    let s = run(&cfg, &dir, false, None);
+    let acc = |e: &[(&str, f64)]| e.iter().find(|(k, _)| *k == "eval_accuracy").unwrap().1;
+    assert!(acc(&s.initial_eval) < 0.3, "{:?}", s.initial_eval);
+    assert!(acc(&s.eval) > 0.75, "{:?}", s.eval);
+    let lines = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 60);
+    let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    for key in ["generation", "fitness_mean", "fitness_max", "seconds"] {
+        assert!(first.get(key).is_some(), "metrics lack {key}");
+    }
+    assert!(dir.join("config.toml").exists());
+}
+
+#[test]
+fn resume_equals_straight_run() {
+    for opt in [
+        &["optimizer.name=\"adam\""][..],
+        &[
+            "optimizer.name=\"sgd\"",
+            "lr.schedule=\"cosine\"",
+            "lr.end=0.001",
+        ],
+    ] {
+        let cfg = small_config(opt);
+        let straight = tmp("straight");
+        run(&cfg, &straight, false, None);
+        let split = tmp("split");
+        let first = run(&cfg, &split, false, Some(7));
+        assert_eq!(first.generation, 7);
+        let second = run(&cfg, &split, true, None);
+        assert_eq!(second.generation, 12);
+        assert_eq!(params(&straight), params(&split));
+        let count = |d: &PathBuf| {
+            std::fs::read_to_string(d.join("metrics.jsonl"))
+                .unwrap()
+                .lines()
+                .count()
+        };
+        assert_eq!(count(&split), 12, "each generation logged once");
+    }
+}
+
+#[test]
+fn refuses_to_overwrite_or_resume_nothing() {
+    let cfg = small_config(&["generations=2"]);
+    let dir = tmp("overwrite");
+    let task = cfg.task.build(cfg.seed).unwrap();
+    let opts = |resume| TrainOptions {
+        out_dir: dir.clone(),
+        resume,
+        stop_after: None,
+    };
+    let err = train(&Cpu, &cfg, &task, &opts(true), &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("no checkpoint to resume"), "{err}");
+    train(&Cpu, &cfg, &task, &opts(false), &mut |_| {}).unwrap();
+    let err = train(&Cpu, &cfg, &task, &opts(false), &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("--resume"), "{err}");
+    let other = small_config(&["generations=2", "es.sigma=0.07"]);
+    let err = train(&Cpu, &other, &task, &opts(true), &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("different config"), "{err}");
+}
+
+#[test]
+fn same_parameters_with_one_or_two_threads() {
+    let cfg = small_config(&["task.name=\"regression\"", "es.strategy=\"eggroll\""]);
+    let mut results = Vec::new();
+    for threads in [1, 2] {
+        let dir = tmp(&format!("threads{threads}"));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| run(&cfg, &dir, false, None));
+        results.push(params(&dir));
+    }
+    assert_eq!(results[0], results[1]);
+}
+
+#[test]
+fn open_es_trains_too() {
+    let cfg = small_config(&["es.strategy=\"open_es\"", "generations=3"]);
+    let dir = tmp("openes");
+    assert_eq!(run(&cfg, &dir, false, None).generation, 3);
+}
+
+/// A task whose member 3 returns NaN in every generation.
+struct NanTask(eggroll::tasks::Supervised);
+
+impl Task<Cpu> for NanTask {
+    fn input_dim(&self) -> usize {
+        <eggroll::tasks::Supervised as Task<Cpu>>::input_dim(&self.0)
+    }
+    fn output_dim(&self) -> usize {
+        <eggroll::tasks::Supervised as Task<Cpu>>::output_dim(&self.0)
+    }
+    fn fitness(
+        &self,
+        b: &Cpu,
+        m: &Mlp<Cpu>,
+        p: &Population,
+        members: Range<u32>,
+        g: u64,
+    ) -> eggroll::Result<Vec<f32>> {
+        let mut f = self.0.fitness(b, m, p, members, g)?;
+        f[3] = f32::NAN;
+        Ok(f)
+    }
+    fn evaluate(&self, b: &Cpu, m: &Mlp<Cpu>) -> eggroll::Result<Vec<(&'static str, f64)>> {
+        self.0.evaluate(b, m)
+    }
+}
+
+#[test]
+fn nan_fitness_policies() {
+    let mut cfg = small_config(&["generations=4"]);
+    let task = NanTask(cfg.task.build(cfg.seed).unwrap());
+    let dir = tmp("nan");
+    let opts = TrainOptions {
+        out_dir: dir.clone(),
+        resume: false,
+        stop_after: None,
+    };
+    let err = train(&Cpu, &cfg, &task, &opts, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("member 3") && err.contains("generation 0"),
+        "{err}"
+    );
+    assert!(
+        !latest_checkpoint(&dir).exists(),
+        "no checkpoint of a failed generation"
+    );
+
+    cfg.run.nan_policy = NanPolicy::Worst;
+    let dir = tmp("nan-worst");
+    let opts = TrainOptions {
+        out_dir: dir.clone(),
+        ..opts
+    };
+    let s = train(&Cpu, &cfg, &task, &opts, &mut |_| {}).unwrap();
+    assert_eq!(s.generation, 4);
+    let lines = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    assert!(lines.lines().all(|l| l.contains("\"nonfinite\":1")));
+    let ck = Checkpoint::load(&latest_checkpoint(&dir)).unwrap();
+    assert!(ck
+        .tensors
+        .values()
+        .all(|(_, v)| v.iter().all(|x| x.is_finite())));
+}
