@@ -119,9 +119,12 @@ impl<'a> Batch<'a> {
         }
     }
 
-    /// Submit everything recorded.
+    /// Submit everything recorded, then let wgpu recycle finished work without blocking (so
+    /// long chains of operations without a download do not pile up transient buffers).
     pub fn submit(self) {
         self.gpu.queue.submit(Some(self.encoder.finish()));
+        // A failing poll means a lost device, which the next blocking sync reports.
+        let _ = self.gpu.device.poll(wgpu::PollType::Poll);
     }
 }
 

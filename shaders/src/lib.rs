@@ -5,6 +5,19 @@
 //! fused low-rank batched linear layer (one shared GEMM plus per-member rank-r corrections
 //! whose noise is regenerated in registers), the ES direction as one GEMM over N·r, and
 //! the optimiser steps. Parameters stay resident on the device. Open it with [`Wgpu::new`].
+//!
+//! ```no_run
+//! use eggroll_core::Backend;
+//! use eggroll_core::noise::StreamKey;
+//!
+//! let gpu = eggroll_shaders::Wgpu::new()?; // a clear error when no adapter exists
+//! let z = gpu.normals(StreamKey::new(1, 2, 3, 4), 0, 8)?;
+//! assert_eq!(gpu.download(&z)?.len(), 8);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Timing: operations are queued, not awaited; [`Wgpu::sync`] (or any download) waits for
+//! them. [`bench_lowrank`] does this for its figures.
 
 mod backend;
 pub mod bench;
