@@ -9,7 +9,10 @@
 //!   evaluation order, the C library's `sin`/`cos`/`pow` as numpy calls them, numpy 2's
 //!   f32/f64 promotion where gymnasium mixes them), so a step from the same state with the
 //!   same action gives the same numbers; the golden tests replay recorded gymnasium
-//!   trajectories to 1e-5.
+//!   trajectories to 1e-5. Bit-for-bit agreement assumes the same C library as the recording
+//!   (glibc 2.36 on x86-64, whose `sin`/`cos`/`pow` numpy and Rust both call); another libm
+//!   may differ in the last bit, which chaotic trajectories (Acrobot, an open-loop CartPole)
+//!   amplify over hundreds of steps.
 //! - **Resets are not numpy-identical**: initial states come from the same distributions as
 //!   gymnasium's but are drawn from a counter-based stream ([`rng::ResetRng`]) keyed by
 //!   (seed + env index, environment kind, episode index), so they are reproducible and
