@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod dist;
 pub mod error;
 pub mod metrics;
 pub mod run_state;

@@ -2,6 +2,7 @@
 //! metrics, periodic evaluation and atomic checkpoints. Flat and readable on purpose.
 
 use crate::config::{NanPolicy, RunConfig};
+use crate::dist::{Communicator, SingleProcess};
 use crate::error::{Error, Result};
 use crate::metrics::MetricsLog;
 use crate::run_state::{from_checkpoint, to_checkpoint, RunState};
@@ -10,6 +11,7 @@ use eggroll_core::checkpoint::Checkpoint;
 use eggroll_core::mlp::{Mlp, MlpConfig};
 use eggroll_core::model::{apply_es_update, zero_optim_state};
 use eggroll_core::{Activation, Backend, Model};
+use eggroll_populations::shard::shard_range;
 use eggroll_populations::{make_strategy, StrategyState};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -74,7 +76,7 @@ pub fn model_config<B: Backend>(cfg: &RunConfig, task: &dyn Task<B>) -> MlpConfi
     }
 }
 
-/// Train `cfg` on `backend`, calling `progress` after every generation.
+/// Train `cfg` on `backend` in this process alone, calling `progress` after every generation.
 pub fn train<B: Backend>(
     backend: &B,
     cfg: &RunConfig,
@@ -82,7 +84,34 @@ pub fn train<B: Backend>(
     opts: &TrainOptions,
     progress: &mut dyn FnMut(&GenerationReport),
 ) -> Result<TrainSummary> {
+    train_distributed(backend, cfg, task, opts, &SingleProcess, progress)
+}
+
+/// Train with the population sharded over the processes of `comm`. Every rank evaluates its
+/// contiguous share of members, the fitness is all-gathered, and every rank applies the same
+/// update; rank 0 alone writes the run directory and reports progress.
+pub fn train_distributed<B: Backend>(
+    backend: &B,
+    cfg: &RunConfig,
+    task: &dyn Task<B>,
+    opts: &TrainOptions,
+    comm: &dyn Communicator,
+    progress: &mut dyn FnMut(&GenerationReport),
+) -> Result<TrainSummary> {
     let started = Instant::now();
+    let leader = comm.rank() == 0;
+    let hash = u64::from_str_radix(&cfg.hash()?, 16).unwrap_or_default();
+    let hashes = comm.all_gather_u64(hash)?;
+    if let Some(r) = hashes.iter().position(|&h| h != hash) {
+        return Err(Error::RunDir {
+            dir: opts.out_dir.display().to_string(),
+            why: format!(
+                "rank {r} has a different config (hash {:016x}) than rank {} ({hash:016x}); every rank must run the same config",
+                hashes[r],
+                comm.rank()
+            ),
+        });
+    }
     let ckpt_path = latest_checkpoint(&opts.out_dir);
     let run_err = |why: String| Error::RunDir {
         dir: opts.out_dir.display().to_string(),
@@ -96,11 +125,13 @@ pub fn train<B: Backend>(
     if opts.resume && !ckpt_path.exists() {
         return Err(run_err("has no checkpoint to resume from".into()));
     }
-    std::fs::create_dir_all(&opts.out_dir).map_err(|e| run_err(e.to_string()))?;
-    eggroll_core::checkpoint::write_atomic(
-        &opts.out_dir.join("config.toml"),
-        cfg.to_toml()?.as_bytes(),
-    )?;
+    if leader {
+        std::fs::create_dir_all(&opts.out_dir).map_err(|e| run_err(e.to_string()))?;
+        eggroll_core::checkpoint::write_atomic(
+            &opts.out_dir.join("config.toml"),
+            cfg.to_toml()?.as_bytes(),
+        )?;
+    }
 
     let strategy = make_strategy(&cfg.es, cfg.generations)?;
     let mcfg = model_config(cfg, task);
@@ -121,16 +152,20 @@ pub fn train<B: Backend>(
         }
     };
     state.strategy.total_generations = cfg.generations;
-    let mut log = MetricsLog::open(
-        &opts.out_dir.join("metrics.jsonl"),
-        state.strategy.generation,
-    )?;
+    let mut log = if leader {
+        Some(MetricsLog::open(
+            &opts.out_dir.join("metrics.jsonl"),
+            state.strategy.generation,
+        )?)
+    } else {
+        None
+    };
     let end = opts
         .stop_after
         .map_or(cfg.generations, |s| s.min(cfg.generations));
     let lr = cfg.lr.schedule(cfg.generations);
     let mut last_eval = Vec::new();
-    let initial_eval = if opts.resume {
+    let initial_eval = if opts.resume || !leader {
         Vec::new()
     } else {
         task.evaluate(backend, &state.model)?
@@ -139,7 +174,14 @@ pub fn train<B: Backend>(
         let g = state.strategy.generation;
         let t0 = Instant::now();
         let pop = strategy.ask(&state.strategy)?;
-        let mut fitness = task.fitness(backend, &state.model, &pop, 0..pop.size, g)?;
+        let counts: Vec<usize> = (0..comm.size())
+            .map(|r| shard_range(pop.size, comm.size() as u32, r as u32).len())
+            .collect();
+        let mine = shard_range(pop.size, comm.size() as u32, comm.rank() as u32);
+        let bytes_before = comm.bytes_exchanged();
+        let local = task.fitness(backend, &state.model, &pop, mine, g)?;
+        let mut fitness = comm.all_gather_f32(&local, &counts)?;
+        let bytes = comm.bytes_exchanged() - bytes_before;
         let nonfinite = apply_nan_policy(&mut fitness, cfg.run.nan_policy, g)?;
         let weights = strategy.tell(&mut state.strategy, &pop, &fitness)?;
         let step = cfg.optimizer.step(g + 1, lr.at(g), pop.size);
@@ -153,7 +195,7 @@ pub fn train<B: Backend>(
         )?;
 
         let done = state.strategy.generation;
-        let eval = if done % cfg.run.eval_every == 0 || done == end {
+        let eval = if leader && (done % cfg.run.eval_every == 0 || done == end) {
             task.evaluate(backend, &state.model)?
         } else {
             Vec::new()
@@ -168,15 +210,24 @@ pub fn train<B: Backend>(
         line.insert("lr".into(), json!(lr.at(g)));
         line.insert("seconds".into(), json!(seconds));
         line.insert("nonfinite".into(), json!(nonfinite));
+        if comm.size() > 1 {
+            line.insert("ranks".into(), json!(comm.size()));
+            line.insert("bytes_exchanged".into(), json!(bytes));
+        }
         for (k, v) in &eval {
             line.insert((*k).into(), json!(v));
         }
-        log.append(&Value::Object(line))?;
-        if done % cfg.run.checkpoint_every == 0 || done == end {
-            to_checkpoint(backend, cfg, &state)?.save_atomic(&ckpt_path)?;
+        if let Some(log) = log.as_mut() {
+            log.append(&Value::Object(line))?;
+            if done % cfg.run.checkpoint_every == 0 || done == end {
+                to_checkpoint(backend, cfg, &state)?.save_atomic(&ckpt_path)?;
+            }
         }
         if !eval.is_empty() {
             last_eval = eval.clone();
+        }
+        if !leader {
+            continue;
         }
         progress(&GenerationReport {
             generation: g,
