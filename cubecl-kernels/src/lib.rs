@@ -1,0 +1,1 @@
+//! The cubecl backend (being built).
