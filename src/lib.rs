@@ -1,9 +1,13 @@
 //! eggroll: the library behind the `eggroll` command — configs, tasks, the training loop
 //! and benchmarks, on top of `eggroll-core` and `eggroll-populations`.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod bench;
 pub mod config;
 pub mod dist;
+#[cfg(feature = "mpi")]
+pub mod dist_mpi;
 pub mod error;
 pub mod metrics;
 pub mod run_state;

@@ -7,7 +7,20 @@ use clap::Parser;
 
 fn main() {
     let args = cli::Cli::parse();
+    // Under mpirun/srun: join the MPI job; the session lives (and finalises) with `main`.
+    #[cfg(feature = "mpi")]
+    let mpi = match eggroll::dist_mpi::MpiSession::from_env() {
+        Ok(session) => session,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::exit(1);
+        }
+    };
     if let Err(err) = run(args) {
+        #[cfg(feature = "mpi")]
+        if let Some(session) = mpi {
+            session.fail(&format!("{err:#}"));
+        }
         eprintln!("error: {err:#}");
         std::process::exit(1);
     }

@@ -1,5 +1,7 @@
 //! End-to-end training: learning, resume exactness, thread-count determinism, NaN policy.
 
+#![allow(clippy::unwrap_used)]
+
 use eggroll::config::NanPolicy;
 use eggroll::tasks::Task;
 use eggroll::train::{latest_checkpoint, train, TrainOptions};
@@ -9,7 +11,7 @@ use eggroll_core::cpu::Cpu;
 use eggroll_core::mlp::Mlp;
 use eggroll_core::population::Population;
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("eggroll-test-{}-{name}", std::process::id()));
@@ -35,20 +37,20 @@ fn small_config(extra: &[&str]) -> RunConfig {
 
 fn run(
     cfg: &RunConfig,
-    dir: &PathBuf,
+    dir: &Path,
     resume: bool,
     stop_after: Option<u64>,
 ) -> eggroll::train::TrainSummary {
     let task = cfg.task.build(cfg.seed).unwrap();
     let opts = TrainOptions {
-        out_dir: dir.clone(),
+        out_dir: dir.to_path_buf(),
         resume,
         stop_after,
     };
     train(&Cpu, cfg, &task, &opts, &mut |_| {}).unwrap()
 }
 
-fn params(dir: &PathBuf) -> Vec<(String, Vec<u32>)> {
+fn params(dir: &Path) -> Vec<(String, Vec<u32>)> {
     let ck = Checkpoint::load(&latest_checkpoint(dir)).unwrap();
     ck.tensors
         .iter()

@@ -78,6 +78,45 @@ pub trait Backend: Send + Sync {
         perturb: Perturb<'_>,
     ) -> Result<Self::Buffer>;
 
+    /// Like [`Backend::linear`], but row `j` belongs to member `members[j]` (a compacted batch).
+    ///
+    /// The default splits the rows into runs of one member, calls [`Backend::linear`] per run
+    /// and joins the results on the host: correct everywhere, fast nowhere; backends override it.
+    fn linear_rows(
+        &self,
+        x: &Self::Buffer,
+        layer: &LinearLayer<'_, Self::Buffer>,
+        pop: &Population,
+        members: &[u32],
+    ) -> Result<Self::Buffer> {
+        let xh = self.download(x)?;
+        let rows = members.len();
+        if xh.len() != rows * layer.in_dim {
+            return Err(crate::error::CoreError::shape(
+                "linear_rows input",
+                rows * layer.in_dim,
+                xh.len(),
+            ));
+        }
+        let mut out = Vec::with_capacity(rows * layer.out_dim);
+        let mut start = 0;
+        while start < rows {
+            let mut end = start + 1;
+            while end < rows && members[end] == members[start] {
+                end += 1;
+            }
+            let xs = self.upload(&xh[start * layer.in_dim..end * layer.in_dim])?;
+            let mr = MemberRows {
+                first_member: members[start],
+                rows_per_member: end - start,
+            };
+            let y = self.linear(&xs, end - start, layer, Some((pop, mr)))?;
+            out.extend(self.download(&y)?);
+            start = end;
+        }
+        self.upload(&out)
+    }
+
     /// Apply `act` in place.
     fn activate(&self, x: &mut Self::Buffer, act: Activation) -> Result<()>;
 

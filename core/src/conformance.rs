@@ -135,28 +135,81 @@ pub fn check_forward_matches_dense<B: Backend>(backend: &B) -> Result<(), String
             .linear(&xb, rows, &layer, Some((&pop, mr)))
             .and_then(|y| backend.download(&y))
             .map_err(|e| e.to_string())?;
-        let mut want = vec![0.0f32; rows * n_out];
-        for m in 0..members {
-            let member = first + m as u32;
-            let e = dense_perturbation(&pop, &wspec, member);
-            let eb = dense_perturbation(&pop, &bspec, member);
-            for rr in 0..rpm {
-                let row = m * rpm + rr;
-                for o in 0..n_out {
-                    let mut acc = (b[o] + eb[o]) as f64;
-                    for i in 0..n_in {
-                        acc +=
-                            x[row * n_in + i] as f64 * (w[o * n_in + i] + e[o * n_in + i]) as f64;
-                    }
-                    want[row * n_out + o] = acc as f32;
-                }
-            }
-        }
+        let member_of: Vec<u32> = (0..rows).map(|r| first + (r / rpm) as u32).collect();
+        let want = dense_linear(&pop, (&wspec, &w), (&bspec, &b), &x, &member_of);
         let err = max_rel_err(&out, &want);
         if err > TOLERANCE {
             return Err(format!(
                 "forward {kind:?} antithetic={antithetic}: rel err {err}"
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Explicit dense `x_j·(W + E_m)ᵀ + (b + e_m)` with `m = member_of[j]`.
+fn dense_linear(
+    pop: &Population,
+    (wspec, w): (&ParamSpec, &[f32]),
+    (bspec, b): (&ParamSpec, &[f32]),
+    x: &[f32],
+    member_of: &[u32],
+) -> Vec<f32> {
+    let (n_out, n_in) = (b.len(), w.len() / b.len());
+    let mut want = vec![0.0f32; member_of.len() * n_out];
+    for (row, &member) in member_of.iter().enumerate() {
+        let e = dense_perturbation(pop, wspec, member);
+        let eb = dense_perturbation(pop, bspec, member);
+        for o in 0..n_out {
+            let mut acc = (b[o] + eb[o]) as f64;
+            for i in 0..n_in {
+                acc += x[row * n_in + i] as f64 * (w[o * n_in + i] + e[o * n_in + i]) as f64;
+            }
+            want[row * n_out + o] = acc as f32;
+        }
+    }
+    want
+}
+
+/// A compacted batch (an explicit member per row) equals the dense reference.
+pub fn check_linear_rows_matches_dense<B: Backend>(backend: &B) -> Result<(), String> {
+    let (n_out, n_in) = (6usize, 5usize);
+    let members = [0u32, 0, 3, 5, 5, 5, 2, 7, 1, 1];
+    for kind in [NoiseKind::LowRank { rank: 2 }, NoiseKind::Full] {
+        let pop = small_population(kind, true, 8);
+        let w = deterministic_values(n_out * n_in, 21);
+        let b = deterministic_values(n_out, 22);
+        let x = deterministic_values(members.len() * n_in, 23);
+        let wspec = ParamSpec {
+            name: "w".into(),
+            id: 3,
+            shape: ParamShape::Matrix {
+                rows: n_out,
+                cols: n_in,
+            },
+        };
+        let bspec = ParamSpec {
+            name: "b".into(),
+            id: 4,
+            shape: ParamShape::Vector { len: n_out },
+        };
+        let up = |v: &[f32]| backend.upload(v).map_err(|e| e.to_string());
+        let (wb, bb, xb) = (up(&w)?, up(&b)?, up(&x)?);
+        let layer = LinearLayer {
+            weight: &wb,
+            weight_id: wspec.id,
+            out_dim: n_out,
+            in_dim: n_in,
+            bias: Some((&bb, bspec.id)),
+        };
+        let out = backend
+            .linear_rows(&xb, &layer, &pop, &members)
+            .and_then(|y| backend.download(&y))
+            .map_err(|e| e.to_string())?;
+        let want = dense_linear(&pop, (&wspec, &w), (&bspec, &b), &x, &members);
+        let err = max_rel_err(&out, &want);
+        if err > TOLERANCE {
+            return Err(format!("linear_rows {kind:?}: rel err {err}"));
         }
     }
     Ok(())
@@ -216,6 +269,10 @@ macro_rules! conformance_suite {
         #[test]
         fn conformance_forward_matches_dense() {
             $crate::conformance::check_forward_matches_dense(&$backend).unwrap();
+        }
+        #[test]
+        fn conformance_linear_rows_matches_dense() {
+            $crate::conformance::check_linear_rows_matches_dense(&$backend).unwrap();
         }
         #[test]
         fn conformance_gradient_matches_sum() {

@@ -4,6 +4,8 @@
 //! trait and its CPU reference ([`cpu`]), fitness shaping, optimisers, schedules, models
 //! ([`mlp`]), checkpoints, the `VecEnv` trait, and the conformance suite every backend runs.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod backend;
 pub mod checkpoint;
 pub mod conformance;

@@ -5,6 +5,7 @@ use crate::error::{CoreError, Result};
 use crate::model::Model;
 use crate::noise::{fill_normals, StreamKey};
 use crate::params::{ParamShape, ParamSpec};
+use crate::population::Population;
 use serde::{Deserialize, Serialize};
 
 /// Shape of an MLP.
@@ -129,6 +130,50 @@ impl<B: Backend> Mlp<B> {
     }
 }
 
+impl<B: Backend> Mlp<B> {
+    fn layer(&self, l: usize) -> LinearLayer<'_, B::Buffer> {
+        let widths = self.config.widths();
+        let w = if self.config.bias { 2 * l } else { l };
+        LinearLayer {
+            weight: &self.params[w],
+            weight_id: self.specs[w].id,
+            out_dim: widths[l + 1],
+            in_dim: widths[l],
+            bias: self
+                .config
+                .bias
+                .then(|| (&self.params[w + 1], self.specs[w + 1].id)),
+        }
+    }
+
+    fn activation_after(&self, l: usize) -> Activation {
+        if l + 2 == self.config.widths().len() {
+            self.config.output_activation
+        } else {
+            self.config.activation
+        }
+    }
+
+    /// Evaluate a compacted batch: row `j` of `x` uses member `members[j]`'s perturbation.
+    pub fn forward_rows(
+        &self,
+        backend: &B,
+        x: &B::Buffer,
+        pop: &Population,
+        members: &[u32],
+    ) -> Result<B::Buffer> {
+        let layers = self.config.widths().len() - 1;
+        let mut h: Option<B::Buffer> = None;
+        for l in 0..layers {
+            let input = h.as_ref().unwrap_or(x);
+            let mut out = backend.linear_rows(input, &self.layer(l), pop, members)?;
+            backend.activate(&mut out, self.activation_after(l))?;
+            h = Some(out);
+        }
+        h.ok_or_else(|| CoreError::invalid("model", "has no layers"))
+    }
+}
+
 impl<B: Backend> Model<B> for Mlp<B> {
     fn specs(&self) -> &[ParamSpec] {
         &self.specs
@@ -149,30 +194,12 @@ impl<B: Backend> Model<B> for Mlp<B> {
         rows: usize,
         perturb: Perturb<'_>,
     ) -> Result<B::Buffer> {
-        let widths = self.config.widths();
-        let layers = widths.len() - 1;
-        let per_layer = if self.config.bias { 2 } else { 1 };
+        let layers = self.config.widths().len() - 1;
         let mut h: Option<B::Buffer> = None;
         for l in 0..layers {
-            let w = per_layer * l;
-            let layer = LinearLayer {
-                weight: &self.params[w],
-                weight_id: self.specs[w].id,
-                out_dim: widths[l + 1],
-                in_dim: widths[l],
-                bias: self
-                    .config
-                    .bias
-                    .then(|| (&self.params[w + 1], self.specs[w + 1].id)),
-            };
             let input = h.as_ref().unwrap_or(x);
-            let mut out = backend.linear(input, rows, &layer, perturb)?;
-            let act = if l + 1 == layers {
-                self.config.output_activation
-            } else {
-                self.config.activation
-            };
-            backend.activate(&mut out, act)?;
+            let mut out = backend.linear(input, rows, &self.layer(l), perturb)?;
+            backend.activate(&mut out, self.activation_after(l))?;
             h = Some(out);
         }
         h.ok_or_else(|| CoreError::invalid("model", "has no layers"))

@@ -131,6 +131,27 @@ pub struct MemberRows {
     pub rows_per_member: usize,
 }
 
+/// Which member each row of a batch belongs to: whole blocks of rows per member, or an
+/// explicit member per row (for compacted batches where finished rows were dropped).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RowMembers<'a> {
+    /// Contiguous blocks of `rows_per_member` rows, from `first_member` on.
+    Blocks(MemberRows),
+    /// Row `j` belongs to member `list[j]`.
+    List(&'a [u32]),
+}
+
+impl RowMembers<'_> {
+    /// The member owning row `row`.
+    #[inline]
+    pub fn member_of(&self, row: usize) -> u32 {
+        match self {
+            RowMembers::Blocks(mr) => mr.first_member + (row / mr.rows_per_member) as u32,
+            RowMembers::List(list) => list[row],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,7 @@
 //! Bit-identical results for any thread count.
 
+#![allow(clippy::unwrap_used)]
+
 use eggroll_core::cpu::Cpu;
 use eggroll_core::mlp::{Mlp, MlpConfig};
 use eggroll_core::population::{MemberRows, NoiseKind, Population};

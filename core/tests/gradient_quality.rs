@@ -1,6 +1,8 @@
 //! ES gradient quality on a least-squares problem, and the effect of the rank (the paper:
 //! the low-rank update approaches the full-rank one as r grows).
 
+#![allow(clippy::unwrap_used)]
+
 use eggroll_core::conformance::dense_perturbation;
 use eggroll_core::cpu::Cpu;
 use eggroll_core::noise::{fill_normals, StreamKey};

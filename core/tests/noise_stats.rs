@@ -1,5 +1,7 @@
 //! Statistical and golden tests of the noise stream.
 
+#![allow(clippy::unwrap_used)]
+
 use eggroll_core::noise::table::QUANTILE_KNOTS;
 use eggroll_core::noise::{fill_normals, StreamKey};
 

@@ -5,6 +5,8 @@
 //! population's keys. Strategies are looked up by name in [`registry`]; adding one is one
 //! file in `strategies/` plus one line there.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod config;
 pub mod error;
 pub mod registry;

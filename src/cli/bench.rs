@@ -71,12 +71,19 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 min_seconds: l.min_seconds,
                 skip_naive: l.skip_naive,
             };
-            let BackendName::Cpu = l.backend;
-            let report = bench_lowrank(&Cpu, &opts)?;
-            if l.json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                print_lowrank(&report);
+            match l.backend {
+                BackendName::Cpu => {
+                    let report = bench_lowrank(&Cpu, &opts)?;
+                    if l.json {
+                        println!("{}", serde_json::to_string(&report)?);
+                    } else {
+                        print_lowrank(&report);
+                    }
+                }
+                #[cfg(feature = "wgpu")]
+                BackendName::Wgpu => wgpu_lowrank(&l)?,
+                #[cfg(not(feature = "wgpu"))]
+                BackendName::Wgpu => return Err(super::not_built(l.backend)),
             }
         }
     }
@@ -122,4 +129,57 @@ fn print_lowrank(r: &LowrankReport) {
     if let Some(s) = r.generation_speedup_vs_naive {
         println!("  EGGROLL generation is {s:.1}x faster than naive full-rank ES");
     }
+}
+
+/// The wgpu backend's own timing (it synchronises the device before stopping each timer).
+#[cfg(feature = "wgpu")]
+fn wgpu_lowrank(l: &LowrankArgs) -> Result<()> {
+    let gpu = eggroll_shaders::Wgpu::new()?;
+    let cfg = eggroll_shaders::bench::BenchConfig {
+        hidden: l.hidden,
+        layers: l.layers,
+        population: l.population,
+        rank: l.rank,
+        full_rank: !l.skip_naive,
+        ..Default::default()
+    };
+    let r = eggroll_shaders::bench::bench_lowrank(&gpu, &cfg)?;
+    if l.json {
+        println!("{}", r.to_json());
+        return Ok(());
+    }
+    println!(
+        "bench lowrank: backend wgpu ({}{}) | MLP {} x {}x{} | N = {} | rank {}",
+        r.adapter,
+        if r.software { ", software" } else { "" },
+        l.layers,
+        l.hidden,
+        l.hidden,
+        l.population,
+        l.rank
+    );
+    let n = l.population as f64;
+    let row =
+        |name: &str, s: f64| println!("  {name:<28} {s:>10.4} s  {:>12.0} member-evals/s", n / s);
+    row("(a) plain inference", r.inference_s);
+    row("(b) EGGROLL forward", r.population_forward_s);
+    row("(c) EGGROLL generation", r.generation_s);
+    if let Some(s) = r.full_rank_forward_s {
+        row("(d) naive ES forward", s);
+    }
+    if let Some(s) = r.full_rank_generation_s {
+        row("(d) naive ES generation", s);
+    }
+    println!(
+        "  b/a throughput: {:.1}%   kernel {:.4} s, transfers {:.4} s (upload {:.4}, download {:.4})",
+        100.0 / r.forward_overhead(),
+        r.kernel_s,
+        r.transfer_s(),
+        r.upload_s,
+        r.download_s
+    );
+    if let Some(s) = r.speedup_vs_full_rank() {
+        println!("  EGGROLL generation is {s:.1}x faster than naive full-rank ES");
+    }
+    Ok(())
 }

@@ -36,4 +36,26 @@ pub enum BackendName {
     /// The CPU reference backend (rayon + SIMD GEMM).
     #[default]
     Cpu,
+    /// WGSL shaders through wgpu (needs the `wgpu` cargo feature and a Vulkan/Metal/DX12 adapter).
+    Wgpu,
+}
+
+impl BackendName {
+    /// The name as typed on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendName::Cpu => "cpu",
+            BackendName::Wgpu => "wgpu",
+        }
+    }
+}
+
+/// The error for a backend this build does not include.
+#[allow(dead_code)]
+pub fn not_built(name: BackendName) -> anyhow::Error {
+    anyhow::anyhow!(
+        "backend `{}` is not in this build of eggroll; rebuild with `cargo build --release --features {}`",
+        name.as_str(),
+        name.as_str()
+    )
 }

@@ -4,7 +4,8 @@ use super::progress::{summary, Progress};
 use super::BackendName;
 use anyhow::{Context, Result};
 use clap::Args;
-use eggroll::train::{latest_checkpoint, train, TrainOptions};
+use eggroll::dist::{Communicator, SingleProcess};
+use eggroll::train::{latest_checkpoint, train_distributed, TrainOptions};
 use eggroll::RunConfig;
 use eggroll_core::cpu::Cpu;
 use std::path::PathBuf;
@@ -72,9 +73,34 @@ pub fn run(a: TrainArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&name, a.resume));
-    let BackendName::Cpu = a.backend;
-    let backend = Cpu;
+    match a.backend {
+        BackendName::Cpu => run_on(&Cpu, &a, &cfg, out),
+        #[cfg(feature = "wgpu")]
+        BackendName::Wgpu => run_on(&eggroll_shaders::Wgpu::new()?, &a, &cfg, out),
+        #[cfg(not(feature = "wgpu"))]
+        BackendName::Wgpu => Err(super::not_built(a.backend)),
+    }
+}
+
+fn run_on<B: eggroll_core::Backend>(
+    backend: &B,
+    a: &TrainArgs,
+    cfg: &RunConfig,
+    out: PathBuf,
+) -> Result<()> {
     let task = cfg.task.build(cfg.seed)?;
+    let opts = TrainOptions {
+        out_dir: out.clone(),
+        resume: a.resume,
+        stop_after: a.stop_after,
+    };
+    let comm = communicator();
+    if comm.rank() != 0 {
+        // In an MPI job the other ranks train silently; rank 0 reports for the job.
+        train_distributed(backend, cfg, &task, &opts, comm.as_ref(), &mut |_| {})
+            .with_context(|| format!("training run in {}", out.display()))?;
+        return Ok(());
+    }
     println!(
         "eggroll train: task {} | {} N={} rank={} sigma={} | model hidden {:?} | {} generations | backend {} | {} threads | run dir {}",
         cfg.task.name(),
@@ -84,17 +110,17 @@ pub fn run(a: TrainArgs) -> Result<()> {
         cfg.es.sigma,
         cfg.model.hidden,
         cfg.generations,
-        a.backend_name(),
+        a.backend.as_str(),
         rayon::current_num_threads(),
         out.display()
     );
-    let opts = TrainOptions {
-        out_dir: out.clone(),
-        resume: a.resume,
-        stop_after: a.stop_after,
-    };
+    if comm.size() > 1 {
+        println!("MPI: {} ranks share the population", comm.size());
+    }
     let mut progress = Progress::new(cfg.generations, 0);
-    let result = train(&backend, &cfg, &task, &opts, &mut |r| progress.update(r));
+    let result = train_distributed(backend, cfg, &task, &opts, comm.as_ref(), &mut |r| {
+        progress.update(r)
+    });
     progress.finish();
     let s = result.with_context(|| format!("training run in {}", out.display()))?;
     println!(
@@ -111,10 +137,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-impl TrainArgs {
-    fn backend_name(&self) -> &'static str {
-        match self.backend {
-            BackendName::Cpu => "cpu",
-        }
+/// The processes this run is spread over: the MPI job when one was joined (feature `mpi`,
+/// started by mpirun/srun), else this process alone.
+fn communicator() -> Box<dyn Communicator> {
+    #[cfg(feature = "mpi")]
+    if let Some(world) = eggroll::dist_mpi::MpiCommunicator::world() {
+        return Box::new(world);
     }
+    Box::new(SingleProcess)
 }

@@ -9,7 +9,7 @@ use super::gemm::{sgemm, MatRef};
 use super::kernels::{add_low_rank_row, axpy, project_row};
 use super::noise_factors::{full_noise, low_rank_factors};
 use crate::error::{CoreError, Result};
-use crate::population::{MemberRows, NoiseKind, Population};
+use crate::population::{NoiseKind, Population, RowMembers};
 use rayon::prelude::*;
 
 /// Target rows per parallel chunk: large enough for an efficient GEMM, small enough to
@@ -35,7 +35,7 @@ pub fn linear_forward(
     x: &[f32],
     rows: usize,
     layer: &HostLinear<'_>,
-    perturb: Option<(&Population, MemberRows)>,
+    perturb: Option<(&Population, RowMembers<'_>)>,
 ) -> Result<Vec<f32>> {
     let (n_in, n_out) = (layer.in_dim, layer.out_dim);
     check_len("linear input", rows * n_in, x.len())?;
@@ -44,7 +44,7 @@ pub fn linear_forward(
         check_len("linear bias", n_out, b.len())?;
     }
     let chunk_rows = match perturb {
-        Some((pop, mr)) => {
+        Some((pop, RowMembers::Blocks(mr))) => {
             pop.validate()?;
             if mr.rows_per_member == 0 || rows % mr.rows_per_member != 0 {
                 return Err(CoreError::invalid(
@@ -65,6 +65,17 @@ pub fn linear_forward(
             let per_chunk = (CHUNK_ROWS / mr.rows_per_member).max(1);
             (per_chunk + per_chunk % 2) * mr.rows_per_member
         }
+        Some((pop, RowMembers::List(list))) => {
+            pop.validate()?;
+            check_len("row members", rows, list.len())?;
+            if let Some(&m) = list.iter().find(|&&m| m >= pop.size) {
+                return Err(CoreError::invalid(
+                    "row members",
+                    format!("member {m} is outside the population of {}", pop.size),
+                ));
+            }
+            CHUNK_ROWS
+        }
         None => CHUNK_ROWS,
     };
     let mut y = vec![0.0f32; rows * n_out];
@@ -81,37 +92,44 @@ pub fn linear_forward(
                     axpy(1.0, b, row);
                 }
             }
-            if let Some((pop, mr)) = perturb {
-                let first = mr.first_member + (r0 / mr.rows_per_member) as u32;
-                add_corrections(pop, first, mr.rows_per_member, xc, layer, y_chunk);
+            if let Some((pop, members)) = perturb {
+                add_corrections(pop, &members, r0, xc, layer, y_chunk);
             }
         });
     Ok(y)
 }
 
-/// Add every member's noise correction to its rows of one chunk.
+/// Add every member's noise correction to its rows of one chunk (rows from `r0` on).
 fn add_corrections(
     pop: &Population,
-    first_member: u32,
-    rpm: usize,
+    members: &RowMembers<'_>,
+    r0: usize,
     x: &[f32],
     layer: &HostLinear<'_>,
     y: &mut [f32],
 ) {
     let (n_in, n_out) = (layer.in_dim, layer.out_dim);
-    let members = y.len() / (n_out * rpm);
+    let rows = y.len() / n_out;
     let mut noise = Vec::new();
     let mut bias_noise = vec![0.0f32; if layer.bias.is_some() { n_out } else { 0 }];
     let mut t = Vec::new();
     let mut current: Option<u32> = None;
-    for k in 0..members {
-        let member = first_member + k as u32;
+    let mut start = 0;
+    while start < rows {
+        // A group: consecutive rows of one member.
+        let member = members.member_of(r0 + start);
+        let mut end = start + 1;
+        while end < rows && members.member_of(r0 + end) == member {
+            end += 1;
+        }
+        let rpm = end - start;
         let stream = pop.stream_of(member);
         let sign = pop.sign_of(member);
         let fresh = current != Some(stream);
         current = Some(stream);
-        let xs = &x[k * rpm * n_in..(k + 1) * rpm * n_in];
-        let ys = &mut y[k * rpm * n_out..(k + 1) * rpm * n_out];
+        let xs = &x[start * n_in..end * n_in];
+        let ys = &mut y[start * n_out..end * n_out];
+        start = end;
         match pop.kind {
             NoiseKind::LowRank { rank } => {
                 let r = rank as usize;

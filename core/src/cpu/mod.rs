@@ -17,7 +17,7 @@ use crate::error::{CoreError, Result};
 use crate::noise::{fill_normals, StreamKey};
 use crate::optim::{apply_step_host, OptimStep};
 use crate::params::ParamSpec;
-use crate::population::Population;
+use crate::population::{Population, RowMembers};
 use rayon::prelude::*;
 
 /// The CPU backend. Buffers are plain `Vec<f32>`; threads come from rayon's global pool
@@ -54,7 +54,30 @@ impl Backend for Cpu {
             in_dim: layer.in_dim,
             bias: layer.bias.map(|(b, id)| (b.as_slice(), id)),
         };
+        let perturb = perturb.map(|(p, mr)| (p, RowMembers::Blocks(mr)));
         linear_forward(x, rows, &host, perturb)
+    }
+
+    fn linear_rows(
+        &self,
+        x: &Vec<f32>,
+        layer: &LinearLayer<'_, Vec<f32>>,
+        pop: &Population,
+        members: &[u32],
+    ) -> Result<Vec<f32>> {
+        let host = HostLinear {
+            weight: layer.weight,
+            weight_id: layer.weight_id,
+            out_dim: layer.out_dim,
+            in_dim: layer.in_dim,
+            bias: layer.bias.map(|(b, id)| (b.as_slice(), id)),
+        };
+        linear_forward(
+            x,
+            members.len(),
+            &host,
+            Some((pop, RowMembers::List(members))),
+        )
     }
 
     fn activate(&self, x: &mut Vec<f32>, act: Activation) -> Result<()> {
