@@ -18,6 +18,11 @@ const N: u32 = 64;
 
 /// Tiny digits run: 64 members (not divisible by 3), batch 8, 4 generations.
 fn tiny(extra: &[&str]) -> Vec<String> {
+    tiny_for(4, extra)
+}
+
+/// [`tiny`] for `generations` generations.
+fn tiny_for(generations: u64, extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = [
         "--threads",
         "1",
@@ -28,12 +33,11 @@ fn tiny(extra: &[&str]) -> Vec<String> {
         "task.batch=8",
         "--set",
         "run.checkpoint_every=1",
-        "--generations",
-        "4",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
+    a.extend(["--generations".to_string(), generations.to_string()]);
     a.extend(extra.iter().map(|s| s.to_string()));
     a
 }
@@ -230,7 +234,7 @@ fn a_panicking_rank_ends_the_job_and_is_named() {
     let mut cmd = mpirun(&dir);
     cmd.env(TEST_PANIC_VAR, "1")
         .args(["-np", "3", BIN])
-        .args(tiny(&["--out", "run", "--generations", "1000"]));
+        .args(tiny_for(1000, &["--out", "run"]));
     let job = finish(cmd, &dir, "panic");
     assert!(!job.ok, "the job survived a panicking rank");
     assert!(
