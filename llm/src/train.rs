@@ -82,7 +82,8 @@ pub fn validation_bits(cfg: &EggConfig, wts: &Weights, val: &[u8]) -> f64 {
 
 /// Train on `data` into `out_dir` for `generations` (default: the config's) generations,
 /// continuing from `out_dir`'s latest checkpoint when `resume` is set and one exists.
-/// Writes `config.toml`, `metrics.jsonl` and `checkpoints/latest.safetensors`.
+/// Writes `config.toml`, `baselines.json` (unigram/bigram bits/byte of the same corpus),
+/// `metrics.jsonl` and `checkpoints/latest.safetensors`.
 pub fn train(
     cfg: &EggConfig,
     data: &[u8],
@@ -125,6 +126,8 @@ pub fn train(
     let config_text =
         toml::to_string(cfg).map_err(|e| LlmError::config("config", e.to_string()))?;
     eggroll_core::checkpoint::write_atomic(&out_dir.join("config.toml"), config_text.as_bytes())?;
+    let base_text = serde_json::to_string_pretty(&base).unwrap_or_default();
+    eggroll_core::checkpoint::write_atomic(&out_dir.join("baselines.json"), base_text.as_bytes())?;
     let metrics_path = out_dir.join("metrics.jsonl");
     let mut metrics = open_metrics(&metrics_path, state.generation)?;
 
