@@ -127,6 +127,29 @@ pub struct RunSection {
     /// Policy for non-finite fitness.
     #[serde(default)]
     pub nan_policy: NanPolicy,
+    /// Stop early once this evaluation metric (e.g. `eval_return`) reaches `stop_value`.
+    #[serde(default)]
+    pub stop_metric: Option<String>,
+    /// Threshold for `stop_metric` (a metric ending in `loss` must fall to it, others rise).
+    #[serde(default)]
+    pub stop_value: Option<f64>,
+}
+
+impl RunSection {
+    /// Whether evaluation metrics meet the early-stopping target.
+    pub fn target_reached(&self, eval: &[(&'static str, f64)]) -> bool {
+        let (Some(metric), Some(value)) = (&self.stop_metric, self.stop_value) else {
+            return false;
+        };
+        eval.iter().any(|(k, v)| {
+            *k == metric.as_str()
+                && if metric.ends_with("loss") {
+                    *v <= value
+                } else {
+                    *v >= value
+                }
+        })
+    }
 }
 
 impl Default for RunSection {
@@ -135,6 +158,8 @@ impl Default for RunSection {
             eval_every: default_eval_every(),
             checkpoint_every: default_checkpoint_every(),
             nan_policy: NanPolicy::Error,
+            stop_metric: None,
+            stop_value: None,
         }
     }
 }
@@ -221,6 +246,9 @@ impl RunConfig {
         }
         if self.run.eval_every == 0 || self.run.checkpoint_every == 0 {
             return Err("run.eval_every and run.checkpoint_every must be at least 1".into());
+        }
+        if self.run.stop_metric.is_some() != self.run.stop_value.is_some() {
+            return Err("run.stop_metric and run.stop_value must be given together".into());
         }
         self.task.validate()
     }

@@ -53,6 +53,8 @@ pub struct TrainSummary {
     pub generation: u64,
     /// Last evaluation metrics.
     pub eval: Vec<(&'static str, f64)>,
+    /// Whether `run.stop_metric` reached `run.stop_value` before the last generation.
+    pub stopped_early: bool,
     /// Evaluation of the initial model (fresh runs only).
     pub initial_eval: Vec<(&'static str, f64)>,
     /// Wall seconds of this invocation.
@@ -165,6 +167,7 @@ pub fn train_distributed<B: Backend>(
         .map_or(cfg.generations, |s| s.min(cfg.generations));
     let lr = cfg.lr.schedule(cfg.generations);
     let mut last_eval = Vec::new();
+    let mut stopped_early = false;
     let initial_eval = if opts.resume || !leader {
         Vec::new()
     } else {
@@ -195,7 +198,9 @@ pub fn train_distributed<B: Backend>(
         )?;
 
         let done = state.strategy.generation;
-        let eval = if leader && (done % cfg.run.eval_every == 0 || done == end) {
+        // With early stopping every rank evaluates (identically), so all stop together.
+        let evaluate_here = leader || cfg.run.stop_metric.is_some();
+        let eval = if evaluate_here && (done % cfg.run.eval_every == 0 || done == end) {
             task.evaluate(backend, &state.model)?
         } else {
             Vec::new()
@@ -217,9 +222,10 @@ pub fn train_distributed<B: Backend>(
         for (k, v) in &eval {
             line.insert((*k).into(), json!(v));
         }
+        let reached = cfg.run.target_reached(&eval);
         if let Some(log) = log.as_mut() {
             log.append(&Value::Object(line))?;
-            if done % cfg.run.checkpoint_every == 0 || done == end {
+            if done % cfg.run.checkpoint_every == 0 || done == end || reached {
                 to_checkpoint(backend, cfg, &state)?.save_atomic(&ckpt_path)?;
             }
         }
@@ -237,11 +243,16 @@ pub fn train_distributed<B: Backend>(
             eval,
             seconds,
         });
+        if reached {
+            stopped_early = true;
+            break;
+        }
     }
     Ok(TrainSummary {
         generation: state.strategy.generation,
         eval: last_eval,
         initial_eval,
+        stopped_early,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

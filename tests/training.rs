@@ -41,13 +41,13 @@ fn run(
     resume: bool,
     stop_after: Option<u64>,
 ) -> eggroll::train::TrainSummary {
-    let task = cfg.task.build(cfg.seed).unwrap();
+    let task = cfg.task.build::<Cpu>(cfg.seed).unwrap();
     let opts = TrainOptions {
         out_dir: dir.to_path_buf(),
         resume,
         stop_after,
     };
-    train(&Cpu, cfg, &task, &opts, &mut |_| {}).unwrap()
+    train(&Cpu, cfg, &*task, &opts, &mut |_| {}).unwrap()
 }
 
 fn params(dir: &Path) -> Vec<(String, Vec<u32>)> {
@@ -117,19 +117,19 @@ fn resume_equals_straight_run() {
 fn refuses_to_overwrite_or_resume_nothing() {
     let cfg = small_config(&["generations=2"]);
     let dir = tmp("overwrite");
-    let task = cfg.task.build(cfg.seed).unwrap();
+    let task = cfg.task.build::<Cpu>(cfg.seed).unwrap();
     let opts = |resume| TrainOptions {
         out_dir: dir.clone(),
         resume,
         stop_after: None,
     };
-    let err = train(&Cpu, &cfg, &task, &opts(true), &mut |_| {}).unwrap_err();
+    let err = train(&Cpu, &cfg, &*task, &opts(true), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("no checkpoint to resume"), "{err}");
-    train(&Cpu, &cfg, &task, &opts(false), &mut |_| {}).unwrap();
-    let err = train(&Cpu, &cfg, &task, &opts(false), &mut |_| {}).unwrap_err();
+    train(&Cpu, &cfg, &*task, &opts(false), &mut |_| {}).unwrap();
+    let err = train(&Cpu, &cfg, &*task, &opts(false), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("--resume"), "{err}");
     let other = small_config(&["generations=2", "es.sigma=0.07"]);
-    let err = train(&Cpu, &other, &task, &opts(true), &mut |_| {}).unwrap_err();
+    let err = train(&Cpu, &other, &*task, &opts(true), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("different config"), "{err}");
 }
 
@@ -157,14 +157,14 @@ fn open_es_trains_too() {
 }
 
 /// A task whose member 3 returns NaN in every generation.
-struct NanTask(eggroll::tasks::Supervised);
+struct NanTask(Box<dyn Task<Cpu>>);
 
 impl Task<Cpu> for NanTask {
     fn input_dim(&self) -> usize {
-        <eggroll::tasks::Supervised as Task<Cpu>>::input_dim(&self.0)
+        self.0.input_dim()
     }
     fn output_dim(&self) -> usize {
-        <eggroll::tasks::Supervised as Task<Cpu>>::output_dim(&self.0)
+        self.0.output_dim()
     }
     fn fitness(
         &self,
@@ -186,7 +186,7 @@ impl Task<Cpu> for NanTask {
 #[test]
 fn nan_fitness_policies() {
     let mut cfg = small_config(&["generations=4"]);
-    let task = NanTask(cfg.task.build(cfg.seed).unwrap());
+    let task = NanTask(cfg.task.build::<Cpu>(cfg.seed).unwrap());
     let dir = tmp("nan");
     let opts = TrainOptions {
         out_dir: dir.clone(),

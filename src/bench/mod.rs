@@ -2,3 +2,4 @@
 
 pub mod lowrank;
 pub mod peak;
+pub mod rl;

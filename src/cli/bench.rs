@@ -19,6 +19,44 @@ pub struct BenchArgs {
 pub enum Which {
     /// Plain inference vs EGGROLL forward/generation vs naive full-rank ES.
     Lowrank(LowrankArgs),
+    /// Environment stepping throughput (batch 4096, auto-reset; one thread and all threads).
+    Envs(EnvsArgs),
+    /// ES on CartPole: generations/s with 500-step episodes, env-steps/s, time to solve.
+    Rl(RlArgs),
+}
+
+/// Arguments of `bench envs`.
+#[derive(Args, Debug)]
+pub struct EnvsArgs {
+    /// Environments per batch.
+    #[arg(long, default_value_t = 4096)]
+    pub batch: usize,
+    /// Steps per timing.
+    #[arg(long, default_value_t = 2000)]
+    pub steps: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `bench rl`.
+#[derive(Args, Debug)]
+pub struct RlArgs {
+    /// Population size.
+    #[arg(short = 'n', long = "population", default_value_t = 256)]
+    pub population: u32,
+    /// Hidden width.
+    #[arg(long, default_value_t = 64)]
+    pub hidden: usize,
+    /// Linear layers.
+    #[arg(long, default_value_t = 3)]
+    pub layers: usize,
+    /// Generations timed.
+    #[arg(long, default_value_t = 10)]
+    pub generations: u64,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `bench lowrank`.
@@ -53,6 +91,61 @@ pub struct LowrankArgs {
 /// Run `bench`.
 pub fn run(a: BenchArgs) -> Result<()> {
     match a.which {
+        Which::Envs(e) => {
+            anyhow::ensure!(
+                e.batch > 0 && e.steps > 0,
+                "--batch and --steps must be at least 1"
+            );
+            let results = eggroll_rl_envs::bench_envs(e.batch, e.steps, None)?;
+            if e.json {
+                println!("{}", serde_json::json!({ "envs": results }));
+            } else {
+                println!(
+                    "bench envs: batch {} with auto-reset, {} steps, {} threads",
+                    e.batch,
+                    e.steps,
+                    rayon::current_num_threads()
+                );
+                for r in &results {
+                    println!(
+                        "  {:<26} {:>8.1} M steps/s (1 thread)  {:>8.1} M steps/s (all threads)",
+                        r.name,
+                        r.steps_per_s_single / 1e6,
+                        r.steps_per_s_all / 1e6
+                    );
+                }
+            }
+        }
+        Which::Rl(r) => {
+            anyhow::ensure!(
+                r.population >= 2 && r.population % 2 == 0,
+                "-n must be even and at least 2"
+            );
+            anyhow::ensure!(
+                r.hidden > 0 && r.layers > 0 && r.generations > 0,
+                "--hidden, --layers and --generations must be at least 1"
+            );
+            let rep =
+                eggroll::bench::rl::bench_rl(r.population, r.hidden, r.layers, r.generations)?;
+            if r.json {
+                println!("{}", serde_json::to_string(&rep)?);
+            } else {
+                println!(
+                    "bench rl: CartPole-v1, N = {}, MLP hidden {} x {} layers, every episode 500 steps",
+                    rep.population, rep.hidden, rep.layers
+                );
+                println!(
+                    "  {:.2} generations/s  {:.2} M env-steps/s  ({} generations timed)",
+                    rep.generations_per_s,
+                    rep.env_steps_per_s / 1e6,
+                    rep.generations
+                );
+                println!(
+                    "  examples/cartpole.toml solved (eval return {:.1} >= 475 over 100 episodes) in {:.2} s, {} generations",
+                    rep.solved_return, rep.seconds_to_solve, rep.generations_to_solve
+                );
+            }
+        }
         Which::Lowrank(l) => {
             anyhow::ensure!(
                 l.hidden > 0 && l.layers > 0,

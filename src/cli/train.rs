@@ -88,7 +88,7 @@ fn run_on<B: eggroll_core::Backend>(
     cfg: &RunConfig,
     out: PathBuf,
 ) -> Result<()> {
-    let task = cfg.task.build(cfg.seed)?;
+    let task = cfg.task.build::<B>(cfg.seed)?;
     let opts = TrainOptions {
         out_dir: out.clone(),
         resume: a.resume,
@@ -97,7 +97,7 @@ fn run_on<B: eggroll_core::Backend>(
     let comm = communicator();
     if comm.rank() != 0 {
         // In an MPI job the other ranks train silently; rank 0 reports for the job.
-        train_distributed(backend, cfg, &task, &opts, comm.as_ref(), &mut |_| {})
+        train_distributed(backend, cfg, &*task, &opts, comm.as_ref(), &mut |_| {})
             .with_context(|| format!("training run in {}", out.display()))?;
         return Ok(());
     }
@@ -118,7 +118,7 @@ fn run_on<B: eggroll_core::Backend>(
         println!("MPI: {} ranks share the population", comm.size());
     }
     let mut progress = Progress::new(cfg.generations, 0);
-    let result = train_distributed(backend, cfg, &task, &opts, comm.as_ref(), &mut |r| {
+    let result = train_distributed(backend, cfg, &*task, &opts, comm.as_ref(), &mut |r| {
         progress.update(r)
     });
     progress.finish();

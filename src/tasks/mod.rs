@@ -3,9 +3,11 @@
 
 mod digits;
 mod regression;
+pub mod rl;
 mod supervised;
 
 pub use digits::digits_dataset;
+pub use rl::{RlConfig, RlTask};
 pub use supervised::{Loss, Supervised};
 
 use crate::error::Result;
@@ -40,6 +42,8 @@ pub enum TaskConfig {
         #[serde(default = "default_batch")]
         batch: usize,
     },
+    /// Reinforcement learning on a batched gymnasium-exact environment.
+    Rl(RlConfig),
 }
 
 fn default_batch() -> usize {
@@ -69,6 +73,7 @@ impl TaskConfig {
         match self {
             TaskConfig::Digits { .. } => "digits",
             TaskConfig::Regression { .. } => "regression",
+            TaskConfig::Rl(_) => "rl",
         }
     }
 
@@ -94,20 +99,28 @@ impl TaskConfig {
                 positive("teacher_hidden", teacher_hidden)?;
                 positive("batch", batch)
             }
+            TaskConfig::Rl(ref rl) => rl::validate(rl),
         }
     }
 
     /// Build the task for a run seeded with `seed`.
-    pub fn build(&self, seed: u64) -> Result<Supervised> {
-        match *self {
-            TaskConfig::Digits { batch } => Ok(digits::digits_task(batch, seed)?),
+    pub fn build<B: Backend>(&self, seed: u64) -> Result<Box<dyn Task<B>>> {
+        Ok(match *self {
+            TaskConfig::Digits { batch } => Box::new(digits::digits_task(batch, seed)?),
             TaskConfig::Regression {
                 input,
                 output,
                 teacher_hidden,
                 batch,
-            } => regression::teacher_task(input, output, teacher_hidden, batch, seed),
-        }
+            } => Box::new(regression::teacher_task(
+                input,
+                output,
+                teacher_hidden,
+                batch,
+                seed,
+            )?),
+            TaskConfig::Rl(ref rl) => Box::new(RlTask::new(rl.clone(), seed)?),
+        })
     }
 }
 

@@ -24,7 +24,10 @@ fn exp_neg(y: f32) -> f32 {
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    let scale = f32::from_bits(((k as i32 + 127) as u32) << 23);
+    // 2^k from the bits of k + 1.5·2^23 (exact for integral k in [-126, 0]); avoids a
+    // float-to-int conversion, which does not vectorise well.
+    let k_bits = (k + 12_582_912.0).to_bits().wrapping_sub(0x4b40_0000);
+    let scale = f32::from_bits(k_bits.wrapping_add(127) << 23);
     p * scale
 }
 

@@ -6,8 +6,8 @@
 //! low rank `s·(σ/√r)·(X_i·B)·Aᵀ`, or for OpenES the dense `s·σ·X_i·Eᵀ`.
 
 use super::gemm::{sgemm, MatRef};
-use super::kernels::{add_low_rank_row, axpy, project_row};
-use super::noise_factors::{full_noise, low_rank_factors};
+use super::kernels::{axpy, dot};
+use super::noise_factors::{full_noise, table, LowRank};
 use crate::error::{CoreError, Result};
 use crate::population::{NoiseKind, Population, RowMembers};
 use rayon::prelude::*;
@@ -111,9 +111,16 @@ fn add_corrections(
     let (n_in, n_out) = (layer.in_dim, layer.out_dim);
     let rows = y.len() / n_out;
     let mut noise = Vec::new();
-    let mut bias_noise = vec![0.0f32; if layer.bias.is_some() { n_out } else { 0 }];
-    let mut t = Vec::new();
+    let mut factors: Option<std::sync::Arc<LowRank>> = None;
+    let mut bias_noise: Option<std::sync::Arc<Vec<f32>>> = None;
     let mut current: Option<u32> = None;
+    let weight_table = match pop.kind {
+        NoiseKind::LowRank { rank } => {
+            Some(table(pop, layer.weight_id, n_out, n_in, rank as usize))
+        }
+        NoiseKind::Full => None,
+    };
+    let bias_table = layer.bias.map(|(_, id)| table(pop, id, n_out, 0, 0));
     let mut start = 0;
     while start < rows {
         // A group: consecutive rows of one member.
@@ -133,15 +140,17 @@ fn add_corrections(
         match pop.kind {
             NoiseKind::LowRank { rank } => {
                 let r = rank as usize;
-                if fresh {
-                    low_rank_factors(pop, layer.weight_id, stream, n_out, n_in, r, &mut noise);
+                if fresh || factors.is_none() {
+                    factors = weight_table.as_ref().map(|t| t.low_rank(pop, stream));
                 }
-                let (b, a) = noise.split_at(n_in * r);
-                t.resize(r, 0.0);
-                let alpha = sign * pop.matrix_scale();
-                for (xr, yr) in xs.chunks(n_in).zip(ys.chunks_mut(n_out)) {
-                    project_row(xr, b, &mut t);
-                    add_low_rank_row(alpha, &t, a, yr);
+                if let Some(f) = &factors {
+                    let alpha = sign * pop.matrix_scale();
+                    for (xr, yr) in xs.chunks(n_in).zip(ys.chunks_mut(n_out)) {
+                        for j in 0..r {
+                            let t = dot(xr, &f.bt[j * n_in..(j + 1) * n_in]);
+                            axpy(alpha * t, &f.at[j * n_out..(j + 1) * n_out], yr);
+                        }
+                    }
                 }
             }
             NoiseKind::Full => {
@@ -159,12 +168,14 @@ fn add_corrections(
                 );
             }
         }
-        if let Some((_, bias_id)) = layer.bias {
-            if fresh {
-                full_noise(pop, bias_id, stream, 0, &mut bias_noise);
+        if let Some(bt) = &bias_table {
+            if fresh || bias_noise.is_none() {
+                bias_noise = Some(bt.vector(pop, stream));
             }
-            for yr in ys.chunks_mut(n_out) {
-                axpy(sign * pop.sigma, &bias_noise, yr);
+            if let Some(eps) = &bias_noise {
+                for yr in ys.chunks_mut(n_out) {
+                    axpy(sign * pop.sigma, eps, yr);
+                }
             }
         }
     }

@@ -8,7 +8,7 @@
 
 use super::gemm::{sgemm, MatRef};
 use super::kernels::axpy;
-use super::noise_factors::{full_noise, low_rank_factors};
+use super::noise_factors::{full_noise, low_rank_factors, vector_noise};
 use crate::error::Result;
 use crate::params::{ParamShape, ParamSpec};
 use crate::population::{NoiseKind, Population};
@@ -69,17 +69,13 @@ fn low_rank_gradient(
         p.par_chunks_mut(r * rows)
             .zip(q.par_chunks_mut(r * cols))
             .enumerate()
-            .for_each_init(Vec::new, |buf, (k, (pk, qk))| {
+            .for_each(|(k, (pk, qk))| {
                 let c = chunk[k];
-                let (b, a) = low_rank_factors(pop, id, (k0 + k) as u32, rows, cols, r, buf);
-                for j in 0..r {
-                    for (o, v) in pk[j * rows..(j + 1) * rows].iter_mut().enumerate() {
-                        *v = c * a[o * r + j];
-                    }
-                    for (i, v) in qk[j * cols..(j + 1) * cols].iter_mut().enumerate() {
-                        *v = b[i * r + j];
-                    }
+                let f = low_rank_factors(pop, id, (k0 + k) as u32, rows, cols, r);
+                for (pv, av) in pk.iter_mut().zip(&f.at) {
+                    *pv = c * av;
                 }
+                qk.copy_from_slice(&f.bt);
             });
         let pt = MatRef::row_major(&p, kr, rows).t();
         let qm = MatRef::row_major(&q, kr, cols);
@@ -125,7 +121,13 @@ fn dense_gradient(
             let mut eps = vec![0.0f32; n];
             let k0 = ci * STREAM_CHUNK;
             for (k, &c) in coeffs.iter().enumerate().skip(k0).take(STREAM_CHUNK) {
-                if c != 0.0 {
+                if c == 0.0 {
+                    continue;
+                }
+                if n == len {
+                    // The whole vector: shared with the forward through the cache.
+                    axpy(c, &vector_noise(pop, id, k as u32, len), &mut acc);
+                } else {
                     full_noise(pop, id, k as u32, start, &mut eps);
                     axpy(c, &eps, &mut acc);
                 }

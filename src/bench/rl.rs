@@ -1,0 +1,115 @@
+//! `eggroll bench rl`: ES on CartPole-v1 — generations/s with fixed 500-step episodes (the
+//! JAX reference's setting), env-steps/s, and wall time until the example config is solved.
+
+use crate::config::RunConfig;
+use crate::error::Result;
+use crate::tasks::rl::{Batching, RlTask};
+use crate::tasks::{Task, TaskConfig};
+use crate::train::{model_config, train, TrainOptions};
+use eggroll_core::cpu::Cpu;
+use eggroll_core::mlp::Mlp;
+use eggroll_populations::{make_strategy, StrategyState};
+use serde::Serialize;
+use std::time::Instant;
+
+/// The example config that `bench rl` solves.
+pub const CARTPOLE_EXAMPLE: &str = include_str!("../../examples/cartpole.toml");
+
+/// Figures of `eggroll bench rl`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RlReport {
+    /// Population size of the throughput phase.
+    pub population: u32,
+    /// Hidden width.
+    pub hidden: usize,
+    /// Linear layers of the policy.
+    pub layers: usize,
+    /// Generations timed.
+    pub generations: u64,
+    /// Generations per second with every episode run to 500 steps.
+    pub generations_per_s: f64,
+    /// Environment steps per second in that phase (N × 500 per generation).
+    pub env_steps_per_s: f64,
+    /// Seconds from building the example task until an evaluation reached 475.
+    pub seconds_to_solve: f64,
+    /// Generations the example needed.
+    pub generations_to_solve: u64,
+    /// Final evaluation return of the example run.
+    pub solved_return: f64,
+}
+
+/// Run the benchmark; `generations` of the throughput phase.
+pub fn bench_rl(
+    population: u32,
+    hidden: usize,
+    layers: usize,
+    generations: u64,
+) -> Result<RlReport> {
+    let overrides = vec![
+        format!("es.population={population}"),
+        format!(
+            "model.hidden=[{}]",
+            vec![hidden.to_string(); layers.saturating_sub(1)].join(",")
+        ),
+    ];
+    let mut cfg = RunConfig::from_toml(CARTPOLE_EXAMPLE, "examples/cartpole.toml", &overrides)?;
+    if let TaskConfig::Rl(rl) = &mut cfg.task {
+        rl.batching = Batching::Full;
+    }
+    let TaskConfig::Rl(rl_cfg) = cfg.task.clone() else {
+        return Err(crate::Error::Config {
+            origin: "examples/cartpole.toml".into(),
+            why: "is not an RL config".into(),
+        });
+    };
+    let task = RlTask::new(rl_cfg, cfg.seed)?;
+    let model = Mlp::init(&Cpu, model_config::<Cpu>(&cfg, &task), cfg.seed)?;
+    let strategy = make_strategy(&cfg.es, generations)?;
+    let mut state = StrategyState {
+        seed: cfg.seed,
+        generation: 0,
+        total_generations: generations,
+    };
+    // Warm-up generation, then the timed ones (the model is not updated: throughput only).
+    let pop = strategy.ask(&state)?;
+    task.fitness(&Cpu, &model, &pop, 0..pop.size, 0)?;
+    let t = Instant::now();
+    for g in 0..generations {
+        state.generation = g;
+        let pop = strategy.ask(&state)?;
+        let f = task.fitness(&Cpu, &model, &pop, 0..pop.size, g)?;
+        strategy.tell(&mut state, &pop, &f)?;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let gps = generations as f64 / secs;
+
+    let solve_cfg = RunConfig::from_toml(CARTPOLE_EXAMPLE, "examples/cartpole.toml", &[])?;
+    let dir = std::env::temp_dir().join(format!("eggroll-bench-rl-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t = Instant::now();
+    let solve_task = solve_cfg.task.build::<Cpu>(solve_cfg.seed)?;
+    let opts = TrainOptions {
+        out_dir: dir.clone(),
+        resume: false,
+        stop_after: None,
+    };
+    let summary = train(&Cpu, &solve_cfg, &*solve_task, &opts, &mut |_| {})?;
+    let seconds_to_solve = t.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    let solved_return = summary
+        .eval
+        .iter()
+        .find(|(k, _)| *k == "eval_return")
+        .map_or(f64::NAN, |(_, v)| *v);
+    Ok(RlReport {
+        population,
+        hidden,
+        layers,
+        generations,
+        generations_per_s: gps,
+        env_steps_per_s: gps * population as f64 * 500.0,
+        seconds_to_solve,
+        generations_to_solve: summary.generation,
+        solved_return,
+    })
+}

@@ -1,0 +1,157 @@
+//! Reinforcement learning as an ES task: every member plays episodes of a batched
+//! environment, and its fitness is its mean episode return.
+//!
+//! At every step the policy forward of all members × episodes is ONE batched low-rank forward
+//! (shared GEMM + rank-r corrections). Antithetic partners play from the same initial states
+//! (common random numbers). Episodes of different lengths are handled by compaction (default:
+//! finished rows leave the batch and the forward runs on the rest, each row tagged with its
+//! member) or by masking (every row stays; finished rows are ignored).
+
+mod policy;
+mod rollout;
+
+pub use policy::Policy;
+pub use rollout::{play_episode, EpisodeTrace};
+
+use super::Task;
+use crate::error::{Error, Result};
+use eggroll_core::mlp::Mlp;
+use eggroll_core::population::Population;
+use eggroll_core::vec_env::Space;
+use eggroll_core::Backend;
+use serde::{Deserialize, Serialize};
+use std::ops::Range;
+
+/// How rollouts deal with members whose episodes end at different steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Batching {
+    /// Drop finished rows from the batch (the forward runs on active rows only).
+    #[default]
+    Compact,
+    /// Keep every row until the longest episode ends; ignore finished rows.
+    Mask,
+    /// Step every row for the environment's full episode limit (fixed-length rollouts, as
+    /// JAX implementations scan them); only each row's first episode counts.
+    Full,
+}
+
+/// Settings of an RL task (the `[task]` section with `name = "rl"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RlConfig {
+    /// Registered environment name (e.g. `CartPole-v1`).
+    pub env: String,
+    /// Episodes per member per generation (fitness = mean return).
+    #[serde(default = "one")]
+    pub episodes: usize,
+    /// Episodes of the unperturbed policy per evaluation.
+    #[serde(default = "ten")]
+    pub eval_episodes: usize,
+    /// Compaction or masking of finished rows.
+    #[serde(default)]
+    pub batching: Batching,
+}
+
+fn one() -> usize {
+    1
+}
+fn ten() -> usize {
+    10
+}
+
+/// An RL task on one environment kind.
+pub struct RlTask {
+    cfg: RlConfig,
+    seed: u64,
+    obs_dim: usize,
+    policy: Policy,
+}
+
+impl RlTask {
+    /// Build the task, checking the environment exists.
+    pub fn new(cfg: RlConfig, seed: u64) -> Result<Self> {
+        let probe = eggroll_rl_envs::make(&cfg.env, 1).map_err(|e| Error::Config {
+            origin: "task.env".into(),
+            why: e.to_string(),
+        })?;
+        let policy = Policy::for_space(probe.action_space());
+        Ok(RlTask {
+            obs_dim: probe.obs_dim(),
+            cfg,
+            seed,
+            policy,
+        })
+    }
+
+    /// The task's settings.
+    pub fn config(&self) -> &RlConfig {
+        &self.cfg
+    }
+
+    /// The policy head (discrete argmax or squashed continuous actions).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Mean and standard deviation of the unperturbed policy's return over `episodes`
+    /// episodes with fixed evaluation seeds.
+    pub fn evaluate_returns<B: Backend>(
+        &self,
+        backend: &B,
+        model: &Mlp<B>,
+        episodes: usize,
+    ) -> Result<(f64, f64)> {
+        let returns = rollout::evaluate(self, backend, model, episodes)?;
+        let n = returns.len().max(1) as f64;
+        let mean = returns.iter().sum::<f64>() / n;
+        let var = returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n;
+        Ok((mean, var.sqrt()))
+    }
+}
+
+impl<B: Backend> Task<B> for RlTask {
+    fn input_dim(&self) -> usize {
+        self.obs_dim
+    }
+
+    fn output_dim(&self) -> usize {
+        self.policy.outputs()
+    }
+
+    fn fitness(
+        &self,
+        backend: &B,
+        model: &Mlp<B>,
+        pop: &Population,
+        members: Range<u32>,
+        generation: u64,
+    ) -> Result<Vec<f32>> {
+        rollout::population_returns(self, backend, model, pop, members, generation)
+    }
+
+    fn evaluate(&self, backend: &B, model: &Mlp<B>) -> Result<Vec<(&'static str, f64)>> {
+        let (mean, std) = self.evaluate_returns(backend, model, self.cfg.eval_episodes)?;
+        Ok(vec![("eval_return", mean), ("eval_return_std", std)])
+    }
+}
+
+/// Validate RL settings, naming the key.
+pub fn validate(cfg: &RlConfig) -> std::result::Result<(), String> {
+    if !eggroll_rl_envs::env_names().contains(&cfg.env.as_str()) {
+        return Err(format!(
+            "task.env: unknown environment `{}`; registered: {}",
+            cfg.env,
+            eggroll_rl_envs::env_names().join(", ")
+        ));
+    }
+    if cfg.episodes == 0 || cfg.eval_episodes == 0 {
+        return Err("task.episodes and task.eval_episodes must be at least 1".into());
+    }
+    Ok(())
+}
+
+/// Whether a space is discrete (for messages).
+pub fn is_discrete(space: &Space) -> bool {
+    matches!(space, Space::Discrete { .. })
+}

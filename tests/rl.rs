@@ -1,0 +1,98 @@
+//! RL tasks: population rollouts, batching modes, sharding, learning CartPole.
+
+#![allow(clippy::unwrap_used)]
+
+use eggroll::tasks::rl::{Batching, RlConfig, RlTask};
+use eggroll::tasks::Task;
+use eggroll::train::{model_config, train, TrainOptions};
+use eggroll::RunConfig;
+use eggroll_core::cpu::Cpu;
+use eggroll_core::mlp::Mlp;
+use eggroll_core::population::{NoiseKind, Population};
+
+fn setup(env: &str, batching: Batching) -> (RunConfig, RlTask, Mlp<Cpu>) {
+    let text = format!("[task]\nname = \"rl\"\nenv = \"{env}\"\nepisodes = 2\n[model]\nhidden = [16]\n");
+    let cfg = RunConfig::from_toml(&text, "test", &[]).unwrap();
+    let rl = RlConfig {
+        env: env.into(),
+        episodes: 2,
+        eval_episodes: 3,
+        batching,
+    };
+    let task = RlTask::new(rl, 9).unwrap();
+    let model = Mlp::init(&Cpu, model_config::<Cpu>(&cfg, &task), 4).unwrap();
+    (cfg, task, model)
+}
+
+fn pop() -> Population {
+    Population {
+        seed: 5,
+        epoch: 0,
+        size: 12,
+        sigma: 0.5,
+        kind: NoiseKind::LowRank { rank: 2 },
+        antithetic: true,
+    }
+}
+
+#[test]
+fn batching_modes_give_identical_returns() {
+    for env in ["CartPole-v1", "Pendulum-v1", "MountainCarContinuous-v0"] {
+        let results: Vec<Vec<f32>> = [Batching::Compact, Batching::Mask, Batching::Full]
+            .into_iter()
+            .map(|b| {
+                let (_, task, model) = setup(env, b);
+                task.fitness(&Cpu, &model, &pop(), 0..12, 3).unwrap()
+            })
+            .collect();
+        assert_eq!(results[0], results[1], "{env}: compact vs mask");
+        assert_eq!(results[0], results[2], "{env}: compact vs full");
+        assert!(results[0].iter().any(|&r| r != results[0][0]), "{env}: members differ");
+    }
+}
+
+#[test]
+fn sharded_rollouts_equal_one_rollout() {
+    let (_, task, model) = setup("CartPole-v1", Batching::Compact);
+    let whole = task.fitness(&Cpu, &model, &pop(), 0..12, 1).unwrap();
+    let mut parts = task.fitness(&Cpu, &model, &pop(), 0..5, 1).unwrap();
+    parts.extend(task.fitness(&Cpu, &model, &pop(), 5..12, 1).unwrap());
+    assert_eq!(whole, parts);
+}
+
+#[test]
+fn fitness_changes_with_generation_seed_but_is_reproducible() {
+    let (_, task, model) = setup("CartPole-v1", Batching::Compact);
+    let a = task.fitness(&Cpu, &model, &pop(), 0..12, 1).unwrap();
+    let b = task.fitness(&Cpu, &model, &pop(), 0..12, 1).unwrap();
+    assert_eq!(a, b);
+    let (mean, std) = task.evaluate_returns(&Cpu, &model, 5).unwrap();
+    assert!(mean > 0.0 && std >= 0.0);
+}
+
+#[test]
+fn cartpole_example_is_solved() {
+    let text = include_str!("../examples/cartpole.toml");
+    let cfg = RunConfig::from_toml(text, "examples/cartpole.toml", &[]).unwrap();
+    let dir = std::env::temp_dir().join(format!("eggroll-rl-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let task = cfg.task.build::<Cpu>(cfg.seed).unwrap();
+    let opts = TrainOptions {
+        out_dir: dir.clone(),
+        resume: false,
+        stop_after: None,
+    };
+    let s = train(&Cpu, &cfg, &*task, &opts, &mut |_| {}).unwrap();
+    let ret = s.eval.iter().find(|(k, _)| *k == "eval_return").unwrap().1;
+    assert!(ret >= 475.0, "eval return {ret}");
+    assert!(s.stopped_early);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unknown_environment_lists_the_registry() {
+    let err = RunConfig::from_toml("[task]\nname = \"rl\"\nenv = \"Chess-v0\"\n", "c.toml", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("CartPole-v1") && err.contains("Chess-v0"), "{err}");
+}
