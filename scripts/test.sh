@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Run eggroll's whole test suite on a fresh Debian machine of this kind: installs the system
-# packages the tests need (software Vulkan for the wgpu backend's tests), skipping what is
-# already present, then builds once and runs every test with cargo-nextest.
+# packages the tests need (Mesa's software Vulkan for the GPU backends' tests, Open MPI and
+# libclang for the `mpi` feature), skipping what is already present, then builds once with
+# every feature and runs every test with cargo-nextest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(mesa-vulkan-drivers libvulkan1)
+packages=(mesa-vulkan-drivers libvulkan1 libopenmpi-dev openmpi-bin libclang-dev pkg-config)
 if command -v dpkg >/dev/null 2>&1; then
   need=()
   for p in "${packages[@]}"; do
@@ -21,6 +22,8 @@ if command -v dpkg >/dev/null 2>&1; then
 fi
 
 export WGPU_BACKEND=vulkan XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" CARGO_INCREMENTAL=0
+# Open MPI refuses to run as root (CI runs as root) and -np 3 on 2 cores without these.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 if cargo nextest --version >/dev/null 2>&1; then

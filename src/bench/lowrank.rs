@@ -139,15 +139,21 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
         first_member: 0,
         rows_per_member: 1,
     };
-    let pop = |kind| Population {
-        seed: 7,
-        epoch: 0,
-        size: n,
-        sigma: 0.01,
-        kind,
-        antithetic: true,
+    // Every timed call gets a fresh noise epoch, as a real generation does, so no call is
+    // helped by noise cached for an earlier one.
+    let epoch = std::cell::Cell::new(0u32);
+    let pop = |kind| {
+        epoch.set(epoch.get() + 1);
+        Population {
+            seed: 7,
+            epoch: epoch.get(),
+            size: n,
+            sigma: 0.01,
+            kind,
+            antithetic: true,
+        }
     };
-    let low = pop(NoiseKind::LowRank { rank: opts.rank });
+    let low = || pop(NoiseKind::LowRank { rank: opts.rank });
     let flops = 2.0 * n as f64 * (h * h) as f64 * opts.layers as f64;
     let phase = |(s, mem): (f64, Option<u64>), flop_mult: f64| Phase {
         seconds: s,
@@ -174,7 +180,7 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
         model.forward_population(backend, &x, rows, p.map(|p| (p, mr)))?;
         Ok(())
     };
-    let mut eggroll_fwd = || forward(&model, Some(&low));
+    let mut eggroll_fwd = || forward(&model, Some(&low()));
     let mut plain_fwd = || forward(&model, None);
     let fwd_times = time_phases(3, opts.min_seconds, &mut [&mut plain_fwd, &mut eggroll_fwd])?;
     let inference = phase(fwd_times[0], 1.0);
@@ -182,18 +188,18 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
     let gen_times = time_phases(
         3,
         opts.min_seconds,
-        &mut [&mut || generation(&low, &mut model, &mut optim)],
+        &mut [&mut || generation(&low(), &mut model, &mut optim)],
     )?;
     let eggroll_generation = phase(gen_times[0], 3.0);
     let (naive_forward, naive_generation) = if opts.skip_naive {
         (None, None)
     } else {
-        let full = pop(NoiseKind::Full);
-        let f = time_phases(1, 0.0, &mut [&mut || forward(&model, Some(&full))])?;
+        let full = || pop(NoiseKind::Full);
+        let f = time_phases(1, 0.0, &mut [&mut || forward(&model, Some(&full()))])?;
         let g = time_phases(
             1,
             0.0,
-            &mut [&mut || generation(&full, &mut model, &mut optim)],
+            &mut [&mut || generation(&full(), &mut model, &mut optim)],
         )?;
         (Some(phase(f[0], 1.0)), Some(phase(g[0], 3.0)))
     };
