@@ -36,5 +36,6 @@ fn run(args: cli::Cli) -> Result<()> {
         cli::Command::Train(a) => cli::train::run(a),
         cli::Command::Eval(a) => cli::eval::run(a),
         cli::Command::Bench(a) => cli::bench::run(a),
+        cli::Command::Render(a) => cli::render::run(a),
     }
 }

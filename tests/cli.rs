@@ -131,3 +131,51 @@ fn train_then_eval_and_resume() {
     assert_eq!(v["generation"], 4);
     assert!(v["eval_accuracy"].as_f64().is_some());
 }
+
+#[test]
+fn rl_train_eval_render() {
+    let dir = tmp("rl");
+    let out = dir.join("cp");
+    let o = out.to_str().unwrap();
+    let (ok, _, err) = eggroll(&[
+        "train",
+        "examples/cartpole.toml",
+        "--out",
+        o,
+        "--generations",
+        "2",
+    ]);
+    assert!(ok, "{err}");
+    let (ok, stdout, err) = eggroll(&["eval", o, "--episodes", "3"]);
+    assert!(ok, "{err}");
+    assert!(
+        stdout.contains("return over 3 episodes of CartPole-v1"),
+        "{stdout}"
+    );
+    let gif = dir.join("ep.gif");
+    let (ok, stdout, err) = eggroll(&["render", o, "--out", gif.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("CartPole-v1"), "{stdout}");
+    let bytes = std::fs::read(&gif).unwrap();
+    assert!(bytes.starts_with(b"GIF89a"));
+    fails_with(&["eval", o, "--episodes", "0"], "--episodes");
+}
+
+#[test]
+fn eval_episodes_is_refused_for_supervised_runs() {
+    let dir = tmp("sup");
+    let out = dir.join("d");
+    let o = out.to_str().unwrap();
+    let (ok, _, err) = eggroll(&[
+        "train",
+        "--out",
+        o,
+        "--generations",
+        "1",
+        "--set",
+        "es.population=8",
+    ]);
+    assert!(ok, "{err}");
+    fails_with(&["eval", o, "--episodes", "5"], "RL tasks");
+    fails_with(&["render", o], "RL episodes");
+}

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod eval;
 pub mod progress;
+pub mod render;
 pub mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -28,6 +29,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Run a benchmark and print its figures.
     Bench(bench::BenchArgs),
+    /// Draw one episode of an RL checkpoint's policy as an animated GIF.
+    Render(render::RenderArgs),
 }
 
 /// Compute backends.
