@@ -37,5 +37,6 @@ fn run(args: cli::Cli) -> Result<()> {
         cli::Command::Eval(a) => cli::eval::run(a),
         cli::Command::Bench(a) => cli::bench::run(a),
         cli::Command::Render(a) => cli::render::run(a),
+        cli::Command::Generate(a) => cli::egg::generate(a),
     }
 }

@@ -179,3 +179,43 @@ fn eval_episodes_is_refused_for_supervised_runs() {
     fails_with(&["eval", o, "--episodes", "5"], "RL tasks");
     fails_with(&["render", o], "RL episodes");
 }
+
+#[test]
+fn egg_language_model_train_and_generate() {
+    let dir = tmp("egg");
+    let text = dir.join("text.txt");
+    let words = ["the ", "king ", "queen ", "love ", "night\n"];
+    let corpus: String = (0..4000)
+        .map(|i| words[(i * 7 + i / 3) % words.len()])
+        .collect();
+    std::fs::write(&text, corpus).unwrap();
+    let cfg = dir.join("egg.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "workload = \"egg\"\ndata = {:?}\nd_model = 16\nn_layers = 1\npopulation = 32\ngenerations = 4\neval_every = 2\neval_bytes = 1024\neval_streams = 2\nchunk_members = 8\n",
+            text.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("run");
+    let o = out.to_str().unwrap();
+    let (ok, stdout, err) = eggroll(&["train", cfg.to_str().unwrap(), "--out", o]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("bits/byte"), "{stdout}");
+    let (ok, stdout, err) = eggroll(&["generate", o, "--prompt", "the ", "--bytes", "20"]);
+    assert!(ok, "{err}");
+    assert!(stdout.starts_with("the "), "{stdout}");
+    fails_with(&["train", cfg.to_str().unwrap(), "--out", o], "--resume");
+    fails_with(
+        &[
+            "train",
+            cfg.to_str().unwrap(),
+            "--out",
+            o,
+            "--set",
+            "d_model=0",
+        ],
+        "d_model",
+    );
+}

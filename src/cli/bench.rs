@@ -23,6 +23,19 @@ pub enum Which {
     Envs(EnvsArgs),
     /// ES on CartPole: generations/s with 500-step episodes, env-steps/s, time to solve.
     Rl(RlArgs),
+    /// The integer-only LM: member-tokens/s at 6 x 256 and 1 x 64, peak memory at N = 4096.
+    Egg(EggArgs),
+}
+
+/// Arguments of `bench egg`.
+#[derive(Args, Debug)]
+pub struct EggArgs {
+    /// Timed generations per shape.
+    #[arg(long, default_value_t = 2)]
+    pub generations: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `bench envs`.
@@ -91,6 +104,10 @@ pub struct LowrankArgs {
 /// Run `bench`.
 pub fn run(a: BenchArgs) -> Result<()> {
     match a.which {
+        Which::Egg(e) => {
+            anyhow::ensure!(e.generations > 0, "--generations must be at least 1");
+            super::egg::bench(e.json, e.generations)?;
+        }
         Which::Envs(e) => {
             anyhow::ensure!(
                 e.batch > 0 && e.steps > 0,

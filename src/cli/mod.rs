@@ -1,6 +1,7 @@
 //! Command-line arguments (clap) and one module per subcommand.
 
 pub mod bench;
+pub mod egg;
 pub mod eval;
 pub mod progress;
 pub mod render;
@@ -31,6 +32,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Draw one episode of an RL checkpoint's policy as an animated GIF.
     Render(render::RenderArgs),
+    /// Sample text from an EGG language-model checkpoint.
+    Generate(egg::GenerateArgs),
 }
 
 /// Compute backends.

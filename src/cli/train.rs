@@ -58,6 +58,17 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if let Some(s) = a.seed {
         overrides.push(format!("seed={s}"));
     }
+    if let Some(path) = &a.config {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if let Some(table) = super::egg::egg_table(&text) {
+            let mut ov = a.overrides.clone();
+            if let Some(s) = a.seed {
+                ov.push(format!("seed={s}"));
+            }
+            return super::egg::train(table, path, a.out.clone(), &ov, a.generations, a.resume);
+        }
+    }
     let (cfg, name) = match &a.config {
         Some(path) => (
             RunConfig::load(path, &overrides)?,
