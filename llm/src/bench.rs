@@ -124,6 +124,7 @@ fn run_shape(d: usize, layers: usize, n: u32, window: usize, generations: usize)
             rank: 1,
             sigma_shift: 4,
             chunk_members: 64,
+            share_pair_state: false,
         };
         let t0 = Instant::now();
         let scores = evaluate_population(&w, spec, &wins, &resets, &mut hidden);

@@ -62,6 +62,10 @@ pub struct EggConfig {
     /// Members per work item (one shared GEMM per item and step); even. Results do not depend
     /// on it, only speed and memory do.
     pub chunk_members: usize,
+    /// Both members of a pair continue from the `+` member's hidden state each generation
+    /// (false, the default: each member keeps its own; sharing did not learn faster on
+    /// Shakespeare).
+    pub share_pair_state: bool,
 }
 
 impl Default for EggConfig {
@@ -87,6 +91,7 @@ impl Default for EggConfig {
             val_fraction: 0.05,
             checkpoint_every: 50,
             chunk_members: 64,
+            share_pair_state: false,
         }
     }
 }

@@ -28,11 +28,14 @@ pub struct PopulationSpec {
     pub sigma_shift: u32,
     /// Members per work item (even).
     pub chunk_members: usize,
+    /// After scoring, give both members of a pair the `+` member's final hidden state, so the
+    /// next generation compares the pair from one common state (less fitness noise).
+    pub share_pair_state: bool,
 }
 
 /// Score every member: `windows[k]` (T+1 bytes) is read by pair `k`'s two members, whose
 /// hidden states (`state`, members × layers × D) are zeroed first when `resets[k]`, carried
-/// otherwise, and updated in place. Returns each member's Σ log2 p in 1/16 bit.
+/// otherwise, and updated in place (see [`PopulationSpec::share_pair_state`]). Returns each member's Σ log2 p in 1/16 bit.
 pub fn evaluate_population(
     wts: &Weights,
     spec: PopulationSpec,
@@ -87,6 +90,12 @@ pub fn evaluate_population(
                 }
             }
             run.store_state(st);
+            if spec.share_pair_state {
+                for pair in st.chunks_exact_mut(2 * per_member) {
+                    let (plus, minus) = pair.split_at_mut(per_member);
+                    minus.copy_from_slice(plus);
+                }
+            }
             ll
         })
         .collect();

@@ -145,6 +145,7 @@ pub fn train(
             rank: cfg.rank as usize,
             sigma_shift: cfg.sigma_shift,
             chunk_members: cfg.chunk_members,
+            share_pair_state: cfg.share_pair_state,
         };
         let scores = evaluate_population(&state.weights, spec, &wins, &resets, &mut state.hidden);
         let signs = pair_signs(&scores);

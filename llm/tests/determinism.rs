@@ -33,6 +33,7 @@ fn population_scores_do_not_depend_on_threads_or_chunks() {
                     rank: 2,
                     sigma_shift: 3,
                     chunk_members: chunk,
+                    share_pair_state: g == 0,
                 };
                 all.extend(evaluate_population(&w, spec, &wins, &resets, &mut hidden));
                 streams.advance(20);
