@@ -138,6 +138,11 @@ pub trait Backend: Send + Sync {
         step: &OptimStep,
     ) -> Result<()>;
 
+    /// Wait until all queued work has finished (asynchronous devices); timers stop after it.
+    fn sync(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Elements `start .. start + len` of a noise stream (for conformance tests).
     fn normals(&self, key: StreamKey, start: u32, len: usize) -> Result<Self::Buffer>;
 }

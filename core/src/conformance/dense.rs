@@ -1,18 +1,10 @@
-//! The conformance suite every backend runs, written once, generic over [`Backend`].
-//!
-//! The references are independent of any backend's fused kernels: explicit dense
-//! `X·(W + E_i)ᵀ` with `E_i` materialised from the noise stream, and the explicit sum
-//! `(1/N) Σ w_i E_i`. Noise must be bit-exact; floats must agree within [`TOLERANCE`]
-//! (relative to the largest magnitude of the reference). Run it for a backend with
-//! [`conformance_suite!`](crate::conformance_suite).
+//! Conformance checks against explicit dense references (independent of any fused kernel).
 
+use super::{deterministic_values, max_rel_err, small_population, TOLERANCE};
 use crate::backend::{Backend, LinearLayer};
 use crate::noise::{normal_at, StreamKey};
 use crate::params::{ParamShape, ParamSpec};
 use crate::population::{MemberRows, NoiseKind, Population};
-
-/// Relative tolerance for float results against the references.
-pub const TOLERANCE: f32 = 1e-4;
 
 /// Member `i`'s explicit dense perturbation of a `rows × cols` matrix (or a vector when
 /// `cols == 1` and `vector`), as the backend should apply it.
@@ -42,29 +34,6 @@ pub fn dense_perturbation(pop: &Population, spec: &ParamSpec, member: u32) -> Ve
             .map(|j| s * pop.sigma * normal_at(key, j as u32))
             .collect(),
     }
-}
-
-fn small_population(kind: NoiseKind, antithetic: bool, size: u32) -> Population {
-    Population {
-        seed: 0xfeed_beef_1234,
-        epoch: 3,
-        size,
-        sigma: 0.05,
-        kind,
-        antithetic,
-    }
-}
-
-fn deterministic_values(n: usize, salt: u32) -> Vec<f32> {
-    let key = StreamKey::new(99, salt, 0, 0);
-    (0..n).map(|j| normal_at(key, j as u32) * 0.5).collect()
-}
-
-fn max_rel_err(got: &[f32], want: &[f32]) -> f32 {
-    let scale = want.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
-    got.iter()
-        .zip(want)
-        .fold(0.0f32, |m, (g, w)| m.max((g - w).abs() / scale))
 }
 
 /// Noise from the backend is bit-identical to the CPU stream.
@@ -256,27 +225,4 @@ pub fn check_gradient_matches_sum<B: Backend>(backend: &B) -> Result<(), String>
         }
     }
     Ok(())
-}
-
-/// Define one `#[test]` per conformance check for a backend expression.
-#[macro_export]
-macro_rules! conformance_suite {
-    ($backend:expr) => {
-        #[test]
-        fn conformance_noise_bit_exact() {
-            $crate::conformance::check_noise_bit_exact(&$backend).unwrap();
-        }
-        #[test]
-        fn conformance_forward_matches_dense() {
-            $crate::conformance::check_forward_matches_dense(&$backend).unwrap();
-        }
-        #[test]
-        fn conformance_linear_rows_matches_dense() {
-            $crate::conformance::check_linear_rows_matches_dense(&$backend).unwrap();
-        }
-        #[test]
-        fn conformance_gradient_matches_sum() {
-            $crate::conformance::check_gradient_matches_sum(&$backend).unwrap();
-        }
-    };
 }
