@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# gpu-check.sh: on a machine with a GPU (NVIDIA or other, through Vulkan), build the wgpu
-# backend, run its whole test suite (core conformance + CPU comparisons) on the GPU, then
-# the low-rank benchmark on a few shapes, and write every figure to a file:
+# gpu-check.sh: on a machine with a GPU, build eggroll with its GPU backends (wgpu through
+# Vulkan; cubecl's wgpu runtime, plus its CUDA runtime when CUDA=1), run the GPU backends'
+# conformance suites on the device, then `eggroll bench lowrank` on a few shapes for every
+# backend (CPU included, for the ratio), and write every figure to a file:
 #   scripts/gpu-check.sh [OUTFILE]        (default: $OUT/gpu-check.txt)
-# The bench lines are JSON objects (see eggroll_shaders::LowRankBench::to_json).
+# The bench lines are the JSON objects of `eggroll bench lowrank --json`.
 # Environment: SHAPES overrides the benchmark shapes ("HIDDEN LAYERS N RANK [full]" separated
-# by ';'; `full` also times the naive full-rank OpenES baseline, slow by design), REPEATS the timed repetitions (default 5), PROFILE the cargo profile (default
-# release), WGPU_ADAPTER_NAME picks an adapter.
+# by ';'; `full` also times the naive full-rank OpenES baseline, slow by design), PROFILE the
+# cargo profile (default release), BACKENDS the backends benchmarked (default "cpu wgpu
+# cubecl"), CUDA=1 adds the cubecl CUDA runtime, WGPU_ADAPTER_NAME picks an adapter.
 set -uo pipefail
 
 out=${1:-}
@@ -23,13 +25,19 @@ cd "$(dirname "$0")/.." || exit 2
 export WGPU_BACKEND=${WGPU_BACKEND:-vulkan}
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 export CARGO_INCREMENTAL=0
-repeats=${REPEATS:-5}
 profile=${PROFILE:-release}
 case "$profile" in
   dev | test) profile_dir=debug ;;
   *) profile_dir=$profile ;;
 esac
-shapes=${SHAPES:-"256 3 4096 1 full;1024 3 4096 1 full;1024 3 16384 1;1024 3 16384 4;4096 2 4096 1"}
+shapes=${SHAPES:-"256 3 4096 1 full;1024 3 4096 1;1024 3 16384 1;1024 3 16384 4;4096 2 4096 1"}
+backends=${BACKENDS:-"cpu wgpu cubecl"}
+features="wgpu,cubecl"
+packages=(-p eggroll-shaders -p eggroll-cubecl)
+if [[ "${CUDA:-0}" == 1 ]]; then
+  features="$features,cuda"
+  backends="$backends cubecl-cuda"
+fi
 
 log() { echo "$*" | tee -a "$out"; }
 : >"$out"
@@ -49,8 +57,10 @@ if ! ldconfig -p 2>/dev/null | grep -q libvulkan.so.1; then
 fi
 
 status=0
-log "## build + tests (profile $profile)"
-cargo test --profile "$profile" -p eggroll-shaders >"$out.tests.log" 2>&1
+log "## build + GPU conformance tests (profile $profile, features $features)"
+cuda_feature=()
+[[ "${CUDA:-0}" == 1 ]] && cuda_feature=(--features eggroll-cubecl/cuda)
+cargo test --profile "$profile" "${packages[@]}" "${cuda_feature[@]}" >"$out.tests.log" 2>&1
 rc=$?
 grep -E '^test |test result|panicked' "$out.tests.log" | tee -a "$out"
 if ((rc != 0)); then
@@ -58,22 +68,24 @@ if ((rc != 0)); then
   status=1
 fi
 
-log "## bench lowrank (JSON per shape; seconds are best of $repeats)"
-if cargo build --profile "$profile" -p eggroll-shaders --example bench_lowrank >>"$out.tests.log" 2>&1; then
-  bin="${CARGO_TARGET_DIR:-target}/$profile_dir/examples/bench_lowrank"
-  IFS=';' read -ra list <<<"$shapes"
-  for shape in "${list[@]}"; do
-    read -ra f <<<"$shape"
-    if ! "$bin" "${f[0]}" "${f[1]}" "${f[2]}" "${f[3]}" "$repeats" "${f[4]:-}" 2>&1 | tee -a "$out"; then
-      log "## bench failed for shape: $shape"
-      status=1
-    fi
+log "## bench lowrank (one JSON object per backend and shape)"
+if cargo build --profile "$profile" --features "$features" >>"$out.tests.log" 2>&1; then
+  bin="${CARGO_TARGET_DIR:-target}/$profile_dir/eggroll"
+  IFS=';' read -ra shape_list <<<"$shapes"
+  for shape in "${shape_list[@]}"; do
+    read -r hidden layers n rank full <<<"$shape"
+    for backend in $backends; do
+      args=(bench lowrank --hidden "$hidden" --layers "$layers" -n "$n" --rank "$rank" --json
+        --backend "$backend")
+      [[ "${full:-}" == full ]] || args+=(--skip-naive)
+      if ! "$bin" "${args[@]}" >>"$out" 2>>"$out.tests.log"; then
+        log "## bench failed: backend $backend shape $shape"
+        status=1
+      fi
+    done
   done
-  if grep -q '"software":true' "$out"; then
-    log "## WARNING: the adapter is a software rasteriser; these are not GPU figures"
-  fi
 else
-  log "## bench build failed (log: $out.tests.log)"
+  log "## BUILD FAILED (see $out.tests.log)"
   status=1
 fi
 log "# done, status $status"

@@ -122,6 +122,10 @@ impl Backend for Wgpu {
         "wgpu"
     }
 
+    fn sync(&self) -> CoreResult<()> {
+        Ok(Wgpu::sync(self)?)
+    }
+
     fn upload(&self, host: &[f32]) -> CoreResult<WgpuBuffer> {
         Ok(self.upload_f32(host)?)
     }

@@ -16,11 +16,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Timing: operations are queued, not awaited; [`Wgpu::sync`] (or any download) waits for
-//! them. [`bench_lowrank`] does this for its figures.
+//! Timing: operations are queued, not awaited; [`Wgpu::sync`] (`Backend::sync`, or any
+//! download) waits for them. `eggroll bench lowrank --backend wgpu` syncs before every timer.
 
 mod backend;
-pub mod bench;
 mod buffer;
 mod device;
 mod dispatch;
@@ -29,7 +28,6 @@ mod gradient;
 mod kernels;
 mod linear;
 
-pub use bench::{bench_lowrank, BenchConfig, LowRankBench};
 pub use buffer::WgpuBuffer;
 pub use device::Wgpu;
 pub use error::ShaderError;

@@ -87,8 +87,12 @@ pub struct LowrankReport {
     pub forward_vs_inference: f64,
     /// Speed-up of an EGGROLL generation over a naive one (d time / c time).
     pub generation_speedup_vs_naive: Option<f64>,
-    /// Forward GFLOP/s as a fraction of the GEMM peak.
+    /// Forward GFLOP/s as a fraction of the CPU's GEMM peak.
     pub forward_fraction_of_peak: f64,
+    /// Seconds to upload one forward's input (N × hidden floats).
+    pub upload_seconds: f64,
+    /// Seconds to download one forward's output.
+    pub download_seconds: f64,
 }
 
 /// Time several phases in interleaved rounds (so machine load drifts affect all alike) and
@@ -174,10 +178,12 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
                 .collect();
             let w = shape_fitness(&fitness, Shaping::ZScore, 1)?;
             apply_es_update(backend, model, optim, p, &w, &optimizer.step(1, 1e-6, n))?;
+            backend.sync()?;
             Ok(())
         };
     let forward = |model: &Mlp<B>, p: Option<&Population>| -> Result<()> {
         model.forward_population(backend, &x, rows, p.map(|p| (p, mr)))?;
+        backend.sync()?;
         Ok(())
     };
     let mut eggroll_fwd = || forward(&model, Some(&low()));
@@ -203,6 +209,20 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
         )?;
         (Some(phase(f[0], 1.0)), Some(phase(g[0], 3.0)))
     };
+    // Transfers of one forward's input and output (what a host-fed workload pays).
+    let y = model.forward_population(backend, &x, rows, None)?;
+    let transfers = time_phases(
+        3,
+        0.0,
+        &mut [
+            &mut || {
+                backend.upload(&x_host)?;
+                backend.sync()?;
+                Ok(())
+            },
+            &mut || backend.download(&y).map(drop).map_err(Into::into),
+        ],
+    )?;
     let peak = gemm_peak_gflops(1024);
     Ok(LowrankReport {
         backend: backend.name().into(),
@@ -217,6 +237,8 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
             .as_ref()
             .map(|g| g.seconds / eggroll_generation.seconds),
         forward_fraction_of_peak: eggroll_forward.gflops / peak,
+        upload_seconds: transfers[0].0,
+        download_seconds: transfers[1].0,
         inference,
         eggroll_forward,
         eggroll_generation,

@@ -191,7 +191,14 @@ pub fn run(a: BenchArgs) -> Result<()> {
                     }
                 }
                 #[cfg(feature = "wgpu")]
-                BackendName::Wgpu => wgpu_lowrank(&l)?,
+                BackendName::Wgpu => {
+                    let report = bench_lowrank(&eggroll_shaders::Wgpu::new()?, &opts)?;
+                    if l.json {
+                        println!("{}", serde_json::to_string(&report)?);
+                    } else {
+                        print_lowrank(&report);
+                    }
+                }
                 #[cfg(not(feature = "wgpu"))]
                 BackendName::Wgpu => return Err(super::not_built(l.backend)),
             }
@@ -210,7 +217,7 @@ fn print_lowrank(r: &LowrankReport) {
         r.backend, r.threads, r.layers, r.hidden, r.hidden, r.population, r.rank
     );
     println!(
-        "machine GEMM peak (1024^3, all threads): {:.1} GFLOP/s",
+        "CPU GEMM peak of this machine (1024^3, all threads): {:.1} GFLOP/s",
         r.gemm_peak_gflops
     );
     let row = |name: &str, p: &eggroll::bench::lowrank::Phase| {
@@ -239,57 +246,8 @@ fn print_lowrank(r: &LowrankReport) {
     if let Some(s) = r.generation_speedup_vs_naive {
         println!("  EGGROLL generation is {s:.1}x faster than naive full-rank ES");
     }
-}
-
-/// The wgpu backend's own timing (it synchronises the device before stopping each timer).
-#[cfg(feature = "wgpu")]
-fn wgpu_lowrank(l: &LowrankArgs) -> Result<()> {
-    let gpu = eggroll_shaders::Wgpu::new()?;
-    let cfg = eggroll_shaders::bench::BenchConfig {
-        hidden: l.hidden,
-        layers: l.layers,
-        population: l.population,
-        rank: l.rank,
-        full_rank: !l.skip_naive,
-        ..Default::default()
-    };
-    let r = eggroll_shaders::bench::bench_lowrank(&gpu, &cfg)?;
-    if l.json {
-        println!("{}", r.to_json());
-        return Ok(());
-    }
     println!(
-        "bench lowrank: backend wgpu ({}{}) | MLP {} x {}x{} | N = {} | rank {}",
-        r.adapter,
-        if r.software { ", software" } else { "" },
-        l.layers,
-        l.hidden,
-        l.hidden,
-        l.population,
-        l.rank
+        "  transfers of one forward: upload {:.4} s, download {:.4} s (the phases above include no transfer)",
+        r.upload_seconds, r.download_seconds
     );
-    let n = l.population as f64;
-    let row =
-        |name: &str, s: f64| println!("  {name:<28} {s:>10.4} s  {:>12.0} member-evals/s", n / s);
-    row("(a) plain inference", r.inference_s);
-    row("(b) EGGROLL forward", r.population_forward_s);
-    row("(c) EGGROLL generation", r.generation_s);
-    if let Some(s) = r.full_rank_forward_s {
-        row("(d) naive ES forward", s);
-    }
-    if let Some(s) = r.full_rank_generation_s {
-        row("(d) naive ES generation", s);
-    }
-    println!(
-        "  b/a throughput: {:.1}%   kernel {:.4} s, transfers {:.4} s (upload {:.4}, download {:.4})",
-        100.0 / r.forward_overhead(),
-        r.kernel_s,
-        r.transfer_s(),
-        r.upload_s,
-        r.download_s
-    );
-    if let Some(s) = r.speedup_vs_full_rank() {
-        println!("  EGGROLL generation is {s:.1}x faster than naive full-rank ES");
-    }
-    Ok(())
 }

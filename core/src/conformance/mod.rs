@@ -8,16 +8,18 @@
 //!
 //! `dense`: checks against explicit dense references; `against_cpu`: checks against the CPU
 //! backend on larger shapes (tile boundaries), activations, optimiser steps and a whole
-//! MLP generation.
+//! MLP generation; `edges`: counter wrap-around, empty batches and error reporting.
 
 /// Relative tolerance for float results against the references.
 pub const TOLERANCE: f32 = 1e-4;
 
 pub mod against_cpu;
 pub mod dense;
+pub mod edges;
 
 pub use against_cpu::*;
 pub use dense::*;
+pub use edges::*;
 
 use crate::noise::{normal_at, StreamKey};
 use crate::population::{NoiseKind, Population};
@@ -80,6 +82,10 @@ macro_rules! conformance_suite {
         #[test]
         fn conformance_generation_matches_cpu() {
             $crate::conformance::check_generation_matches_cpu(&$backend).unwrap();
+        }
+        #[test]
+        fn conformance_edge_cases() {
+            $crate::conformance::check_edge_cases(&$backend).unwrap();
         }
         #[test]
         fn conformance_gradient_matches_sum() {
