@@ -11,7 +11,8 @@ use eggroll_core::mlp::Mlp;
 use eggroll_core::population::{NoiseKind, Population};
 
 fn setup(env: &str, batching: Batching) -> (RunConfig, RlTask, Mlp<Cpu>) {
-    let text = format!("[task]\nname = \"rl\"\nenv = \"{env}\"\nepisodes = 2\n[model]\nhidden = [16]\n");
+    let text =
+        format!("[task]\nname = \"rl\"\nenv = \"{env}\"\nepisodes = 2\n[model]\nhidden = [16]\n");
     let cfg = RunConfig::from_toml(&text, "test", &[]).unwrap();
     let rl = RlConfig {
         env: env.into(),
@@ -47,7 +48,10 @@ fn batching_modes_give_identical_returns() {
             .collect();
         assert_eq!(results[0], results[1], "{env}: compact vs mask");
         assert_eq!(results[0], results[2], "{env}: compact vs full");
-        assert!(results[0].iter().any(|&r| r != results[0][0]), "{env}: members differ");
+        assert!(
+            results[0].iter().any(|&r| r != results[0][0]),
+            "{env}: members differ"
+        );
     }
 }
 
@@ -94,5 +98,8 @@ fn unknown_environment_lists_the_registry() {
     let err = RunConfig::from_toml("[task]\nname = \"rl\"\nenv = \"Chess-v0\"\n", "c.toml", &[])
         .unwrap_err()
         .to_string();
-    assert!(err.contains("CartPole-v1") && err.contains("Chess-v0"), "{err}");
+    assert!(
+        err.contains("CartPole-v1") && err.contains("Chess-v0"),
+        "{err}"
+    );
 }

@@ -12,9 +12,12 @@ use crate::error::{CoreError, Result};
 use crate::population::{NoiseKind, Population, RowMembers};
 use rayon::prelude::*;
 
-/// Target rows per parallel chunk: large enough for an efficient GEMM, small enough to
-/// spread over threads.
-const CHUNK_ROWS: usize = 128;
+/// Target rows per parallel chunk: an eighth of the batch, between 64 and 512 rows. Large
+/// chunks amortise the GEMM's packing of W; eight of them still spread over the threads. The
+/// chunking depends on the batch only, never on the thread count.
+fn target_chunk_rows(rows: usize) -> usize {
+    (rows / 8).clamp(64, 512)
+}
 
 /// Host view of a linear layer.
 pub struct HostLinear<'a> {
@@ -62,7 +65,7 @@ pub fn linear_forward(
                     ),
                 ));
             }
-            let per_chunk = (CHUNK_ROWS / mr.rows_per_member).max(1);
+            let per_chunk = (target_chunk_rows(rows) / mr.rows_per_member).max(1);
             (per_chunk + per_chunk % 2) * mr.rows_per_member
         }
         Some((pop, RowMembers::List(list))) => {
@@ -74,9 +77,9 @@ pub fn linear_forward(
                     format!("member {m} is outside the population of {}", pop.size),
                 ));
             }
-            CHUNK_ROWS
+            target_chunk_rows(rows)
         }
-        None => CHUNK_ROWS,
+        None => target_chunk_rows(rows),
     };
     let mut y = vec![0.0f32; rows * n_out];
     y.par_chunks_mut(chunk_rows * n_out)
@@ -147,8 +150,8 @@ fn add_corrections(
                     let alpha = sign * pop.matrix_scale();
                     for (xr, yr) in xs.chunks(n_in).zip(ys.chunks_mut(n_out)) {
                         for j in 0..r {
-                            let t = dot(xr, &f.bt[j * n_in..(j + 1) * n_in]);
-                            axpy(alpha * t, &f.at[j * n_out..(j + 1) * n_out], yr);
+                            let t = dot(xr, &f.bt()[j * n_in..(j + 1) * n_in]);
+                            axpy(alpha * t, &f.at()[j * n_out..(j + 1) * n_out], yr);
                         }
                     }
                 }

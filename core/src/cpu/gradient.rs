@@ -72,10 +72,10 @@ fn low_rank_gradient(
             .for_each(|(k, (pk, qk))| {
                 let c = chunk[k];
                 let f = low_rank_factors(pop, id, (k0 + k) as u32, rows, cols, r);
-                for (pv, av) in pk.iter_mut().zip(&f.at) {
+                for (pv, av) in pk.iter_mut().zip(f.at()) {
                     *pv = c * av;
                 }
-                qk.copy_from_slice(&f.bt);
+                qk.copy_from_slice(f.bt());
             });
         let pt = MatRef::row_major(&p, kr, rows).t();
         let qm = MatRef::row_major(&q, kr, cols);

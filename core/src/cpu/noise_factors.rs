@@ -15,14 +15,24 @@ use std::sync::{Arc, OnceLock, RwLock};
 /// Total floats the cache may hold (64 MiB).
 pub const CACHE_FLOATS: usize = 16 << 20;
 
-/// A stream's low-rank factors, transposed so that both uses are contiguous:
-/// `bt` is `r × cols` (row j = column j of B), `at` is `r × rows` (row j = column j of A).
+/// A stream's low-rank factors, transposed so that both uses are contiguous: one buffer
+/// holding Bᵀ (`r × cols`, row j = column j of B) then Aᵀ (`r × rows`).
 #[derive(Debug)]
 pub struct LowRank {
+    data: Vec<f32>,
+    split: usize,
+}
+
+impl LowRank {
     /// Bᵀ, `r × cols`.
-    pub bt: Vec<f32>,
+    pub fn bt(&self) -> &[f32] {
+        &self.data[..self.split]
+    }
+
     /// Aᵀ, `r × rows`.
-    pub at: Vec<f32>,
+    pub fn at(&self) -> &[f32] {
+        &self.data[self.split..]
+    }
 }
 
 /// The cached noise of one parameter of one population: a slot per stream, filled on first
@@ -58,6 +68,10 @@ pub fn table(pop: &Population, param: u32, rows: usize, cols: usize, r: usize) -
         }
     }
     let streams = pop.streams() as usize;
+    // A table is cached whole or not at all, decided once: no per-entry accounting.
+    let floats = streams * if r > 0 { (rows + cols) * r } else { rows };
+    let fits = FLOATS.fetch_add(floats, Ordering::Relaxed) + floats <= CACHE_FLOATS;
+    let slots = if fits { streams } else { 0 };
     let fresh = Arc::new(Table {
         seed: pop.seed,
         epoch: pop.epoch,
@@ -65,10 +79,10 @@ pub fn table(pop: &Population, param: u32, rows: usize, cols: usize, r: usize) -
         rows,
         cols,
         r,
-        low_rank: (0..if r > 0 { streams } else { 0 })
+        low_rank: (0..if r > 0 { slots } else { 0 })
             .map(|_| OnceLock::new())
             .collect(),
-        vector: (0..if r == 0 { streams } else { 0 })
+        vector: (0..if r == 0 { slots } else { 0 })
             .map(|_| OnceLock::new())
             .collect(),
     });
@@ -83,34 +97,35 @@ pub fn table(pop: &Population, param: u32, rows: usize, cols: usize, r: usize) -
         .any(|t| t.seed != pop.seed || t.epoch != pop.epoch)
     {
         tables.clear();
-        FLOATS.store(0, Ordering::Relaxed);
+        FLOATS.store(if fits { floats } else { 0 }, Ordering::Relaxed);
     }
     tables.push(fresh.clone());
     fresh
 }
 
-/// Reserve room for `floats` more cached values; false when the cache is full.
-fn reserve(floats: usize) -> bool {
-    FLOATS.fetch_add(floats, Ordering::Relaxed) + floats <= CACHE_FLOATS
-}
-
 fn make_low_rank(pop: &Population, t: &Table, stream: u32) -> Arc<LowRank> {
     let (rows, cols, r) = (t.rows, t.cols, t.r);
-    let mut z = vec![0.0f32; (rows + cols) * r];
-    fill_normals(pop.key(t.param, stream), 0, 1.0, &mut z);
-    let (b, a) = z.split_at(cols * r);
-    let transpose = |m: &[f32], n: usize| -> Vec<f32> {
-        let mut out = vec![0.0f32; n * r];
-        for i in 0..n {
-            for j in 0..r {
-                out[j * n + i] = m[i * r + j];
+    let key = pop.key(t.param, stream);
+    let mut data = vec![0.0f32; (rows + cols) * r];
+    if r == 1 {
+        // Rank 1: the stream's layout is already Bᵀ then Aᵀ.
+        fill_normals(key, 0, 1.0, &mut data);
+    } else {
+        let mut z = vec![0.0f32; (rows + cols) * r];
+        fill_normals(key, 0, 1.0, &mut z);
+        let (b, a) = z.split_at(cols * r);
+        let (bt, at) = data.split_at_mut(cols * r);
+        for (m, n, out) in [(b, cols, bt), (a, rows, at)] {
+            for i in 0..n {
+                for j in 0..r {
+                    out[j * n + i] = m[i * r + j];
+                }
             }
         }
-        out
-    };
+    }
     Arc::new(LowRank {
-        bt: transpose(b, cols),
-        at: transpose(a, rows),
+        data,
+        split: cols * r,
     })
 }
 
@@ -122,14 +137,8 @@ impl Table {
         let Some(slot) = self.low_rank.get(stream as usize) else {
             return make_low_rank(pop, self, stream);
         };
-        if let Some(f) = slot.get() {
-            return f.clone();
-        }
-        let f = make_low_rank(pop, self, stream);
-        if reserve((self.rows + self.cols) * self.r) {
-            let _ = slot.set(f.clone());
-        }
-        f
+        slot.get_or_init(|| make_low_rank(pop, self, stream))
+            .clone()
     }
 
     /// Stream `stream`'s whole vector noise `ε` (length `rows`).
@@ -142,14 +151,7 @@ impl Table {
         let Some(slot) = self.vector.get(stream as usize) else {
             return make();
         };
-        if let Some(v) = slot.get() {
-            return v.clone();
-        }
-        let v = make();
-        if reserve(self.rows) {
-            let _ = slot.set(v.clone());
-        }
-        v
+        slot.get_or_init(make).clone()
     }
 }
 
@@ -198,12 +200,12 @@ mod tests {
             let key = pop.key(5, 1);
             for i in 0..6 {
                 for j in 0..3 {
-                    assert_eq!(f.bt[j * 6 + i], normal_at(key, (i * 3 + j) as u32));
+                    assert_eq!(f.bt()[j * 6 + i], normal_at(key, (i * 3 + j) as u32));
                 }
             }
             for o in 0..4 {
                 for j in 0..3 {
-                    assert_eq!(f.at[j * 4 + o], normal_at(key, ((6 + o) * 3 + j) as u32));
+                    assert_eq!(f.at()[j * 4 + o], normal_at(key, ((6 + o) * 3 + j) as u32));
                 }
             }
             let v = vector_noise(&pop, 6, 1, 5);
