@@ -17,7 +17,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (Some(cfg_path), Some(out)) = (args.first(), args.get(1)) else {
         return Err("usage: egg_train CONFIG OUT_DIR [GENERATIONS] [--resume]".into());
     };
-    let cfg = EggConfig::from_toml_str(&std::fs::read_to_string(cfg_path)?)?;
+    // The `eggroll` CLI marks EGG configs with `workload = "egg"`; drop the marker.
+    let mut table: toml::Table = std::fs::read_to_string(cfg_path)?.parse()?;
+    table.remove("workload");
+    let cfg = EggConfig::from_toml_str(&toml::to_string(&table)?)?;
     let generations = args.get(2).and_then(|g| g.parse().ok());
     let resume = args.iter().any(|a| a == "--resume");
     let data = eggroll_llm::data::load(Path::new(&cfg.data))?;
