@@ -1,1 +1,39 @@
-//! The cubecl backend (being built).
+//! eggroll-cubecl: the cubecl backend of eggroll.
+//!
+//! `#[cube]` kernels (in `src/kernels/`) written once for every cubecl runtime implement
+//! [`eggroll_core::Backend`]: bit-exact counter-based noise, the fused low-rank batched
+//! linear layer (one shared GEMM plus per-member rank-r corrections whose noise is
+//! regenerated in registers, never stored), the ES direction as one GEMM over N·r, and the
+//! SGD/Adam steps. Parameters stay resident on the device. [`Cubecl::new`] opens the wgpu
+//! runtime on Vulkan (SPIR-V kernels; Mesa lavapipe works); with the `cuda` feature,
+//! [`Cubecl::cuda`] opens an NVIDIA GPU through cubecl's CUDA runtime.
+//!
+//! ```no_run
+//! use eggroll_core::Backend;
+//! use eggroll_core::noise::StreamKey;
+//!
+//! let gpu = eggroll_cubecl::Cubecl::new()?; // a clear error when no device exists
+//! let z = gpu.normals(StreamKey::new(1, 2, 3, 4), 0, 8)?;
+//! assert_eq!(gpu.download(&z)?.len(), 8);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Timing: operations are queued, not awaited; [`Cubecl::sync`] (or any download) waits
+//! for them. [`bench_lowrank`] does this for its figures.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod backend;
+pub mod bench;
+mod buffer;
+mod device;
+pub mod error;
+mod gradient;
+mod kernels;
+mod launch;
+mod linear;
+
+pub use bench::{bench_lowrank, BenchConfig, LowRankBench};
+pub use buffer::CubeBuffer;
+pub use device::Cubecl;
+pub use error::CubeclError;
