@@ -40,7 +40,7 @@ pub(crate) fn word_bytes<T: Copy>(words: &[T], to_bits: impl Fn(T) -> u32) -> Ve
 }
 
 impl Cubecl {
-    /// Open the default Vulkan device through cubecl's wgpu runtime (SPIR-V kernels): the most
+    /// Open the default Vulkan device through cubecl's wgpu runtime (WGSL kernels): the most
     /// capable GPU, else a software one (Mesa lavapipe). `CUBECL_WGPU_DEFAULT_DEVICE`
     /// (e.g. `DiscreteGpu(1)`, `Cpu`) picks another adapter.
     pub fn new() -> Result<Cubecl> {

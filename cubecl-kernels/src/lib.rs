@@ -5,8 +5,13 @@
 //! linear layer (one shared GEMM plus per-member rank-r corrections whose noise is
 //! regenerated in registers, never stored), the ES direction as one GEMM over N·r, and the
 //! SGD/Adam steps. Parameters stay resident on the device. [`Cubecl::new`] opens the wgpu
-//! runtime on Vulkan (SPIR-V kernels; Mesa lavapipe works); with the `cuda` feature,
-//! [`Cubecl::cuda`] opens an NVIDIA GPU through cubecl's CUDA runtime.
+//! runtime on Vulkan (Mesa lavapipe works); with the `cuda` feature, [`Cubecl::cuda`] opens
+//! an NVIDIA GPU through cubecl's CUDA runtime.
+//!
+//! The wgpu runtime is built with cubecl's WGSL compiler only (no `vulkan`/SPIR-V feature):
+//! cubecl 0.11's direct SPIR-V output for the shared-memory GEMM kernels crashes Mesa 22's
+//! lavapipe inside `vkCreateComputePipelines` (SIGSEGV), while the WGSL route (WGSL → naga →
+//! SPIR-V, as the `shaders` crate takes) compiles and runs them; it also builds faster.
 //!
 //! ```no_run
 //! use eggroll_core::Backend;
