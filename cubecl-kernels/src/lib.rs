@@ -5,7 +5,7 @@
 //! linear layer (one shared GEMM plus per-member rank-r corrections whose noise is
 //! regenerated in registers, never stored), the ES direction as one GEMM over N·r, and the
 //! SGD/Adam steps. Parameters stay resident on the device. [`Cubecl::new`] opens the wgpu
-//! runtime on Vulkan (Mesa lavapipe works); with the `cuda` feature, [`Cubecl::cuda`] opens
+//! runtime on Vulkan (Mesa lavapipe works); with the `cuda` feature, `Cubecl::cuda` opens
 //! an NVIDIA GPU through cubecl's CUDA runtime.
 //!
 //! The wgpu runtime is built with cubecl's WGSL compiler only (no `vulkan`/SPIR-V feature):
