@@ -56,3 +56,10 @@ fn wgpu_training_follows_the_cpu() {
     let gpu = eggroll_shaders::Wgpu::new().unwrap();
     assert_close(&curve(&gpu, "wgpu"), &curve(&Cpu, "cpu-w"), "wgpu");
 }
+
+#[cfg(feature = "cubecl")]
+#[test]
+fn cubecl_training_follows_the_cpu() {
+    let gpu = eggroll_cubecl::Cubecl::new().unwrap();
+    assert_close(&curve(&gpu, "cubecl"), &curve(&Cpu, "cpu-c"), "cubecl");
+}

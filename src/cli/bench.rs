@@ -4,7 +4,6 @@ use super::BackendName;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use eggroll::bench::lowrank::{bench_lowrank, LowrankOptions, LowrankReport};
-use eggroll_core::cpu::Cpu;
 
 /// Arguments of `bench`.
 #[derive(Args, Debug)]
@@ -181,26 +180,13 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 min_seconds: l.min_seconds,
                 skip_naive: l.skip_naive,
             };
-            match l.backend {
-                BackendName::Cpu => {
-                    let report = bench_lowrank(&Cpu, &opts)?;
-                    if l.json {
-                        println!("{}", serde_json::to_string(&report)?);
-                    } else {
-                        print_lowrank(&report);
-                    }
-                }
-                #[cfg(feature = "wgpu")]
-                BackendName::Wgpu => {
-                    let report = bench_lowrank(&eggroll_shaders::Wgpu::new()?, &opts)?;
-                    if l.json {
-                        println!("{}", serde_json::to_string(&report)?);
-                    } else {
-                        print_lowrank(&report);
-                    }
-                }
-                #[cfg(not(feature = "wgpu"))]
-                BackendName::Wgpu => return Err(super::not_built(l.backend)),
+            let report = crate::with_backend!(l.backend, |backend| Ok::<_, anyhow::Error>(
+                bench_lowrank(backend, &opts)?
+            ))?;
+            if l.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print_lowrank(&report);
             }
         }
     }

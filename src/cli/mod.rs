@@ -44,6 +44,10 @@ pub enum BackendName {
     Cpu,
     /// WGSL shaders through wgpu (needs the `wgpu` cargo feature and a Vulkan/Metal/DX12 adapter).
     Wgpu,
+    /// cubecl kernels on cubecl's wgpu runtime (needs the `cubecl` cargo feature).
+    Cubecl,
+    /// cubecl kernels on cubecl's CUDA runtime (needs the `cuda` cargo feature and an NVIDIA GPU).
+    CubeclCuda,
 }
 
 impl BackendName {
@@ -52,6 +56,8 @@ impl BackendName {
         match self {
             BackendName::Cpu => "cpu",
             BackendName::Wgpu => "wgpu",
+            BackendName::Cubecl => "cubecl",
+            BackendName::CubeclCuda => "cubecl-cuda",
         }
     }
 }
@@ -62,6 +68,40 @@ pub fn not_built(name: BackendName) -> anyhow::Error {
     anyhow::anyhow!(
         "backend `{}` is not in this build of eggroll; rebuild with `cargo build --release --features {}`",
         name.as_str(),
-        name.as_str()
+        match name {
+            BackendName::CubeclCuda => "cuda",
+            other => other.as_str(),
+        }
     )
+}
+
+/// Run `f` with the backend `name` (a clear error when this build lacks it).
+#[macro_export]
+macro_rules! with_backend {
+    ($name:expr, |$b:ident| $body:expr) => {{
+        use $crate::cli::BackendName as __B;
+        match $name {
+            __B::Cpu => {
+                let $b = &eggroll_core::cpu::Cpu;
+                $body
+            }
+            #[cfg(feature = "wgpu")]
+            __B::Wgpu => {
+                let $b = &eggroll_shaders::Wgpu::new()?;
+                $body
+            }
+            #[cfg(feature = "cubecl")]
+            __B::Cubecl => {
+                let $b = &eggroll_cubecl::Cubecl::new()?;
+                $body
+            }
+            #[cfg(feature = "cuda")]
+            __B::CubeclCuda => {
+                let $b = &eggroll_cubecl::Cubecl::cuda()?;
+                $body
+            }
+            #[allow(unreachable_patterns)]
+            other => Err($crate::cli::not_built(other)),
+        }
+    }};
 }

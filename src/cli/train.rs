@@ -7,7 +7,6 @@ use clap::Args;
 use eggroll::dist::{Communicator, SingleProcess};
 use eggroll::train::{latest_checkpoint, train_distributed, TrainOptions};
 use eggroll::RunConfig;
-use eggroll_core::cpu::Cpu;
 use std::path::PathBuf;
 
 /// Arguments of `train`.
@@ -84,13 +83,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&name, a.resume));
-    match a.backend {
-        BackendName::Cpu => run_on(&Cpu, &a, &cfg, out),
-        #[cfg(feature = "wgpu")]
-        BackendName::Wgpu => run_on(&eggroll_shaders::Wgpu::new()?, &a, &cfg, out),
-        #[cfg(not(feature = "wgpu"))]
-        BackendName::Wgpu => Err(super::not_built(a.backend)),
-    }
+    crate::with_backend!(a.backend, |backend| run_on(backend, &a, &cfg, out))
 }
 
 fn run_on<B: eggroll_core::Backend>(
