@@ -135,6 +135,10 @@ impl Backend for Cubecl {
         "cubecl"
     }
 
+    fn sync(&self) -> CoreResult<()> {
+        Ok(Cubecl::sync(self)?)
+    }
+
     fn upload(&self, host: &[f32]) -> CoreResult<CubeBuffer> {
         Ok(self.upload_f32(host)?)
     }

@@ -24,12 +24,11 @@
 //! ```
 //!
 //! Timing: operations are queued, not awaited; [`Cubecl::sync`] (or any download) waits
-//! for them. [`bench_lowrank`] does this for its figures.
+//! for them. `eggroll bench lowrank --backend cubecl` syncs before every timer.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod backend;
-pub mod bench;
 mod buffer;
 mod device;
 pub mod error;
@@ -38,7 +37,6 @@ mod kernels;
 mod launch;
 mod linear;
 
-pub use bench::{bench_lowrank, BenchConfig, LowRankBench};
 pub use buffer::CubeBuffer;
 pub use device::Cubecl;
 pub use error::CubeclError;

@@ -1,7 +1,18 @@
-//! The whole core conformance suite, run against the cubecl backend on one shared device.
+//! The whole core conformance suite, run against the cubecl backend on one shared device
+//! (opening a device is slow on lavapipe).
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use eggroll_cubecl::Cubecl;
+use std::sync::OnceLock;
 
-eggroll_core::conformance_suite!(*common::gpu());
+/// The shared backend; panics with the backend's own explanation when no device exists.
+fn gpu() -> &'static Cubecl {
+    static GPU: OnceLock<Cubecl> = OnceLock::new();
+    GPU.get_or_init(|| match Cubecl::new() {
+        Ok(g) => g,
+        Err(e) => panic!("{e}"),
+    })
+}
+
+eggroll_core::conformance_suite!(*gpu());

@@ -41,6 +41,12 @@ pub fn check_noise_bit_exact<B: Backend>(backend: &B) -> Result<(), String> {
     for (key, start, len) in [
         (StreamKey::new(1, 2, 3, 4), 0u32, 4096usize),
         (StreamKey::new(u64::MAX, 0, 7, 123_456), 1_000_003, 777),
+        // 2^18 elements reach tail probabilities near 2^-18 and zero magnitudes (signed zeros).
+        (
+            StreamKey::new(0xdead_beef_0bad_f00d, 9, 1, 77),
+            12_345,
+            1 << 18,
+        ),
     ] {
         let buf = backend
             .normals(key, start, len)
