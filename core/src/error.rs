@@ -60,5 +60,13 @@ impl CoreError {
     }
 }
 
+/// `Ok` when a buffer has the length an operation expects, else [`CoreError::Shape`].
+pub fn check_len(what: &str, expected: usize, got: usize) -> Result<()> {
+    if expected != got {
+        return Err(CoreError::shape(what, expected, got));
+    }
+    Ok(())
+}
+
 /// Result with [`CoreError`].
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;

@@ -131,6 +131,31 @@ pub struct MemberRows {
     pub rows_per_member: usize,
 }
 
+impl MemberRows {
+    /// Check that `rows` rows split into whole members that lie inside `pop` (which is
+    /// validated too); returns the number of members.
+    pub fn members_in(&self, pop: &Population, rows: usize) -> Result<usize> {
+        pop.validate()?;
+        if self.rows_per_member == 0 || rows % self.rows_per_member != 0 {
+            return Err(CoreError::invalid(
+                "rows_per_member",
+                format!("{} does not divide {rows} rows", self.rows_per_member),
+            ));
+        }
+        let count = rows / self.rows_per_member;
+        if self.first_member as u64 + count as u64 > pop.size as u64 {
+            return Err(CoreError::invalid(
+                "member rows",
+                format!(
+                    "{count} members from {} exceed N = {}",
+                    self.first_member, pop.size
+                ),
+            ));
+        }
+        Ok(count)
+    }
+}
+
 /// Which member each row of a batch belongs to: whole blocks of rows per member, or an
 /// explicit member per row (for compacted batches where finished rows were dropped).
 #[derive(Clone, Copy, Debug, PartialEq)]

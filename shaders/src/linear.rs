@@ -6,8 +6,8 @@ use crate::device::Wgpu;
 use crate::dispatch::{to_u32, Batch, Uniform};
 use crate::error::Result;
 use eggroll_core::backend::LinearLayer;
+use eggroll_core::error::check_len;
 use eggroll_core::population::{MemberRows, NoiseKind, Population};
-use eggroll_core::CoreError;
 
 /// The validated geometry of one perturbed call.
 struct Members {
@@ -34,33 +34,8 @@ impl Noise<'_> {
     }
 }
 
-fn check_len(what: &str, expected: usize, got: usize) -> Result<()> {
-    if expected != got {
-        return Err(CoreError::shape(what, expected, got).into());
-    }
-    Ok(())
-}
-
 fn members(pop: &Population, mr: MemberRows, rows: usize) -> Result<Members> {
-    pop.validate()?;
-    if mr.rows_per_member == 0 || rows % mr.rows_per_member != 0 {
-        return Err(CoreError::invalid(
-            "rows_per_member",
-            format!("{} does not divide {rows} rows", mr.rows_per_member),
-        )
-        .into());
-    }
-    let count = rows / mr.rows_per_member;
-    if mr.first_member as u64 + count as u64 > pop.size as u64 {
-        return Err(CoreError::invalid(
-            "member rows",
-            format!(
-                "{count} members from {} exceed N = {}",
-                mr.first_member, pop.size
-            ),
-        )
-        .into());
-    }
+    let count = mr.members_in(pop, rows)?;
     let first_stream = pop.stream_of(mr.first_member);
     let streams = if count == 0 {
         0

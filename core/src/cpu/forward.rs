@@ -8,7 +8,7 @@
 use super::gemm::{sgemm, MatRef};
 use super::kernels::{axpy, dot};
 use super::noise_factors::{full_noise, table, LowRank};
-use crate::error::{CoreError, Result};
+use crate::error::{check_len, CoreError, Result};
 use crate::population::{NoiseKind, Population, RowMembers};
 use rayon::prelude::*;
 
@@ -48,23 +48,7 @@ pub fn linear_forward(
     }
     let chunk_rows = match perturb {
         Some((pop, RowMembers::Blocks(mr))) => {
-            pop.validate()?;
-            if mr.rows_per_member == 0 || rows % mr.rows_per_member != 0 {
-                return Err(CoreError::invalid(
-                    "rows_per_member",
-                    format!("{} does not divide {rows} rows", mr.rows_per_member),
-                ));
-            }
-            let members = (rows / mr.rows_per_member) as u64;
-            if mr.first_member as u64 + members > pop.size as u64 {
-                return Err(CoreError::invalid(
-                    "member rows",
-                    format!(
-                        "{members} members from {} exceed N = {}",
-                        mr.first_member, pop.size
-                    ),
-                ));
-            }
+            mr.members_in(pop, rows)?;
             let per_chunk = (target_chunk_rows(rows) / mr.rows_per_member).max(1);
             (per_chunk + per_chunk % 2) * mr.rows_per_member
         }
@@ -182,11 +166,4 @@ fn add_corrections(
             }
         }
     }
-}
-
-fn check_len(what: &str, expected: usize, got: usize) -> Result<()> {
-    if expected != got {
-        return Err(CoreError::shape(what, expected, got));
-    }
-    Ok(())
 }
