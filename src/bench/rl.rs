@@ -36,6 +36,11 @@ pub struct RlReport {
     pub generations_to_solve: u64,
     /// Final evaluation return of the example run.
     pub solved_return: f64,
+    /// Seconds per generation of the untrained example policy (episodes of uneven length)
+    /// with compaction (finished rows leave the batch).
+    pub compact_seconds: f64,
+    /// The same with masking (every row stays until the longest episode ends).
+    pub mask_seconds: f64,
 }
 
 /// Run the benchmark; `generations` of the throughput phase.
@@ -83,6 +88,30 @@ pub fn bench_rl(
     let secs = t.elapsed().as_secs_f64();
     let gps = generations as f64 / secs;
 
+    // Compaction vs masking on the untrained example policy, whose episodes end at very
+    // different steps (the case the choice matters for); interleaved, best of three.
+    let mut batching_seconds = [f64::INFINITY; 2];
+    for _ in 0..3 {
+        for (slot, batching) in [Batching::Compact, Batching::Mask].into_iter().enumerate() {
+            let mut c = RunConfig::from_toml(CARTPOLE_EXAMPLE, "examples/cartpole.toml", &[])?;
+            if let TaskConfig::Rl(rl) = &mut c.task {
+                rl.batching = batching;
+                let task = RlTask::new(rl.clone(), c.seed)?;
+                let model = Mlp::init(&Cpu, model_config::<Cpu>(&c, &task), c.seed)?;
+                let strategy = make_strategy(&c.es, 1)?;
+                let st = StrategyState {
+                    seed: c.seed,
+                    generation: 0,
+                    total_generations: 1,
+                };
+                let pop = strategy.ask(&st)?;
+                let t = Instant::now();
+                task.fitness(&Cpu, &model, &pop, 0..pop.size, 0)?;
+                batching_seconds[slot] = batching_seconds[slot].min(t.elapsed().as_secs_f64());
+            }
+        }
+    }
+
     let solve_cfg = RunConfig::from_toml(CARTPOLE_EXAMPLE, "examples/cartpole.toml", &[])?;
     let dir = std::env::temp_dir().join(format!("eggroll-bench-rl-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -111,5 +140,7 @@ pub fn bench_rl(
         seconds_to_solve,
         generations_to_solve: summary.generation,
         solved_return,
+        compact_seconds: batching_seconds[0],
+        mask_seconds: batching_seconds[1],
     })
 }

@@ -160,6 +160,10 @@ pub fn run(a: BenchArgs) -> Result<()> {
                     "  examples/cartpole.toml solved (eval return {:.1} >= 475 over 100 episodes) in {:.2} s, {} generations",
                     rep.solved_return, rep.seconds_to_solve, rep.generations_to_solve
                 );
+                println!(
+                    "  uneven episodes (untrained policy): compaction {:.4} s/generation, masking {:.4} s/generation",
+                    rep.compact_seconds, rep.mask_seconds
+                );
             }
         }
         Which::Lowrank(l) => {
