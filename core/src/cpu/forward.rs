@@ -12,6 +12,9 @@ use crate::error::{check_len, CoreError, Result};
 use crate::population::{NoiseKind, Population, RowMembers};
 use rayon::prelude::*;
 
+/// Layers with fewer multiply-adds than this run on the calling thread.
+const SEQUENTIAL_MACS: usize = 1 << 21;
+
 /// Target rows per parallel chunk: an eighth of the batch, between 64 and 512 rows. Large
 /// chunks amortise the GEMM's packing of W; eight of them still spread over the threads. The
 /// chunking depends on the batch only, never on the thread count.
@@ -66,23 +69,30 @@ pub fn linear_forward(
         None => target_chunk_rows(rows),
     };
     let mut y = vec![0.0f32; rows * n_out];
-    y.par_chunks_mut(chunk_rows * n_out)
-        .enumerate()
-        .for_each(|(c, y_chunk)| {
-            let r0 = c * chunk_rows;
-            let nr = y_chunk.len() / n_out;
-            let xc = &x[r0 * n_in..(r0 + nr) * n_in];
-            let w = MatRef::row_major(layer.weight, n_out, n_in);
-            sgemm(1.0, MatRef::row_major(xc, nr, n_in), w.t(), 0.0, y_chunk);
-            if let Some((b, _)) = layer.bias {
-                for row in y_chunk.chunks_mut(n_out) {
-                    axpy(1.0, b, row);
-                }
+    let chunk = |(c, y_chunk): (usize, &mut [f32])| {
+        let r0 = c * chunk_rows;
+        let nr = y_chunk.len() / n_out;
+        let xc = &x[r0 * n_in..(r0 + nr) * n_in];
+        let w = MatRef::row_major(layer.weight, n_out, n_in);
+        sgemm(1.0, MatRef::row_major(xc, nr, n_in), w.t(), 0.0, y_chunk);
+        if let Some((b, _)) = layer.bias {
+            for row in y_chunk.chunks_mut(n_out) {
+                axpy(1.0, b, row);
             }
-            if let Some((pop, members)) = perturb {
-                add_corrections(pop, &members, r0, xc, layer, y_chunk);
-            }
-        });
+        }
+        if let Some((pop, members)) = perturb {
+            add_corrections(pop, &members, r0, xc, layer, y_chunk);
+        }
+    };
+    // Small layers (an RL step) run on the calling thread: handing them to the pool costs
+    // more than the work. The chunks, and so the results, are the same either way.
+    if rows * n_in * n_out < SEQUENTIAL_MACS {
+        y.chunks_mut(chunk_rows * n_out).enumerate().for_each(chunk);
+    } else {
+        y.par_chunks_mut(chunk_rows * n_out)
+            .enumerate()
+            .for_each(chunk);
+    }
     Ok(y)
 }
 

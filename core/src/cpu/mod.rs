@@ -82,8 +82,12 @@ impl Backend for Cpu {
 
     fn activate(&self, x: &mut Vec<f32>, act: Activation) -> Result<()> {
         if act != Activation::Identity {
-            x.par_chunks_mut(1 << 14)
-                .for_each(|c| activate_in_place(c, act));
+            if x.len() < 1 << 16 {
+                activate_in_place(x, act);
+            } else {
+                x.par_chunks_mut(1 << 14)
+                    .for_each(|c| activate_in_place(c, act));
+            }
         }
         Ok(())
     }

@@ -19,6 +19,7 @@ use eggroll_core::mlp::Mlp;
 use eggroll_core::population::Population;
 use eggroll_core::vec_env::Space;
 use eggroll_core::Backend;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
@@ -127,7 +128,22 @@ impl<B: Backend> Task<B> for RlTask {
         members: Range<u32>,
         generation: u64,
     ) -> Result<Vec<f32>> {
-        rollout::population_returns(self, backend, model, pop, members, generation)
+        // Independent shards of members, one per worker thread, each a complete rollout:
+        // no synchronisation per environment step. A member's return does not depend on
+        // which members share its batch, so the result is the same for any shard count.
+        let shards = rayon::current_num_threads().clamp(1, members.len().div_ceil(32).max(1));
+        let n = members.len() as u32;
+        let ranges: Vec<Range<u32>> = (0..shards as u32)
+            .map(|s| {
+                let r = eggroll_populations::shard::shard_range(n, shards as u32, s);
+                members.start + r.start..members.start + r.end
+            })
+            .collect();
+        let parts = ranges
+            .into_par_iter()
+            .map(|r| rollout::population_returns(self, backend, model, pop, r, generation))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(parts.concat())
     }
 
     fn evaluate(&self, backend: &B, model: &Mlp<B>) -> Result<Vec<(&'static str, f64)>> {
