@@ -139,6 +139,9 @@ pub fn train_distributed<B: Backend>(
     let mcfg = model_config(cfg, task);
     let mut state = if opts.resume {
         let ck = Checkpoint::load(&ckpt_path)?;
+        if let Some(json) = ck.metadata.get("task_state") {
+            task.load_state_json(json)?;
+        }
         from_checkpoint(backend, cfg, mcfg, &ck, &ckpt_path)?
     } else {
         let model = Mlp::init(backend, mcfg, cfg.seed)?;
@@ -196,6 +199,7 @@ pub fn train_distributed<B: Backend>(
             &weights,
             &step,
         )?;
+        task.after_generation(backend, &state.model, g)?;
 
         let done = state.strategy.generation;
         // With early stopping every rank evaluates (identically), so all stop together.
@@ -226,7 +230,11 @@ pub fn train_distributed<B: Backend>(
         if let Some(log) = log.as_mut() {
             log.append(&Value::Object(line))?;
             if done % cfg.run.checkpoint_every == 0 || done == end || reached {
-                to_checkpoint(backend, cfg, &state)?.save_atomic(&ckpt_path)?;
+                let mut ck = to_checkpoint(backend, cfg, &state)?;
+                if let Some(json) = task.state_json() {
+                    ck.metadata.insert("task_state".into(), json);
+                }
+                ck.save_atomic(&ckpt_path)?;
             }
         }
         if !eval.is_empty() {

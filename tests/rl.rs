@@ -19,6 +19,7 @@ fn setup(env: &str, batching: Batching) -> (RunConfig, RlTask, Mlp<Cpu>) {
         episodes: 2,
         eval_episodes: 3,
         batching,
+        obs_norm: false,
     };
     let task = RlTask::new(rl, 9).unwrap();
     let model = Mlp::init(&Cpu, model_config::<Cpu>(&cfg, &task), 4).unwrap();
@@ -102,4 +103,32 @@ fn unknown_environment_lists_the_registry() {
         err.contains("CartPole-v1") && err.contains("Chess-v0"),
         "{err}"
     );
+}
+
+#[test]
+fn observation_normalisation_resumes_exactly() {
+    let text = "[task]\nname = \"rl\"\nenv = \"Pendulum-v1\"\neval_episodes = 2\nobs_norm = true\n\
+                [model]\nhidden = [8]\n[es]\npopulation = 16\n[run]\ncheckpoint_every = 2\neval_every = 2\n";
+    let cfg = RunConfig::from_toml(text, "test", &["generations=4".into()]).unwrap();
+    let run = |dir: &std::path::Path, resume: bool, stop: Option<u64>| {
+        let task = cfg.task.build::<Cpu>(cfg.seed).unwrap();
+        let opts = TrainOptions {
+            out_dir: dir.to_path_buf(),
+            resume,
+            stop_after: stop,
+        };
+        train(&Cpu, &cfg, &*task, &opts, &mut |_| {}).unwrap();
+        eggroll_core::checkpoint::Checkpoint::load(&eggroll::train::latest_checkpoint(dir)).unwrap()
+    };
+    let base = std::env::temp_dir().join(format!("eggroll-obsnorm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let straight = run(&base.join("a"), false, None);
+    run(&base.join("b"), false, Some(2));
+    let resumed = run(&base.join("b"), true, None);
+    assert_eq!(straight.tensors, resumed.tensors);
+    let stats = straight.metadata.get("task_state").unwrap();
+    assert_eq!(stats, resumed.metadata.get("task_state").unwrap());
+    let parsed: eggroll::tasks::rl::ObsStats = serde_json::from_str(stats).unwrap();
+    assert_eq!(parsed.dim(), 3);
+    let _ = std::fs::remove_dir_all(&base);
 }

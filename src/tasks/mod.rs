@@ -144,4 +144,20 @@ pub trait Task<B: Backend> {
 
     /// Metrics of the unperturbed model (`eval_loss`, `eval_accuracy`, …).
     fn evaluate(&self, backend: &B, model: &Mlp<B>) -> Result<Vec<(&'static str, f64)>>;
+
+    /// Called once per generation after the update, identically on every process (e.g. to
+    /// update running observation statistics). Most tasks keep no state.
+    fn after_generation(&self, _backend: &B, _model: &Mlp<B>, _generation: u64) -> Result<()> {
+        Ok(())
+    }
+
+    /// The task's own state as JSON, saved in checkpoints (`None`: no state).
+    fn state_json(&self) -> Option<String> {
+        None
+    }
+
+    /// Restore the state written by [`Task::state_json`].
+    fn load_state_json(&self, _json: &str) -> Result<()> {
+        Ok(())
+    }
 }

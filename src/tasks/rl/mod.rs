@@ -7,8 +7,11 @@
 //! finished rows leave the batch and the forward runs on the rest, each row tagged with its
 //! member) or by masking (every row stays; finished rows are ignored).
 
+mod obs_norm;
 mod policy;
 mod rollout;
+
+pub use obs_norm::ObsStats;
 
 pub use policy::Policy;
 pub use rollout::{play_episode, EpisodeTrace};
@@ -52,6 +55,9 @@ pub struct RlConfig {
     /// Compaction or masking of finished rows.
     #[serde(default)]
     pub batching: Batching,
+    /// Normalise observations by running statistics (as OpenAI-ES does), clipped to ±5.
+    #[serde(default)]
+    pub obs_norm: bool,
 }
 
 fn one() -> usize {
@@ -67,6 +73,7 @@ pub struct RlTask {
     seed: u64,
     obs_dim: usize,
     policy: Policy,
+    stats: std::sync::RwLock<ObsStats>,
 }
 
 impl RlTask {
@@ -79,6 +86,7 @@ impl RlTask {
         let policy = Policy::for_space(probe.action_space());
         Ok(RlTask {
             obs_dim: probe.obs_dim(),
+            stats: std::sync::RwLock::new(ObsStats::new(probe.obs_dim())),
             cfg,
             seed,
             policy,
@@ -93,6 +101,14 @@ impl RlTask {
     /// The policy head (discrete argmax or squashed continuous actions).
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// The observation normaliser in force (identity when `obs_norm` is off).
+    pub fn normaliser(&self) -> Option<ObsStats> {
+        if !self.cfg.obs_norm {
+            return None;
+        }
+        self.stats.read().ok().map(|s| s.clone())
     }
 
     /// Mean and standard deviation of the unperturbed policy's return over `episodes`
@@ -149,6 +165,48 @@ impl<B: Backend> Task<B> for RlTask {
     fn evaluate(&self, backend: &B, model: &Mlp<B>) -> Result<Vec<(&'static str, f64)>> {
         let (mean, std) = self.evaluate_returns(backend, model, self.cfg.eval_episodes)?;
         Ok(vec![("eval_return", mean), ("eval_return_std", std)])
+    }
+
+    /// With `obs_norm`, update the statistics from one unperturbed episode per generation,
+    /// played identically on every process (so ranks and threads never disagree).
+    fn after_generation(&self, backend: &B, model: &Mlp<B>, generation: u64) -> Result<()> {
+        if !self.cfg.obs_norm {
+            return Ok(());
+        }
+        let seed = rollout::generation_seed(self.seed, 0x0b5, generation);
+        let trace = rollout::play_episode(self, backend, model, seed)?;
+        if let Ok(mut stats) = self.stats.write() {
+            for obs in &trace.observations {
+                stats.push(obs);
+            }
+        }
+        Ok(())
+    }
+
+    fn state_json(&self) -> Option<String> {
+        let stats = self.normaliser()?;
+        serde_json::to_string(&stats).ok()
+    }
+
+    fn load_state_json(&self, json: &str) -> Result<()> {
+        let loaded: ObsStats = serde_json::from_str(json).map_err(|e| Error::Config {
+            origin: "checkpoint task_state".into(),
+            why: e.to_string(),
+        })?;
+        if loaded.dim() != self.obs_dim {
+            return Err(Error::Config {
+                origin: "checkpoint task_state".into(),
+                why: format!(
+                    "observation statistics of width {}, expected {}",
+                    loaded.dim(),
+                    self.obs_dim
+                ),
+            });
+        }
+        if let Ok(mut stats) = self.stats.write() {
+            *stats = loaded;
+        }
+        Ok(())
     }
 }
 

@@ -11,7 +11,7 @@ use std::ops::Range;
 
 /// Seed of the first environment of a generation's rollouts (below 2^62, so adding env
 /// indices never overflows).
-fn generation_seed(seed: u64, salt: u32, generation: u64) -> u64 {
+pub(super) fn generation_seed(seed: u64, salt: u32, generation: u64) -> u64 {
     let k = StreamKey::new(seed, salt, generation as u32, (generation >> 32) as u32);
     (((k.k0 as u64) << 32) | k.k1 as u64) >> 2
 }
@@ -99,6 +99,7 @@ pub fn population_returns<B: Backend>(
     let mut row_members = Vec::with_capacity(rows);
     let mut batch_rows = Vec::with_capacity(rows);
     let horizon = eggroll_rl_envs::make(&task.cfg.env, 1)?.max_episode_steps();
+    let norm = task.normaliser();
     let mut steps = 0;
     loop {
         let finished = match task.cfg.batching {
@@ -123,6 +124,9 @@ pub fn population_returns<B: Backend>(
             }
             row_members.push(members.start + (r / e) as u32);
             batch_rows.push(r);
+        }
+        if let Some(n) = &norm {
+            n.normalise(&mut x);
         }
         let xb = backend.upload(&x)?;
         let yb = match task.cfg.batching {
@@ -186,8 +190,15 @@ pub fn evaluate<B: Backend>(
     );
     let mut active = vec![true; episodes];
     let mut returns = vec![0.0f64; episodes];
+    let norm = task.normaliser();
+    let mut x = Vec::new();
     while active.iter().any(|&a| a) {
-        let xb = backend.upload(cl.env.observations())?;
+        x.clear();
+        x.extend_from_slice(cl.env.observations());
+        if let Some(n) = &norm {
+            n.normalise(&mut x);
+        }
+        let xb = backend.upload(&x)?;
         let y = backend.download(&model.forward_population(backend, &xb, episodes, None)?)?;
         for i in 0..episodes {
             task.policy.act(
@@ -217,6 +228,8 @@ pub struct EpisodeTrace {
     pub states: Vec<Vec<f64>>,
     /// Action taken at each step.
     pub actions: Vec<Vec<f32>>,
+    /// Raw observation before each step.
+    pub observations: Vec<Vec<f32>>,
     /// Sum of rewards.
     pub total_return: f64,
 }
@@ -231,9 +244,15 @@ pub fn play_episode<B: Backend>(
     let mut cl = Class::new(task, 1, seed)?;
     let (outs, adim) = (task.policy.outputs(), task.policy.action_dim());
     let mut trace = EpisodeTrace::default();
+    let norm = task.normaliser();
     loop {
         trace.states.extend(cl.env.state(0));
-        let xb = backend.upload(cl.env.observations())?;
+        let mut x = cl.env.observations().to_vec();
+        trace.observations.push(x.clone());
+        if let Some(n) = &norm {
+            n.normalise(&mut x);
+        }
+        let xb = backend.upload(&x)?;
         let y = backend.download(&model.forward_population(backend, &xb, 1, None)?)?;
         task.policy.act(&y[..outs], &mut cl.actions[..adim], 0)?;
         trace.actions.push(cl.actions.clone());
