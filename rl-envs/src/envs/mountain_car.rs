@@ -10,9 +10,9 @@ use crate::npmath::np_clip;
 use crate::physics::{components, Physics};
 use crate::rng::ResetRng;
 
-const MIN_POSITION: f64 = -1.2;
-const MAX_POSITION: f64 = 0.6;
-const MAX_SPEED: f64 = 0.07;
+pub(super) const MIN_POSITION: f64 = -1.2;
+pub(super) const MAX_POSITION: f64 = 0.6;
+pub(super) const MAX_SPEED: f64 = 0.07;
 const GOAL_POSITION: f64 = 0.5;
 const GOAL_VELOCITY: f64 = 0.0;
 const FORCE: f64 = 0.001;
@@ -35,15 +35,11 @@ impl Physics for MountainCar {
     }
 
     fn observation_space() -> Space {
-        Space::Continuous {
-            low: vec![MIN_POSITION as f32, -MAX_SPEED as f32],
-            high: vec![MAX_POSITION as f32, MAX_SPEED as f32],
-        }
+        car_observation_space()
     }
 
     fn reset(rng: &mut ResetRng, state: &mut [f64]) {
-        state[0] = rng.uniform(-0.6, -0.4);
-        state[1] = 0.0;
+        reset_car(rng, state);
     }
 
     fn step_block(
@@ -74,4 +70,18 @@ impl Physics for MountainCar {
         obs[0] = state[0] as f32;
         obs[1] = state[1] as f32;
     }
+}
+
+/// Position and velocity bounds, shared by both mountain-car environments.
+pub(super) fn car_observation_space() -> Space {
+    Space::Continuous {
+        low: vec![MIN_POSITION as f32, -MAX_SPEED as f32],
+        high: vec![MAX_POSITION as f32, MAX_SPEED as f32],
+    }
+}
+
+/// Both mountain cars start at rest at a position uniform in [−0.6, −0.4).
+pub(super) fn reset_car(rng: &mut ResetRng, state: &mut [f64]) {
+    state[0] = rng.uniform(-0.6, -0.4);
+    state[1] = 0.0;
 }

@@ -15,11 +15,12 @@ use crate::npmath::pow2;
 use crate::physics::{components, Physics};
 use crate::rng::ResetRng;
 
+use super::mountain_car::{
+    car_observation_space, reset_car, MAX_POSITION, MAX_SPEED, MIN_POSITION,
+};
+
 const MIN_ACTION: f32 = -1.0;
 const MAX_ACTION: f32 = 1.0;
-const MIN_POSITION: f64 = -1.2;
-const MAX_POSITION: f64 = 0.6;
-const MAX_SPEED: f64 = 0.07;
 const GOAL_POSITION: f64 = 0.45;
 const POWER: f64 = 0.0015;
 
@@ -92,15 +93,11 @@ impl Physics for MountainCarContinuous {
     }
 
     fn observation_space() -> Space {
-        Space::Continuous {
-            low: vec![MIN_POSITION as f32, -MAX_SPEED as f32],
-            high: vec![MAX_POSITION as f32, MAX_SPEED as f32],
-        }
+        car_observation_space()
     }
 
     fn reset(rng: &mut ResetRng, state: &mut [f64]) {
-        state[0] = rng.uniform(-0.6, -0.4);
-        state[1] = 0.0;
+        reset_car(rng, state);
     }
 
     fn step_block(
