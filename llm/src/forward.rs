@@ -39,6 +39,41 @@ pub fn rescale_multiplier(fan_in: usize) -> i64 {
     ((1i64 << 32) + div / 2) / div
 }
 
+/// Add one row's rank-r correction `s·((Σ_j u_j·A[j][o]) >> shift)` to `acc` (`out` values),
+/// with `u_j = (x·B[j]) >> 4` for the row's input `x` (`inp` values), `A` (rank × out) and
+/// `B` (rank × inp). The rank is `b.len() / x.len()`; `u` is scratch of at least `rank` values.
+/// [`Runner`] and [`crate::int_cpu::CpuInt`] both add their corrections through this.
+pub fn add_correction(
+    acc: &mut [i32],
+    x: &[i16],
+    a: &[i16],
+    b: &[i16],
+    sign: i32,
+    shift: u32,
+    u: &mut [i32],
+) {
+    let (inp, out) = (x.len(), acc.len());
+    let rank = b.len() / inp.max(1);
+    for j in 0..rank {
+        u[j] = dot(x, &b[j * inp..][..inp]) >> 4;
+    }
+    if rank == 1 {
+        // The general formula with one term, without the inner loop.
+        let u = u[0];
+        for (o, &av) in acc.iter_mut().zip(a) {
+            *o += sign * ((u * av as i32) >> shift);
+        }
+    } else {
+        for (oi, o) in acc.iter_mut().enumerate() {
+            let mut c = 0i32;
+            for j in 0..rank {
+                c += u[j] * a[j * out + oi] as i32;
+            }
+            *o += sign * (c >> shift);
+        }
+    }
+}
+
 /// A batch of rows stepping through the model together, with their hidden states.
 pub struct Runner<'w> {
     wts: &'w Weights,
@@ -192,33 +227,20 @@ impl<'w> Runner<'w> {
         let pn = &n.params[id];
         for r in 0..rows {
             let q = r / 2;
-            let b = &pn.b[q * rank * inp..][..rank * inp];
-            let a = &pn.a[q * rank * out..][..rank * out];
-            let xr = &x[r * inp..][..inp];
-            for j in 0..rank {
-                self.u[j] = dot(xr, &b[j * inp..][..inp]) >> 4;
-            }
-            let s = Self::sign(r);
-            let accr = &mut self.acc[r * out..][..out];
-            if rank == 1 {
-                let u = self.u[0];
-                for (o, &av) in accr.iter_mut().zip(a) {
-                    *o += s * ((u * av as i32) >> shift);
-                }
-            } else {
-                for (oi, o) in accr.iter_mut().enumerate() {
-                    let mut c = 0i32;
-                    for j in 0..rank {
-                        c += self.u[j] * a[j * out + oi] as i32;
-                    }
-                    *o += s * (c >> shift);
-                }
-            }
+            add_correction(
+                &mut self.acc[r * out..][..out],
+                &x[r * inp..][..inp],
+                &pn.a[q * rank * out..][..rank * out],
+                &pn.b[q * rank * inp..][..rank * inp],
+                Self::sign(r),
+                shift,
+                &mut self.u,
+            );
         }
     }
 
     /// Rescale `acc` (rows × out, fan-in `inp`) into int8-range values.
-    fn rescale_into(
+    pub(crate) fn rescale_into(
         acc: &[i32],
         rows: usize,
         out: usize,

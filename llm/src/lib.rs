@@ -5,6 +5,13 @@
 //! with int8 low-rank perturbations and a thresholded ±1 update: no floating point anywhere in
 //! the forward pass, the fitness or the update.
 //!
+//! Device kernels: the two hot integer operations (the perturbed matmul `x·Wᵀ` plus each
+//! member's rank-r correction, optionally rescaled to int8, and the update sum
+//! `Σ_k f_k·A_k·B_kᵀ`) form the [`IntKernels`] trait. [`CpuInt`] is the reference (the same
+//! code the forward pass and [`update::es_update`] run); the WGSL (`eggroll-shaders`) and cubecl
+//! (`eggroll-cubecl`) backends regenerate the noise on the device and are bit-identical to it,
+//! as [`int_conformance_suite!`] checks on every backend.
+//!
 //! Entry points: [`train::train`], [`generate::generate`], [`bench::bench_egg`], configured by
 //! [`config::EggConfig`].
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -17,6 +24,9 @@ pub mod error;
 pub mod evaluate;
 pub mod forward;
 pub mod generate;
+pub mod int_backend;
+pub mod int_conformance;
+pub mod int_cpu;
 pub mod kernels;
 pub mod noise;
 pub mod params;
@@ -26,3 +36,5 @@ pub mod update;
 
 pub use config::EggConfig;
 pub use error::{LlmError, Result};
+pub use int_backend::{IntKernels, NoiseSpec, UpdateShape, UpdateSpec};
+pub use int_cpu::CpuInt;

@@ -40,6 +40,60 @@ pub struct UpdateStats {
     pub active_pairs: u64,
 }
 
+/// A matrix's `Z = Σ_k f_k·A_k·B_kᵀ` (out × inp, int32) over the active pairs `(pair, f)`, as
+/// ONE int GEMM of `(out × K·r)·(K·r × inp)` with the noise of parameter `param` regenerated.
+/// Callers keep `Σ|f_k|·rank·127²` within int32 ([`crate::int_backend::check_update`]).
+pub fn matrix_update_sum(
+    seed: u64,
+    param: u32,
+    epoch: u32,
+    rank: usize,
+    out: usize,
+    inp: usize,
+    active: &[(u32, i8)],
+) -> Vec<i32> {
+    let kr = active.len() * rank;
+    let mut fa = vec![0i16; out * kr];
+    let mut bt = vec![0i16; inp * kr];
+    let mut a = vec![0i16; rank * out];
+    let mut b = vec![0i16; rank * inp];
+    for (col, &(pair, f)) in active.iter().enumerate() {
+        let key = StreamKey::new(seed, param, epoch, pair);
+        matrix_noise(key, inp, out, rank, &mut a, &mut b);
+        for j in 0..rank {
+            let c = col * rank + j;
+            for o in 0..out {
+                fa[o * kr + c] = f as i16 * a[j * out + o];
+            }
+            for i in 0..inp {
+                bt[i * kr + c] = b[j * inp + i];
+            }
+        }
+    }
+    let mut z = vec![0i32; out * inp];
+    gemm_i16(&fa, out, &bt, inp, kr, &mut z);
+    z
+}
+
+/// A vector's `Z = Σ_k f_k·ε_k` (`len` values, int32) over the active pairs `(pair, f)`.
+pub fn vector_update_sum(
+    seed: u64,
+    param: u32,
+    epoch: u32,
+    len: usize,
+    active: &[(u32, i8)],
+) -> Vec<i32> {
+    let mut z = vec![0i32; len];
+    let mut e = vec![0i16; len];
+    for &(pair, f) in active {
+        vector_noise(StreamKey::new(seed, param, epoch, pair), &mut e);
+        for (zi, &ei) in z.iter_mut().zip(&e) {
+            *zi += f as i32 * ei as i32;
+        }
+    }
+    z
+}
+
 /// Apply one update in place (and refresh the i16 copy).
 pub fn es_update(
     wts: &mut Weights,
@@ -49,11 +103,11 @@ pub fn es_update(
     signs: &[i8],
     alpha_fixed: u64,
 ) -> UpdateStats {
-    let active: Vec<(u32, i16)> = signs
+    let active: Vec<(u32, i8)> = signs
         .iter()
         .enumerate()
         .filter(|(_, &s)| s != 0)
-        .map(|(k, &s)| (k as u32, s as i16))
+        .map(|(k, &s)| (k as u32, s))
         .collect();
     let kk = active.len();
     if kk == 0 {
@@ -78,25 +132,7 @@ pub fn es_update(
             match p.kind {
                 Kind::Matrix { out: rows, inp } => {
                     let kr = kk * rank;
-                    let mut fa = vec![0i16; rows * kr];
-                    let mut bt = vec![0i16; inp * kr];
-                    let mut a = vec![0i16; rank * rows];
-                    let mut b = vec![0i16; rank * inp];
-                    for (col, &(pair, f)) in active.iter().enumerate() {
-                        let key = StreamKey::new(seed, id as u32, epoch, pair);
-                        matrix_noise(key, inp, rows, rank, &mut a, &mut b);
-                        for j in 0..rank {
-                            let c = col * rank + j;
-                            for o in 0..rows {
-                                fa[o * kr + c] = f * a[j * rows + o];
-                            }
-                            for i in 0..inp {
-                                bt[i * kr + c] = b[j * inp + i];
-                            }
-                        }
-                    }
-                    let mut z = vec![0i32; rows * inp];
-                    gemm_i16(&fa, rows, &bt, inp, kr, &mut z);
+                    let z = matrix_update_sum(seed, id as u32, epoch, rank, rows, inp, &active);
                     let bound = thr * thr * kr as u128;
                     for (i, &zi) in z.iter().enumerate() {
                         let z2 = (zi as i128 * zi as i128) as u128;
@@ -106,14 +142,7 @@ pub fn es_update(
                     }
                 }
                 Kind::Vector { len, .. } => {
-                    let mut z = vec![0i32; len];
-                    let mut e = vec![0i16; len];
-                    for &(pair, f) in &active {
-                        vector_noise(StreamKey::new(seed, id as u32, epoch, pair), &mut e);
-                        for (zi, &ei) in z.iter_mut().zip(&e) {
-                            *zi += f as i32 * ei as i32;
-                        }
-                    }
+                    let z = vector_update_sum(seed, id as u32, epoch, len, &active);
                     let bound = thr * thr * kk as u128;
                     for (i, &zi) in z.iter().enumerate() {
                         let z2 = (zi as i128 * zi as i128) as u128;

@@ -1,0 +1,408 @@
+//! The conformance suite of [`IntKernels`] backends, written once: every check compares a
+//! backend with the CPU reference [`CpuInt`] **bit for bit** on seeded random cases (ragged
+//! shapes that are no multiple of any tile size, extreme ±127 values at fan-in 1024, ranks 1–4,
+//! σ shifts 1–8, pairs not starting at 0, update sums over 0, 1 and ~300 active pairs with
+//! negative weights) and checks that invalid inputs are refused. Run it for a backend with
+//! [`int_conformance_suite!`](crate::int_conformance_suite).
+
+use crate::int_backend::{IntKernels, NoiseSpec, UpdateShape, UpdateSpec};
+use crate::int_cpu::CpuInt;
+use eggroll_core::noise::hash32;
+
+/// Deterministic int8-range values (−127..=127) for a case; `salt` picks the sequence.
+pub fn values(n: usize, salt: u32) -> Vec<i16> {
+    (0..n as u32)
+        .map(|i| (hash32(i.wrapping_mul(0x9e37_79b9) ^ hash32(salt)) % 255) as i16 - 127)
+        .collect()
+}
+
+fn weights(n: usize, salt: u32) -> Vec<i8> {
+    values(n, salt).into_iter().map(|v| v as i8).collect()
+}
+
+/// Compare two results element by element; the error names the case, the first differing
+/// index and how many differ.
+pub fn compare<T: PartialEq + std::fmt::Debug>(
+    case: &str,
+    got: &[T],
+    want: &[T],
+) -> Result<(), String> {
+    if got.len() != want.len() {
+        return Err(format!(
+            "{case}: {} values, expected {}",
+            got.len(),
+            want.len()
+        ));
+    }
+    let bad: Vec<usize> = (0..got.len()).filter(|&i| got[i] != want[i]).collect();
+    match bad.first() {
+        None => Ok(()),
+        Some(&i) => Err(format!(
+            "{case}: {} of {} values differ, first at {i}: got {:?}, expected {:?}",
+            bad.len(),
+            got.len(),
+            got[i],
+            want[i]
+        )),
+    }
+}
+
+fn run<K: IntKernels, T>(k: &K, case: &str, r: Result<T, K::Error>) -> Result<T, String> {
+    r.map_err(|e| format!("{} failed on {case}: {e}", k.name()))
+}
+
+fn cpu<T>(case: &str, r: crate::Result<T>) -> Result<T, String> {
+    r.map_err(|e| format!("the CPU reference failed on {case}: {e}"))
+}
+
+/// One matmul case against the CPU, both the int32 and the rescaled output.
+fn matmul_case<K: IntKernels>(
+    k: &K,
+    x: &[i16],
+    rows: usize,
+    w: &[i8],
+    out: usize,
+    inp: usize,
+    noise: Option<&NoiseSpec>,
+) -> Result<(), String> {
+    let case = format!("matmul rows {rows} inp {inp} out {out} noise {noise:?}");
+    let want = cpu(&case, CpuInt.perturbed_matmul(x, rows, w, out, inp, noise))?;
+    let got = run(k, &case, k.perturbed_matmul(x, rows, w, out, inp, noise))?;
+    compare(&case, &got, &want)?;
+    let case = format!("rescaled {case}");
+    let want = cpu(
+        &case,
+        CpuInt.perturbed_matmul_rescaled(x, rows, w, out, inp, noise),
+    )?;
+    let got = run(
+        k,
+        &case,
+        k.perturbed_matmul_rescaled(x, rows, w, out, inp, noise),
+    )?;
+    compare(&case, &got, &want)
+}
+
+/// Plain `x·wᵀ` (no noise) on ragged shapes around the tile sizes.
+pub fn check_matmul_plain<K: IntKernels>(k: &K) -> Result<(), String> {
+    let shapes = [
+        (1, 1, 1),
+        (3, 17, 5),
+        (66, 17, 5),
+        (3, 130, 256),
+        (66, 130, 1),
+        (1, 1024, 5),
+        (66, 1, 256),
+    ];
+    for (c, &(rows, inp, out)) in shapes.iter().enumerate() {
+        let x = values(rows * inp, 2 * c as u32);
+        let w = weights(out * inp, 2 * c as u32 + 1);
+        matmul_case(k, &x, rows, &w, out, inp, None)?;
+    }
+    Ok(())
+}
+
+/// The perturbed matmul: ranks 1–4, σ shifts 1–8, odd row counts, pairs not starting at 0.
+pub fn check_matmul_noise<K: IntKernels>(k: &K) -> Result<(), String> {
+    let cases = [
+        // rows, inp, out, rank, shift, first_pair
+        (1, 1, 1, 1, 1, 0),
+        (3, 17, 5, 2, 4, 7),
+        (66, 130, 5, 1, 8, 3),
+        (6, 17, 256, 3, 2, 1000),
+        (3, 1024, 1, 4, 5, 0),
+        (66, 17, 1, 4, 1, 12),
+        (2, 130, 256, 2, 6, u32::MAX),
+    ];
+    for (c, &(rows, inp, out, rank, sigma_shift, first_pair)) in cases.iter().enumerate() {
+        let x = values(rows * inp, 100 + 2 * c as u32);
+        let w = weights(out * inp, 101 + 2 * c as u32);
+        let noise = NoiseSpec {
+            seed: 0x1234_5678_9abc_def0 ^ c as u64,
+            param: 3 + c as u32,
+            epoch: 11,
+            first_pair,
+            rank,
+            sigma_shift,
+        };
+        matmul_case(k, &x, rows, &w, out, inp, Some(&noise))?;
+    }
+    Ok(())
+}
+
+/// Extreme ±127 inputs and weights at fan-in 1024 (int32 sums near their largest, rescales
+/// that clip on both sides), with and without rank-4 noise.
+pub fn check_matmul_extremes<K: IntKernels>(k: &K) -> Result<(), String> {
+    let (rows, inp, out) = (3, 1024, 5);
+    let mut x = vec![127i16; rows * inp];
+    for v in &mut x[inp..2 * inp] {
+        *v = -127;
+    }
+    // Third row alternates sign: sums near zero, where floor rounding of negatives shows.
+    for (i, v) in x[2 * inp..].iter_mut().enumerate() {
+        *v = if i % 2 == 0 { 127 } else { -127 };
+    }
+    let mut w = vec![127i8; out * inp];
+    for v in &mut w[inp..2 * inp] {
+        *v = -127;
+    }
+    w[2 * inp..].copy_from_slice(&weights(3 * inp, 77));
+    matmul_case(k, &x, rows, &w, out, inp, None)?;
+    let noise = NoiseSpec {
+        seed: 5,
+        param: 1,
+        epoch: 0,
+        first_pair: 9,
+        rank: 4,
+        sigma_shift: 1,
+    };
+    matmul_case(k, &x, rows, &w, out, inp, Some(&noise))
+}
+
+fn update_case<K: IntKernels>(
+    k: &K,
+    spec: &UpdateSpec,
+    active: &[(u32, i8)],
+) -> Result<(), String> {
+    let case = format!("update {spec:?} with {} active pairs", active.len());
+    let want = cpu(&case, CpuInt.update_sum(spec, active))?;
+    let got = run(k, &case, k.update_sum(spec, active))?;
+    compare(&case, &got, &want)
+}
+
+/// Active pairs `(pair, f)` for a case: `count` distinct pairs, f in ±1 or, with `wide`,
+/// anywhere in −127..=127 except 0.
+fn active_pairs(count: usize, salt: u32, wide: bool) -> Vec<(u32, i8)> {
+    (0..count as u32)
+        .map(|k| {
+            let h = hash32(k ^ hash32(salt));
+            let f = if wide {
+                ((h % 254) as i16 - 127 + ((h % 254) >= 127) as i16) as i8
+            } else if h & 1 == 0 {
+                1
+            } else {
+                -1
+            };
+            (16 * k + (h >> 28), f)
+        })
+        .collect()
+}
+
+/// Matrix update sums: 0, 1 and ~300 active pairs (negative f included), ranks 1–4.
+pub fn check_update_matrix<K: IntKernels>(k: &K) -> Result<(), String> {
+    let cases = [
+        // out, inp, rank, active pairs, wide f
+        (5, 17, 1, 0, false),
+        (1, 1, 1, 1, false),
+        (5, 17, 2, 1, true),
+        (17, 130, 4, 300, false),
+        (66, 5, 3, 37, true),
+        (256, 17, 1, 301, false),
+    ];
+    for (c, &(out, inp, rank, count, wide)) in cases.iter().enumerate() {
+        let spec = UpdateSpec {
+            seed: 0xdead_beef_0000_0001 + c as u64,
+            param: c as u32,
+            epoch: 2 + c as u32,
+            rank,
+            shape: UpdateShape::Matrix { out, inp },
+        };
+        update_case(k, &spec, &active_pairs(count, c as u32, wide))?;
+    }
+    Ok(())
+}
+
+/// Vector update sums: 0, 1 and ~300 active pairs (negative f included).
+pub fn check_update_vector<K: IntKernels>(k: &K) -> Result<(), String> {
+    let cases = [
+        (1, 0, false),
+        (5, 1, false),
+        (130, 300, false),
+        (1024, 57, true),
+    ];
+    for (c, &(len, count, wide)) in cases.iter().enumerate() {
+        let spec = UpdateSpec {
+            seed: 77 + c as u64,
+            param: 10 + c as u32,
+            epoch: 1,
+            rank: 1,
+            shape: UpdateShape::Vector { len },
+        };
+        update_case(k, &spec, &active_pairs(count, 50 + c as u32, wide))?;
+    }
+    Ok(())
+}
+
+/// Invalid inputs (wrong lengths, out-of-range values, zero rank, possible overflow) are
+/// reported as errors, and empty batches give empty results.
+pub fn check_rejects_invalid<K: IntKernels>(k: &K) -> Result<(), String> {
+    let noise = NoiseSpec {
+        seed: 1,
+        param: 0,
+        epoch: 0,
+        first_pair: 0,
+        rank: 0,
+        sigma_shift: 1,
+    };
+    let bad: [(&str, bool); 5] = [
+        (
+            "short x",
+            k.perturbed_matmul(&[1, 2, 3], 2, &[1, 2], 1, 2, None)
+                .is_err(),
+        ),
+        (
+            "x = 128",
+            k.perturbed_matmul(&[128, 0], 1, &[1, 2], 1, 2, None)
+                .is_err(),
+        ),
+        (
+            "rank 0",
+            k.perturbed_matmul(&[1, 2], 1, &[1, 2], 1, 2, Some(&noise))
+                .is_err(),
+        ),
+        (
+            "fan-in 2^18",
+            k.perturbed_matmul(&vec![0; 1 << 18], 1, &vec![0; 1 << 18], 1, 1 << 18, None)
+                .is_err(),
+        ),
+        (
+            "update f = −128",
+            k.update_sum(
+                &UpdateSpec {
+                    seed: 0,
+                    param: 0,
+                    epoch: 0,
+                    rank: 1,
+                    shape: UpdateShape::Vector { len: 3 },
+                },
+                &[(0, i8::MIN)],
+            )
+            .is_err(),
+        ),
+    ];
+    if let Some((what, _)) = bad.iter().find(|(_, refused)| !refused) {
+        return Err(format!("{} accepted an invalid input: {what}", k.name()));
+    }
+    let empty = run(
+        k,
+        "empty batch",
+        k.perturbed_matmul(&[], 0, &[1, 2], 1, 2, None),
+    )?;
+    compare("empty batch", &empty, &[])
+}
+
+/// Define one `#[test]` per integer conformance check for a backend expression.
+#[macro_export]
+macro_rules! int_conformance_suite {
+    ($k:expr) => {
+        #[test]
+        fn int_conformance_matmul_plain() {
+            $crate::int_conformance::check_matmul_plain(&$k).unwrap();
+        }
+        #[test]
+        fn int_conformance_matmul_noise() {
+            $crate::int_conformance::check_matmul_noise(&$k).unwrap();
+        }
+        #[test]
+        fn int_conformance_matmul_extremes() {
+            $crate::int_conformance::check_matmul_extremes(&$k).unwrap();
+        }
+        #[test]
+        fn int_conformance_update_matrix() {
+            $crate::int_conformance::check_update_matrix(&$k).unwrap();
+        }
+        #[test]
+        fn int_conformance_update_vector() {
+            $crate::int_conformance::check_update_vector(&$k).unwrap();
+        }
+        #[test]
+        fn int_conformance_rejects_invalid() {
+            $crate::int_conformance::check_rejects_invalid(&$k).unwrap();
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::LlmError;
+
+    /// A backend that is right except for one deliberate error in each kernel.
+    struct Wrong {
+        matmul: bool,
+        update: bool,
+    }
+
+    impl IntKernels for Wrong {
+        type Error = LlmError;
+        fn name(&self) -> String {
+            "wrong".into()
+        }
+        fn perturbed_matmul(
+            &self,
+            x: &[i16],
+            rows: usize,
+            w: &[i8],
+            out: usize,
+            inp: usize,
+            noise: Option<&NoiseSpec>,
+        ) -> crate::Result<Vec<i32>> {
+            let mut acc = CpuInt.perturbed_matmul(x, rows, w, out, inp, noise)?;
+            // Off by one in the last row's correction only: noise-free results stay right.
+            if self.matmul && noise.is_some() {
+                if let Some(v) = acc.last_mut() {
+                    *v += 1;
+                }
+            }
+            Ok(acc)
+        }
+        fn perturbed_matmul_rescaled(
+            &self,
+            x: &[i16],
+            rows: usize,
+            w: &[i8],
+            out: usize,
+            inp: usize,
+            noise: Option<&NoiseSpec>,
+        ) -> crate::Result<Vec<i16>> {
+            CpuInt.perturbed_matmul_rescaled(x, rows, w, out, inp, noise)
+        }
+        fn update_sum(&self, spec: &UpdateSpec, active: &[(u32, i8)]) -> crate::Result<Vec<i32>> {
+            // Drops the last active pair.
+            let n = active.len().saturating_sub(self.update as usize);
+            CpuInt.update_sum(spec, &active[..n])
+        }
+    }
+
+    crate::int_conformance_suite!(CpuInt);
+
+    #[test]
+    fn checks_report_mismatches() {
+        let m = Wrong {
+            matmul: true,
+            update: false,
+        };
+        assert!(check_matmul_plain(&m).is_ok());
+        let e = check_matmul_noise(&m).unwrap_err();
+        assert!(e.contains("1 of") && e.contains("first at"), "{e}");
+        assert!(check_update_matrix(&m).is_ok());
+        let u = Wrong {
+            matmul: false,
+            update: true,
+        };
+        assert!(check_update_matrix(&u).is_err());
+        assert!(check_update_vector(&u).is_err());
+        assert!(check_matmul_extremes(&u).is_ok());
+    }
+
+    #[test]
+    fn values_cover_the_int8_range() {
+        let v = values(10_000, 3);
+        assert!(v.iter().all(|x| (-127..=127).contains(x)));
+        assert!(v.contains(&127) && v.contains(&-127));
+        assert!(active_pairs(300, 1, true)
+            .iter()
+            .all(|&(_, f)| f != 0 && f != i8::MIN));
+        assert!(compare("c", &[1, 2], &[1, 3]).is_err());
+        assert!(compare("c", &[1], &[1, 3]).is_err());
+    }
+}

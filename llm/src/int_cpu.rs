@@ -1,0 +1,142 @@
+//! The CPU reference of [`IntKernels`]: the same code the language model runs
+//! ([`gemm_i16`], [`add_correction`], [`Runner`]'s rescale, the update sums of
+//! [`crate::update`]), so every GPU backend that matches it matches training bit for bit.
+
+use crate::error::LlmError;
+use crate::forward::{add_correction, Runner};
+use crate::int_backend::{
+    check_matmul, check_update, IntKernels, NoiseSpec, UpdateShape, UpdateSpec,
+};
+use crate::kernels::gemm_i16;
+use crate::noise::matrix_noise;
+use crate::update::{matrix_update_sum, vector_update_sum};
+use eggroll_core::noise::StreamKey;
+
+/// The CPU integer kernels (AVX2 when available; the portable path gives the same bits).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuInt;
+
+impl IntKernels for CpuInt {
+    type Error = LlmError;
+
+    fn name(&self) -> String {
+        "cpu".into()
+    }
+
+    fn perturbed_matmul(
+        &self,
+        x: &[i16],
+        rows: usize,
+        w: &[i8],
+        out: usize,
+        inp: usize,
+        noise: Option<&NoiseSpec>,
+    ) -> Result<Vec<i32>, LlmError> {
+        check_matmul(x, rows, w, out, inp, noise)?;
+        let w16: Vec<i16> = w.iter().map(|&v| v as i16).collect();
+        let mut acc = vec![0i32; rows * out];
+        gemm_i16(x, rows, &w16, out, inp, &mut acc);
+        let Some(n) = noise else { return Ok(acc) };
+        let rank = n.rank;
+        let (mut a, mut b) = (vec![0i16; rank * out], vec![0i16; rank * inp]);
+        let mut u = vec![0i32; rank];
+        for r in 0..rows {
+            if r % 2 == 0 {
+                let key = StreamKey::new(n.seed, n.param, n.epoch, n.first_pair + (r / 2) as u32);
+                matrix_noise(key, inp, out, rank, &mut a, &mut b);
+            }
+            let sign = if r % 2 == 0 { 1 } else { -1 };
+            add_correction(
+                &mut acc[r * out..][..out],
+                &x[r * inp..][..inp],
+                &a,
+                &b,
+                sign,
+                n.sigma_shift,
+                &mut u,
+            );
+        }
+        Ok(acc)
+    }
+
+    fn perturbed_matmul_rescaled(
+        &self,
+        x: &[i16],
+        rows: usize,
+        w: &[i8],
+        out: usize,
+        inp: usize,
+        noise: Option<&NoiseSpec>,
+    ) -> Result<Vec<i16>, LlmError> {
+        let acc = self.perturbed_matmul(x, rows, w, out, inp, noise)?;
+        let mut y = vec![0i16; rows * out];
+        Runner::rescale_into(&acc, rows, out, inp, &mut y, out);
+        Ok(y)
+    }
+
+    fn update_sum(&self, spec: &UpdateSpec, active: &[(u32, i8)]) -> Result<Vec<i32>, LlmError> {
+        check_update(spec, active)?;
+        Ok(match spec.shape {
+            UpdateShape::Matrix { out, inp } => matrix_update_sum(
+                spec.seed, spec.param, spec.epoch, spec.rank, out, inp, active,
+            ),
+            UpdateShape::Vector { len } => {
+                vector_update_sum(spec.seed, spec.param, spec.epoch, len, active)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forward::rescale_multiplier;
+    use crate::noise::q8;
+
+    #[test]
+    fn hand_checked_small_case() {
+        // One row, fan-in 2: acc = 3·1 + (−2)·4 = −5 before noise.
+        let acc = CpuInt
+            .perturbed_matmul(&[3, -2], 1, &[1, 4], 1, 2, None)
+            .unwrap();
+        assert_eq!(acc, vec![-5]);
+        // With rank-1 noise: u = (3·B0 − 2·B1) >> 4, correction (u·A0) >> shift.
+        let n = NoiseSpec {
+            seed: 9,
+            param: 1,
+            epoch: 2,
+            first_pair: 5,
+            rank: 1,
+            sigma_shift: 3,
+        };
+        let key = StreamKey::new(9, 1, 2, 5);
+        let (b0, b1, a0) = (q8(key.bits(0)), q8(key.bits(1)), q8(key.bits(2)));
+        let u = (3 * b0 as i32 - 2 * b1 as i32) >> 4;
+        let corr = (u * a0 as i32) >> 3;
+        let got = CpuInt
+            .perturbed_matmul(&[3, -2, 3, -2], 2, &[1, 4], 1, 2, Some(&n))
+            .unwrap();
+        assert_eq!(got, vec![-5 + corr, -5 - corr]);
+        let m = rescale_multiplier(2);
+        let y = CpuInt
+            .perturbed_matmul_rescaled(&[127, 127], 1, &[127, 127], 1, 2, None)
+            .unwrap();
+        assert_eq!(
+            y,
+            vec![(((2 * 127 * 127) as i64 * m) >> 32).min(127) as i16]
+        );
+    }
+
+    #[test]
+    fn invalid_inputs_are_errors_not_panics() {
+        assert!(CpuInt.perturbed_matmul(&[1], 2, &[1], 1, 1, None).is_err());
+        let spec = UpdateSpec {
+            seed: 0,
+            param: 0,
+            epoch: 0,
+            rank: 0,
+            shape: UpdateShape::Matrix { out: 1, inp: 1 },
+        };
+        assert!(CpuInt.update_sum(&spec, &[(0, 1)]).is_err());
+    }
+}
