@@ -2,7 +2,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
+mod common;
+use common::Scratch;
 use std::process::Command;
 
 fn eggroll(args: &[&str]) -> (bool, String, String) {
@@ -17,11 +18,8 @@ fn eggroll(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("eggroll-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn tmp(name: &str) -> Scratch {
+    Scratch::new("cli", name)
 }
 
 fn fails_with(args: &[&str], needle: &str) {

@@ -5,11 +5,13 @@
 #![cfg(feature = "mpi")]
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::Scratch;
 use eggroll::dist_mpi::{all_gather_bytes, LAUNCHER_VARS, MPI_SWITCH_VAR, TEST_PANIC_VAR};
 use eggroll::train::latest_checkpoint;
 use eggroll_core::checkpoint::Checkpoint;
 use eggroll_populations::shard::shard_range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -42,11 +44,8 @@ fn tiny_for(generations: u64, extra: &[&str]) -> Vec<String> {
     a
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("eggroll-mpi-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn tmp(name: &str) -> Scratch {
+    Scratch::new("mpi", name)
 }
 
 struct Job {

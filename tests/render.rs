@@ -4,8 +4,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::Scratch;
 use std::f64::consts::FRAC_PI_2;
-use std::path::PathBuf;
 
 use eggroll::render::{draw_frame, encode_gif, render_gif, Canvas, Color, RenderOptions};
 
@@ -45,12 +46,6 @@ fn decode(bytes: &[u8]) -> Decoded {
     }
 }
 
-fn temp_path(name: &str) -> PathBuf {
-    std::env::temp_dir()
-        .join(format!("eggroll-render-{}", std::process::id()))
-        .join(name)
-}
-
 fn cartpole_states(n: usize) -> Vec<Vec<f64>> {
     (0..n)
         .map(|i| {
@@ -64,7 +59,8 @@ fn cartpole_states(n: usize) -> Vec<Vec<f64>> {
 fn gif_decodes_with_size_frames_and_pixels_of_the_drawn_frames() {
     let states = cartpole_states(12);
     let actions: Vec<Vec<f32>> = (0..11).map(|i| vec![(i % 2) as f32]).collect();
-    let path = temp_path("cartpole.gif");
+    let dir = Scratch::new("render", "gif");
+    let path = dir.join("cartpole.gif");
     render_gif(
         "CartPole-v1",
         &states,
@@ -132,11 +128,12 @@ fn every_env_renders_and_unchanged_states_still_get_frames() {
 
 #[test]
 fn unknown_env_is_an_error_listing_the_registered_ones() {
+    let dir = Scratch::new("render", "unknown");
     let err = render_gif(
         "CartPole-v0",
         &[vec![0.0; 4]],
         &[],
-        &temp_path("never.gif"),
+        &dir.join("never.gif"),
         &RenderOptions::default(),
     )
     .unwrap_err()
@@ -145,7 +142,7 @@ fn unknown_env_is_an_error_listing_the_registered_ones() {
     for name in eggroll_rl_envs::env_names() {
         assert!(err.contains(name), "{err}");
     }
-    assert!(!temp_path("never.gif").exists());
+    assert!(!dir.join("never.gif").exists());
 }
 
 fn column_has(c: &Canvas, x: usize, rows: std::ops::Range<usize>, color: Color) -> bool {

@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::Scratch;
 use eggroll::config::NanPolicy;
 use eggroll::tasks::Task;
 use eggroll::train::{latest_checkpoint, train, TrainOptions};
@@ -11,12 +13,10 @@ use eggroll_core::cpu::Cpu;
 use eggroll_core::mlp::Mlp;
 use eggroll_core::population::Population;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("eggroll-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+fn tmp(name: &str) -> Scratch {
+    Scratch::new("test", name)
 }
 
 fn small_config(extra: &[&str]) -> RunConfig {
@@ -103,7 +103,7 @@ fn resume_equals_straight_run() {
         let second = run(&cfg, &split, true, None);
         assert_eq!(second.generation, 12);
         assert_eq!(params(&straight), params(&split));
-        let count = |d: &PathBuf| {
+        let count = |d: &Path| {
             std::fs::read_to_string(d.join("metrics.jsonl"))
                 .unwrap()
                 .lines()
@@ -119,7 +119,7 @@ fn refuses_to_overwrite_or_resume_nothing() {
     let dir = tmp("overwrite");
     let task = cfg.task.build::<Cpu>(cfg.seed).unwrap();
     let opts = |resume| TrainOptions {
-        out_dir: dir.clone(),
+        out_dir: dir.to_path_buf(),
         resume,
         stop_after: None,
     };
@@ -189,7 +189,7 @@ fn nan_fitness_policies() {
     let task = NanTask(cfg.task.build::<Cpu>(cfg.seed).unwrap());
     let dir = tmp("nan");
     let opts = TrainOptions {
-        out_dir: dir.clone(),
+        out_dir: dir.to_path_buf(),
         resume: false,
         stop_after: None,
     };
@@ -208,7 +208,7 @@ fn nan_fitness_policies() {
     cfg.run.nan_policy = NanPolicy::Worst;
     let dir = tmp("nan-worst");
     let opts = TrainOptions {
-        out_dir: dir.clone(),
+        out_dir: dir.to_path_buf(),
         ..opts
     };
     let s = train(&Cpu, &cfg, &task, &opts, &mut |_| {}).unwrap();
