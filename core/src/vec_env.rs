@@ -20,6 +20,14 @@ pub enum Space {
 }
 
 impl Space {
+    /// The box `[-high, high]`.
+    pub fn symmetric(high: &[f32]) -> Self {
+        Space::Continuous {
+            low: high.iter().map(|h| -h).collect(),
+            high: high.to_vec(),
+        }
+    }
+
     /// Width of one element of this space in a batch buffer (1 for discrete spaces).
     pub fn dim(&self) -> usize {
         match self {

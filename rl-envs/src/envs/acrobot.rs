@@ -103,10 +103,7 @@ impl Physics for Acrobot {
 
     fn observation_space() -> Space {
         let high = [1.0, 1.0, 1.0, 1.0, MAX_VEL_1 as f32, MAX_VEL_2 as f32];
-        Space::Continuous {
-            low: high.iter().map(|h| -h).collect(),
-            high: high.to_vec(),
-        }
+        Space::symmetric(&high)
     }
 
     fn reset(rng: &mut ResetRng, state: &mut [f64]) {

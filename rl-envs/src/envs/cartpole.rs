@@ -46,10 +46,7 @@ impl Physics for CartPole {
             (THETA_THRESHOLD * 2.0) as f32,
             f32::INFINITY,
         ];
-        Space::Continuous {
-            low: high.iter().map(|h| -h).collect(),
-            high: high.to_vec(),
-        }
+        Space::symmetric(&high)
     }
 
     fn reset(rng: &mut ResetRng, state: &mut [f64]) {
