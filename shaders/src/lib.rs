@@ -16,6 +16,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! The integer language model's kernels (`eggroll_llm::IntKernels`: the perturbed int8 matmul
+//! with each member's rank-r correction and int8 rescale, and the update sum
+//! `Σ_k f_k·A_k·B_kᵀ`) run on [`WgpuInt`], with the int8 noise regenerated inside the WGSL
+//! kernels; their integer results are bit-identical to the CPU reference
+//! `eggroll_llm::CpuInt` (conformance-tested by `tests/int_conformance.rs`).
+//!
 //! Timing: operations are queued, not awaited; [`Wgpu::sync`] (`Backend::sync`, or any
 //! download) waits for them. `eggroll bench lowrank --backend wgpu` syncs before every timer.
 
@@ -25,9 +31,11 @@ mod device;
 mod dispatch;
 pub mod error;
 mod gradient;
+mod int8;
 mod kernels;
 mod linear;
 
 pub use buffer::WgpuBuffer;
 pub use device::Wgpu;
 pub use error::ShaderError;
+pub use int8::WgpuInt;

@@ -1,0 +1,212 @@
+//! `eggroll_llm::IntKernels` for [`Cubecl`]: the language model's integer kernels
+//! ([`crate::kernels::int8`]) on resident buffers, bit-identical to the CPU reference
+//! `eggroll_llm::CpuInt` (checked by eggroll-llm's integer conformance suite in
+//! `tests/int_conformance.rs`). Inputs and weights travel packed four int8 to a word; only
+//! stream keys are uploaded, the noise is regenerated inside the kernels.
+
+use crate::buffer::CubeBuffer;
+use crate::device::Cubecl;
+use crate::error::{CubeclError, Result};
+use crate::kernels::int8;
+use crate::launch::to_u32;
+use eggroll_llm::forward::rescale_multiplier;
+use eggroll_llm::int_backend::{
+    check_matmul, check_update, matmul_keys, pack_int8, update_keys, IntKernels, NoiseSpec,
+    UpdateShape, UpdateSpec,
+};
+
+fn invalid(op: &str, e: eggroll_llm::LlmError) -> CubeclError {
+    CubeclError::op(op, e)
+}
+
+impl Cubecl {
+    /// Upload 32-bit words.
+    fn upload_u32(&self, what: &str, words: &[u32]) -> Result<CubeBuffer> {
+        self.upload_words(what, words, |w| w)
+    }
+
+    /// Download a buffer of int32 words (two's-complement bits).
+    fn download_i32(&self, buf: &CubeBuffer) -> Result<Vec<i32>> {
+        Ok(self
+            .download_f32(buf)?
+            .into_iter()
+            .map(|v| v.to_bits() as i32)
+            .collect())
+    }
+
+    /// Both matmul variants: validated inputs in, int32 words out.
+    #[allow(clippy::too_many_arguments)]
+    fn int8_matmul(
+        &self,
+        op: &str,
+        x: &[i16],
+        rows: usize,
+        w: &[i8],
+        out: usize,
+        inp: usize,
+        noise: Option<&NoiseSpec>,
+        rescale: bool,
+    ) -> Result<Vec<i32>> {
+        check_matmul(x, rows, w, out, inp, noise).map_err(|e| invalid(op, e))?;
+        let (m, n, k) = (
+            to_u32("int8 rows", rows)?,
+            to_u32("int8 out", out)?,
+            to_u32("int8 inp", inp)?,
+        );
+        let Some((cubes, dim)) = self.gemm_grid(op, rows, out)? else {
+            return Ok(vec![0; rows * out]);
+        };
+        let xb = self.upload_u32("int8 x", &pack_int8(x))?;
+        let wb = self.upload_u32("int8 w", &pack_int8(w))?;
+        let y = self.alloc("int8 y", rows * out)?;
+        let mult = rescale_multiplier(inp) as u32;
+        match noise {
+            Some(spec) => {
+                let rank = to_u32("rank", spec.rank)?;
+                let pairs = rows.div_ceil(2);
+                let keys = self.upload_u32("int8 keys", &matmul_keys(spec, rows))?;
+                let u = self.alloc("int8 u", rows * spec.rank)?;
+                if let Some((pc, pd)) = self.grid_1d(op, pairs * spec.rank, int8::PROJECT_DIM)? {
+                    int8::project::launch(
+                        &self.client,
+                        pc,
+                        pd,
+                        xb.arg(),
+                        keys.arg(),
+                        self.knots_arg(),
+                        u.arg(),
+                        m,
+                        k,
+                        rank,
+                        pairs as u32,
+                    );
+                }
+                int8::matmul::launch(
+                    &self.client,
+                    cubes,
+                    dim,
+                    xb.arg(),
+                    wb.arg(),
+                    u.arg(),
+                    keys.arg(),
+                    self.knots_arg(),
+                    y.arg(),
+                    m,
+                    n,
+                    k,
+                    rank,
+                    spec.sigma_shift,
+                    mult,
+                    true,
+                    rescale,
+                );
+            }
+            None => {
+                let dummy = || crate::buffer::handle_arg(&self.dummy, 1);
+                int8::matmul::launch(
+                    &self.client,
+                    cubes,
+                    dim,
+                    xb.arg(),
+                    wb.arg(),
+                    dummy(),
+                    dummy(),
+                    self.knots_arg(),
+                    y.arg(),
+                    m,
+                    n,
+                    k,
+                    1,
+                    0,
+                    mult,
+                    false,
+                    rescale,
+                );
+            }
+        }
+        self.check(op, [&y.handle])?;
+        self.download_i32(&y)
+    }
+}
+
+impl IntKernels for Cubecl {
+    type Error = CubeclError;
+
+    fn name(&self) -> String {
+        format!("cubecl {}", self.description())
+    }
+
+    fn perturbed_matmul(
+        &self,
+        x: &[i16],
+        rows: usize,
+        w: &[i8],
+        out: usize,
+        inp: usize,
+        noise: Option<&NoiseSpec>,
+    ) -> Result<Vec<i32>> {
+        self.int8_matmul("int8 matmul", x, rows, w, out, inp, noise, false)
+    }
+
+    fn perturbed_matmul_rescaled(
+        &self,
+        x: &[i16],
+        rows: usize,
+        w: &[i8],
+        out: usize,
+        inp: usize,
+        noise: Option<&NoiseSpec>,
+    ) -> Result<Vec<i16>> {
+        let op = "int8 matmul (rescaled)";
+        let y = self.int8_matmul(op, x, rows, w, out, inp, noise, true)?;
+        // The kernel clipped every value to ±127.
+        Ok(y.into_iter().map(|v| v as i16).collect())
+    }
+
+    fn update_sum(&self, spec: &UpdateSpec, active: &[(u32, i8)]) -> Result<Vec<i32>> {
+        let op = "int8 update sum";
+        check_update(spec, active).map_err(|e| invalid(op, e))?;
+        let numel = spec.shape.numel();
+        if active.is_empty() || numel == 0 {
+            return Ok(vec![0; numel]);
+        }
+        let pairs = to_u32("active pairs", active.len())?;
+        let keys = self.upload_u32("int8 update keys", &update_keys(spec, active))?;
+        let z = self.alloc("int8 update sum", numel)?;
+        match spec.shape {
+            UpdateShape::Matrix { out, inp } => {
+                let kr = to_u32("active pairs × rank", active.len() * spec.rank)?;
+                if let Some((cubes, dim)) = self.gemm_grid(op, out, inp)? {
+                    int8::update_matrix::launch(
+                        &self.client,
+                        cubes,
+                        dim,
+                        keys.arg(),
+                        self.knots_arg(),
+                        z.arg(),
+                        to_u32("update rows", out)?,
+                        to_u32("update columns", inp)?,
+                        kr,
+                        to_u32("rank", spec.rank)?,
+                    );
+                }
+            }
+            UpdateShape::Vector { len } => {
+                if let Some((cubes, dim)) = self.grid_1d(op, len, int8::VECTOR_DIM)? {
+                    int8::update_vector::launch(
+                        &self.client,
+                        cubes,
+                        dim,
+                        keys.arg(),
+                        self.knots_arg(),
+                        z.arg(),
+                        to_u32("update length", len)?,
+                        pairs,
+                    );
+                }
+            }
+        }
+        self.check(op, [&z.handle])?;
+        self.download_i32(&z)
+    }
+}
