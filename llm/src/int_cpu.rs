@@ -128,6 +128,73 @@ mod tests {
     }
 
     #[test]
+    fn matches_naive_loops() {
+        // The formulas of the module doc written out element by element, independently of
+        // the shared GEMM and correction code.
+        let (rows, inp, out, rank) = (5, 7, 6, 3);
+        let x = crate::int_conformance::values(rows * inp, 1);
+        let w: Vec<i8> = crate::int_conformance::values(out * inp, 2)
+            .into_iter()
+            .map(|v| v as i8)
+            .collect();
+        let n = NoiseSpec {
+            seed: 42,
+            param: 3,
+            epoch: 1,
+            first_pair: 10,
+            rank,
+            sigma_shift: 2,
+        };
+        let got = CpuInt
+            .perturbed_matmul(&x, rows, &w, out, inp, Some(&n))
+            .unwrap();
+        for r in 0..rows {
+            let key = StreamKey::new(42, 3, 1, 10 + (r / 2) as u32);
+            let b = |j: usize, i: usize| q8(key.bits((j * inp + i) as u32)) as i32;
+            let a = |j: usize, o: usize| q8(key.bits((rank * inp + j * out + o) as u32)) as i32;
+            let u: Vec<i32> = (0..rank)
+                .map(|j| {
+                    (0..inp)
+                        .map(|i| x[r * inp + i] as i32 * b(j, i))
+                        .sum::<i32>()
+                        >> 4
+                })
+                .collect();
+            for o in 0..out {
+                let plain: i32 = (0..inp)
+                    .map(|i| x[r * inp + i] as i32 * w[o * inp + i] as i32)
+                    .sum();
+                let c: i32 = (0..rank).map(|j| u[j] * a(j, o)).sum();
+                let s = if r % 2 == 0 { 1 } else { -1 };
+                assert_eq!(got[r * out + o], plain + s * (c >> 2), "row {r} out {o}");
+            }
+        }
+        let spec = UpdateSpec {
+            seed: 8,
+            param: 4,
+            epoch: 2,
+            rank: 2,
+            shape: UpdateShape::Matrix { out: 3, inp: 4 },
+        };
+        let active = [(0u32, 1i8), (5, -1), (9, 3)];
+        let z = CpuInt.update_sum(&spec, &active).unwrap();
+        let mut want = vec![0i32; 12];
+        for &(pair, f) in &active {
+            let key = StreamKey::new(8, 4, 2, pair);
+            for j in 0..2 {
+                for o in 0..3 {
+                    for i in 0..4 {
+                        let a = q8(key.bits((2 * 4 + j * 3 + o) as u32)) as i32;
+                        let b = q8(key.bits((j * 4 + i) as u32)) as i32;
+                        want[o * 4 + i] += f as i32 * a * b;
+                    }
+                }
+            }
+        }
+        assert_eq!(z, want);
+    }
+
+    #[test]
     fn invalid_inputs_are_errors_not_panics() {
         assert!(CpuInt.perturbed_matmul(&[1], 2, &[1], 1, 1, None).is_err());
         let spec = UpdateSpec {
