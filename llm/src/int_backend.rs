@@ -206,6 +206,7 @@ pub fn check_matmul(
     for (what, v) in [
         ("rows × out", rows as u128 * out as u128),
         ("x", x.len() as u128),
+        ("w", w.len() as u128),
     ] {
         if v > u32::MAX as u128 {
             return Err(shape_error(format!("{what} = {v} exceeds u32 indexing")));
