@@ -6,8 +6,8 @@
 //! or for OpenES the dense `s·σ·X_i·Eᵀ`), then one shared GEMM adding `X·Wᵀ` onto them.
 
 use super::gemm::{sgemm, MatRef};
-use super::kernels::{axpy, dot};
-use super::noise_factors::{full_noise, table, LowRank};
+use super::kernels::{axpy, lowrank_rows};
+use super::noise_factors::{full_noise, table, LowRank, Noise};
 use crate::error::{check_len, CoreError, Result};
 use crate::population::{NoiseKind, Population, RowMembers};
 use rayon::prelude::*;
@@ -116,8 +116,8 @@ fn add_corrections(
     let (n_in, n_out) = (layer.in_dim, layer.out_dim);
     let rows = y.len() / n_out;
     let mut noise = Vec::new();
-    let mut factors: Option<std::sync::Arc<LowRank>> = None;
-    let mut bias_noise: Option<std::sync::Arc<Vec<f32>>> = None;
+    let mut factors: Option<LowRank> = None;
+    let mut bias_noise: Option<Noise> = None;
     let mut current: Option<u32> = None;
     let weight_table = match pop.kind {
         NoiseKind::LowRank { rank } => {
@@ -142,20 +142,20 @@ fn add_corrections(
         let xs = &x[start * n_in..end * n_in];
         let ys = &mut y[start * n_out..end * n_out];
         start = end;
+        if let Some(bt) = &bias_table {
+            if fresh || bias_noise.is_none() {
+                bias_noise = Some(bt.vector(pop, stream));
+            }
+        }
+        let bias_term = bias_noise.as_deref().map(|eps| (eps, sign * pop.sigma));
         match pop.kind {
-            NoiseKind::LowRank { rank } => {
-                let r = rank as usize;
+            NoiseKind::LowRank { .. } => {
                 if fresh || factors.is_none() {
                     factors = weight_table.as_ref().map(|t| t.low_rank(pop, stream));
                 }
                 if let Some(f) = &factors {
                     let alpha = sign * pop.matrix_scale();
-                    for (xr, yr) in xs.chunks(n_in).zip(ys.chunks_mut(n_out)) {
-                        for j in 0..r {
-                            let t = dot(xr, &f.bt()[j * n_in..(j + 1) * n_in]);
-                            axpy(alpha * t, &f.at()[j * n_out..(j + 1) * n_out], yr);
-                        }
-                    }
+                    lowrank_rows(xs, ys, n_in, n_out, f.bt(), f.at(), alpha, bias_term);
                 }
             }
             NoiseKind::Full => {
@@ -171,15 +171,10 @@ fn add_corrections(
                     1.0,
                     ys,
                 );
-            }
-        }
-        if let Some(bt) = &bias_table {
-            if fresh || bias_noise.is_none() {
-                bias_noise = Some(bt.vector(pop, stream));
-            }
-            if let Some(eps) = &bias_noise {
-                for yr in ys.chunks_mut(n_out) {
-                    axpy(sign * pop.sigma, eps, yr);
+                if let Some((eps, c)) = bias_term {
+                    for yr in ys.chunks_mut(n_out) {
+                        axpy(c, eps, yr);
+                    }
                 }
             }
         }

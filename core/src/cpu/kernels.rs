@@ -1,7 +1,7 @@
 //! Small vector kernels with a fixed summation order (deterministic, auto-vectorised).
 
 /// Dot product with 8 independent accumulators, combined in a fixed order.
-#[inline]
+#[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
@@ -23,11 +23,109 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `y += alpha · x`.
-#[inline]
+#[inline(always)]
 pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += alpha * xi;
     }
+}
+
+/// One member's low-rank correction (and bias noise) added to its rows, in one pass per row:
+/// `y_row += Σ_j (alpha · (x_row·Bᵀ_j)) · Aᵀ_j`, then `+ e · eps` when `bias_noise = Some((eps, e))`.
+/// `bt` is `r × n_in`, `at` is `r × n_out`. Every addition happens in the same order as the
+/// separate `dot`/`axpy` calls would do it, so the result does not depend on the CPU's vector
+/// width; AVX-512 or AVX2 builds of the same loops are picked at run time.
+#[allow(clippy::too_many_arguments)]
+pub fn lowrank_rows(
+    xs: &[f32],
+    ys: &mut [f32],
+    n_in: usize,
+    n_out: usize,
+    bt: &[f32],
+    at: &[f32],
+    alpha: f32,
+    bias_noise: Option<(&[f32], f32)>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            unsafe { lowrank_rows_avx512(xs, ys, n_in, n_out, bt, at, alpha, bias_noise) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            unsafe { lowrank_rows_avx2(xs, ys, n_in, n_out, bt, at, alpha, bias_noise) };
+            return;
+        }
+    }
+    lowrank_rows_portable(xs, ys, n_in, n_out, bt, at, alpha, bias_noise);
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn lowrank_rows_portable(
+    xs: &[f32],
+    ys: &mut [f32],
+    n_in: usize,
+    n_out: usize,
+    bt: &[f32],
+    at: &[f32],
+    alpha: f32,
+    bias_noise: Option<(&[f32], f32)>,
+) {
+    let r = bt.len() / n_in.max(1);
+    for (xr, yr) in xs.chunks(n_in).zip(ys.chunks_mut(n_out)) {
+        match (r, bias_noise) {
+            (1, Some((eps, e))) => {
+                let c = alpha * dot(xr, bt);
+                for ((y, &a), &n) in yr.iter_mut().zip(&at[..n_out]).zip(&eps[..n_out]) {
+                    *y = (*y + c * a) + e * n;
+                }
+            }
+            _ => {
+                for j in 0..r {
+                    let c = alpha * dot(xr, &bt[j * n_in..(j + 1) * n_in]);
+                    axpy(c, &at[j * n_out..(j + 1) * n_out], yr);
+                }
+                if let Some((eps, e)) = bias_noise {
+                    axpy(e, eps, yr);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f,avx2")]
+unsafe fn lowrank_rows_avx512(
+    xs: &[f32],
+    ys: &mut [f32],
+    n_in: usize,
+    n_out: usize,
+    bt: &[f32],
+    at: &[f32],
+    alpha: f32,
+    bias_noise: Option<(&[f32], f32)>,
+) {
+    lowrank_rows_portable(xs, ys, n_in, n_out, bt, at, alpha, bias_noise);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2")]
+unsafe fn lowrank_rows_avx2(
+    xs: &[f32],
+    ys: &mut [f32],
+    n_in: usize,
+    n_out: usize,
+    bt: &[f32],
+    at: &[f32],
+    alpha: f32,
+    bias_noise: Option<(&[f32], f32)>,
+) {
+    lowrank_rows_portable(xs, ys, n_in, n_out, bt, at, alpha, bias_noise);
 }
 
 #[cfg(test)]

@@ -9,34 +9,59 @@
 
 use crate::noise::fill_normals;
 use crate::population::Population;
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 /// Total floats the cache may hold (64 MiB).
 pub const CACHE_FLOATS: usize = 16 << 20;
 
-/// A stream's low-rank factors, transposed so that both uses are contiguous: one buffer
-/// holding Bᵀ (`r × cols`, row j = column j of B) then Aᵀ (`r × rows`).
-#[derive(Debug)]
+/// One stream's noise: borrowed from a cached table's arena, or generated for the caller.
+pub struct Noise {
+    storage: Storage,
+    len: usize,
+}
+
+enum Storage {
+    Cached(Arc<Table>, usize),
+    Owned(Vec<f32>),
+}
+
+impl Deref for Noise {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        match &self.storage {
+            // SAFETY: the slot at `offset` was filled (its `ready` lock is set) and is never
+            // written again; the Arc keeps the arena alive.
+            Storage::Cached(table, offset) => unsafe { table.region(*offset, self.len) },
+            Storage::Owned(v) => v,
+        }
+    }
+}
+
+/// A stream's low-rank factors, transposed so that both uses are contiguous: Bᵀ
+/// (`r × cols`, row j = column j of B) then Aᵀ (`r × rows`).
 pub struct LowRank {
-    data: Vec<f32>,
+    noise: Noise,
     split: usize,
 }
 
 impl LowRank {
     /// Bᵀ, `r × cols`.
     pub fn bt(&self) -> &[f32] {
-        &self.data[..self.split]
+        &self.noise[..self.split]
     }
 
     /// Aᵀ, `r × rows`.
     pub fn at(&self) -> &[f32] {
-        &self.data[self.split..]
+        &self.noise[self.split..]
     }
 }
 
-/// The cached noise of one parameter of one population: a slot per stream, filled on first
-/// use. `r == 0` marks a vector parameter.
+/// The cached noise of one parameter of one population: one arena with a slot per stream,
+/// each filled once on first use. `r == 0` marks a vector parameter.
 pub struct Table {
     seed: u64,
     epoch: u32,
@@ -44,9 +69,16 @@ pub struct Table {
     rows: usize,
     cols: usize,
     r: usize,
-    low_rank: Box<[OnceLock<Arc<LowRank>>]>,
-    vector: Box<[OnceLock<Arc<Vec<f32>>>]>,
+    /// Floats per stream.
+    per_stream: usize,
+    ready: Box<[OnceLock<()>]>,
+    arena: Box<[UnsafeCell<MaybeUninit<f32>>]>,
 }
+
+// SAFETY: a slot of `arena` is written only inside its `ready` lock's one-time initialiser
+// (exclusive by `OnceLock`'s guarantee) and read only after that lock is set, so no two
+// threads ever access a float with a write among them.
+unsafe impl Sync for Table {}
 
 static TABLES: RwLock<Vec<Arc<Table>>> = RwLock::new(Vec::new());
 static FLOATS: AtomicUsize = AtomicUsize::new(0);
@@ -68,8 +100,9 @@ pub fn table(pop: &Population, param: u32, rows: usize, cols: usize, r: usize) -
         }
     }
     let streams = pop.streams() as usize;
+    let per_stream = if r > 0 { (rows + cols) * r } else { rows };
     // A table is cached whole or not at all, decided once: no per-entry accounting.
-    let floats = streams * if r > 0 { (rows + cols) * r } else { rows };
+    let floats = streams * per_stream;
     let fits = FLOATS.fetch_add(floats, Ordering::Relaxed) + floats <= CACHE_FLOATS;
     let slots = if fits { streams } else { 0 };
     let fresh = Arc::new(Table {
@@ -79,11 +112,11 @@ pub fn table(pop: &Population, param: u32, rows: usize, cols: usize, r: usize) -
         rows,
         cols,
         r,
-        low_rank: (0..if r > 0 { slots } else { 0 })
-            .map(|_| OnceLock::new())
-            .collect(),
-        vector: (0..if r == 0 { slots } else { 0 })
-            .map(|_| OnceLock::new())
+        per_stream,
+        ready: (0..slots).map(|_| OnceLock::new()).collect(),
+        // Uninitialised: every slot is written in full before it is first read.
+        arena: (0..slots * per_stream)
+            .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
             .collect(),
     });
     let Ok(mut tables) = TABLES.write() else {
@@ -103,55 +136,89 @@ pub fn table(pop: &Population, param: u32, rows: usize, cols: usize, r: usize) -
     fresh
 }
 
-fn make_low_rank(pop: &Population, t: &Table, stream: u32) -> Arc<LowRank> {
+/// Write stream `stream`'s low-rank factors (Bᵀ then Aᵀ) into `out` (`(rows + cols)·r`).
+fn fill_low_rank(pop: &Population, t: &Table, stream: u32, out: &mut [f32]) {
     let (rows, cols, r) = (t.rows, t.cols, t.r);
     let key = pop.key(t.param, stream);
-    let mut data = vec![0.0f32; (rows + cols) * r];
     if r == 1 {
         // Rank 1: the stream's layout is already Bᵀ then Aᵀ.
-        fill_normals(key, 0, 1.0, &mut data);
+        fill_normals(key, 0, 1.0, out);
     } else {
         let mut z = vec![0.0f32; (rows + cols) * r];
         fill_normals(key, 0, 1.0, &mut z);
         let (b, a) = z.split_at(cols * r);
-        let (bt, at) = data.split_at_mut(cols * r);
-        for (m, n, out) in [(b, cols, bt), (a, rows, at)] {
+        let (bt, at) = out.split_at_mut(cols * r);
+        for (m, n, dst) in [(b, cols, bt), (a, rows, at)] {
             for i in 0..n {
                 for j in 0..r {
-                    out[j * n + i] = m[i * r + j];
+                    dst[j * n + i] = m[i * r + j];
                 }
             }
         }
     }
-    Arc::new(LowRank {
-        data,
-        split: cols * r,
-    })
 }
 
 impl Table {
+    /// The arena's floats `offset .. offset + len`.
+    ///
+    /// # Safety
+    /// The range must lie in one slot whose `ready` lock is set.
+    unsafe fn region(&self, offset: usize, len: usize) -> &[f32] {
+        let start = UnsafeCell::raw_get(self.arena[offset..offset + len].as_ptr());
+        // SAFETY: in bounds (sliced above), initialised and no longer written (the caller's
+        // contract); UnsafeCell<MaybeUninit<f32>> has the layout of f32.
+        unsafe { std::slice::from_raw_parts(start as *const f32, len) }
+    }
+
+    /// Stream `stream`'s slot, filled by `fill` on first use; `None` when not cached.
+    fn cached(self: &Arc<Self>, stream: u32, fill: impl FnOnce(&mut [f32])) -> Option<Noise> {
+        let ready = self.ready.get(stream as usize)?;
+        let (offset, len) = (stream as usize * self.per_stream, self.per_stream);
+        ready.get_or_init(|| {
+            let start = UnsafeCell::raw_get(self.arena[offset..offset + len].as_ptr());
+            // SAFETY: in bounds; this initialiser runs once for this slot, and nothing reads the
+            // slot before it returns (readers wait on the same lock), so the access is exclusive.
+            let slot = unsafe { std::slice::from_raw_parts_mut(start as *mut f32, len) };
+            fill(slot);
+        });
+        Some(Noise {
+            storage: Storage::Cached(self.clone(), offset),
+            len,
+        })
+    }
+
     /// Stream `stream`'s low-rank factors: `B` (`cols × r`) is the first `cols·r` elements of
     /// the stream and `A` (`rows × r`) the next `rows·r` (the reference's `Z[:b]`, `Z[b:]`),
     /// returned transposed.
-    pub fn low_rank(&self, pop: &Population, stream: u32) -> Arc<LowRank> {
-        let Some(slot) = self.low_rank.get(stream as usize) else {
-            return make_low_rank(pop, self, stream);
-        };
-        slot.get_or_init(|| make_low_rank(pop, self, stream))
-            .clone()
+    pub fn low_rank(self: &Arc<Self>, pop: &Population, stream: u32) -> LowRank {
+        let noise = self
+            .cached(stream, |out| fill_low_rank(pop, self, stream, out))
+            .unwrap_or_else(|| {
+                let mut v = vec![0.0f32; self.per_stream];
+                fill_low_rank(pop, self, stream, &mut v);
+                Noise {
+                    len: v.len(),
+                    storage: Storage::Owned(v),
+                }
+            });
+        LowRank {
+            noise,
+            split: self.cols * self.r,
+        }
     }
 
     /// Stream `stream`'s whole vector noise `ε` (length `rows`).
-    pub fn vector(&self, pop: &Population, stream: u32) -> Arc<Vec<f32>> {
-        let make = || {
-            let mut v = vec![0.0f32; self.rows];
-            fill_normals(pop.key(self.param, stream), 0, 1.0, &mut v);
-            Arc::new(v)
-        };
-        let Some(slot) = self.vector.get(stream as usize) else {
-            return make();
-        };
-        slot.get_or_init(make).clone()
+    pub fn vector(self: &Arc<Self>, pop: &Population, stream: u32) -> Noise {
+        let key = pop.key(self.param, stream);
+        self.cached(stream, |out| fill_normals(key, 0, 1.0, out))
+            .unwrap_or_else(|| {
+                let mut v = vec![0.0f32; self.rows];
+                fill_normals(key, 0, 1.0, &mut v);
+                Noise {
+                    len: v.len(),
+                    storage: Storage::Owned(v),
+                }
+            })
     }
 }
 
@@ -164,12 +231,12 @@ pub fn low_rank_factors(
     rows: usize,
     cols: usize,
     r: usize,
-) -> Arc<LowRank> {
+) -> LowRank {
     table(pop, param, rows, cols, r.max(1)).low_rank(pop, stream)
 }
 
 /// The whole vector noise `ε` (length `len`) of stream `stream` of parameter `param`.
-pub fn vector_noise(pop: &Population, param: u32, stream: u32, len: usize) -> Arc<Vec<f32>> {
+pub fn vector_noise(pop: &Population, param: u32, stream: u32, len: usize) -> Noise {
     table(pop, param, len, 0, 0).vector(pop, stream)
 }
 
