@@ -76,13 +76,15 @@ pub fn linear_forward(
         // Bias and corrections first, then the GEMM accumulates onto them (beta = 1): the
         // chunk's output is read and written once, inside the GEMM's own tiles, instead of
         // in extra passes after it (at width 1024 a chunk's output does not stay in cache).
-        if let Some((b, _)) = layer.bias {
-            for row in y_chunk.chunks_mut(n_out) {
-                row.copy_from_slice(b);
+        match perturb {
+            Some((pop, members)) => add_corrections(pop, &members, r0, xc, layer, y_chunk),
+            None => {
+                if let Some((b, _)) = layer.bias {
+                    for row in y_chunk.chunks_mut(n_out) {
+                        row.copy_from_slice(b);
+                    }
+                }
             }
-        }
-        if let Some((pop, members)) = perturb {
-            add_corrections(pop, &members, r0, xc, layer, y_chunk);
         }
         let beta = if layer.bias.is_some() || perturb.is_some() {
             1.0
@@ -104,7 +106,8 @@ pub fn linear_forward(
     Ok(y)
 }
 
-/// Add every member's noise correction to its rows of one chunk (rows from `r0` on).
+/// Write the bias plus every member's noise correction into its rows of one chunk (rows from
+/// `r0` on; without a bias the rows' zeros are the base).
 fn add_corrections(
     pop: &Population,
     members: &RowMembers<'_>,
@@ -155,10 +158,16 @@ fn add_corrections(
                 }
                 if let Some(f) = &factors {
                     let alpha = sign * pop.matrix_scale();
-                    lowrank_rows(xs, ys, n_in, n_out, f.bt(), f.at(), alpha, bias_term);
+                    let base = layer.bias.map(|(b, _)| b);
+                    lowrank_rows(xs, ys, n_in, n_out, base, f, alpha, bias_term);
                 }
             }
             NoiseKind::Full => {
+                if let Some((b, _)) = layer.bias {
+                    for yr in ys.chunks_mut(n_out) {
+                        yr.copy_from_slice(b);
+                    }
+                }
                 if fresh {
                     noise.resize(n_out * n_in, 0.0);
                     full_noise(pop, layer.weight_id, stream, 0, &mut noise);

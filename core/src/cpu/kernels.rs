@@ -1,5 +1,7 @@
 //! Small vector kernels with a fixed summation order (deterministic, auto-vectorised).
 
+use super::noise_factors::LowRank;
+
 /// Dot product with 8 independent accumulators, combined in a fixed order.
 #[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -31,8 +33,9 @@ pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
 }
 
 /// One member's low-rank correction (and bias noise) added to its rows, in one pass per row:
-/// `y_row += Σ_j (alpha · (x_row·Bᵀ_j)) · Aᵀ_j`, then `+ e · eps` when `bias_noise = Some((eps, e))`.
-/// `bt` is `r × n_in`, `at` is `r × n_out`. Every addition happens in the same order as the
+/// `y_row = base + Σ_j (alpha · (x_row·Bᵀ_j)) · Aᵀ_j`, then `+ e · eps` when
+/// `bias_noise = Some((eps, e))`; `base` is the bias (`None`: the row's current values).
+/// `f` holds Bᵀ (`r × n_in`) and Aᵀ (`r × n_out`). Every addition happens in the same order as the
 /// separate `dot`/`axpy` calls would do it, so the result does not depend on the CPU's vector
 /// width; AVX-512 or AVX2 builds of the same loops are picked at run time.
 #[allow(clippy::too_many_arguments)]
@@ -41,8 +44,8 @@ pub fn lowrank_rows(
     ys: &mut [f32],
     n_in: usize,
     n_out: usize,
-    bt: &[f32],
-    at: &[f32],
+    base: Option<&[f32]>,
+    f: &LowRank,
     alpha: f32,
     bias_noise: Option<(&[f32], f32)>,
 ) {
@@ -50,16 +53,16 @@ pub fn lowrank_rows(
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU supports AVX-512F, checked just above.
-            unsafe { lowrank_rows_avx512(xs, ys, n_in, n_out, bt, at, alpha, bias_noise) };
+            unsafe { lowrank_rows_avx512(xs, ys, n_in, n_out, base, f, alpha, bias_noise) };
             return;
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
-            unsafe { lowrank_rows_avx2(xs, ys, n_in, n_out, bt, at, alpha, bias_noise) };
+            unsafe { lowrank_rows_avx2(xs, ys, n_in, n_out, base, f, alpha, bias_noise) };
             return;
         }
     }
-    lowrank_rows_portable(xs, ys, n_in, n_out, bt, at, alpha, bias_noise);
+    lowrank_rows_portable(xs, ys, n_in, n_out, base, f, alpha, bias_noise);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -69,21 +72,26 @@ fn lowrank_rows_portable(
     ys: &mut [f32],
     n_in: usize,
     n_out: usize,
-    bt: &[f32],
-    at: &[f32],
+    base: Option<&[f32]>,
+    f: &LowRank,
     alpha: f32,
     bias_noise: Option<(&[f32], f32)>,
 ) {
+    let (bt, at) = (f.bt(), f.at());
     let r = bt.len() / n_in.max(1);
     for (xr, yr) in xs.chunks(n_in).zip(ys.chunks_mut(n_out)) {
-        match (r, bias_noise) {
-            (1, Some((eps, e))) => {
+        match (r, bias_noise, base) {
+            (1, Some((eps, e)), Some(b)) => {
                 let c = alpha * dot(xr, bt);
-                for ((y, &a), &n) in yr.iter_mut().zip(&at[..n_out]).zip(&eps[..n_out]) {
-                    *y = (*y + c * a) + e * n;
+                let terms = b.iter().zip(&at[..n_out]).zip(&eps[..n_out]);
+                for (y, ((&bo, &a), &n)) in yr.iter_mut().zip(terms) {
+                    *y = (bo + c * a) + e * n;
                 }
             }
             _ => {
+                if let Some(b) = base {
+                    yr.copy_from_slice(b);
+                }
                 for j in 0..r {
                     let c = alpha * dot(xr, &bt[j * n_in..(j + 1) * n_in]);
                     axpy(c, &at[j * n_out..(j + 1) * n_out], yr);
@@ -104,12 +112,12 @@ unsafe fn lowrank_rows_avx512(
     ys: &mut [f32],
     n_in: usize,
     n_out: usize,
-    bt: &[f32],
-    at: &[f32],
+    base: Option<&[f32]>,
+    f: &LowRank,
     alpha: f32,
     bias_noise: Option<(&[f32], f32)>,
 ) {
-    lowrank_rows_portable(xs, ys, n_in, n_out, bt, at, alpha, bias_noise);
+    lowrank_rows_portable(xs, ys, n_in, n_out, base, f, alpha, bias_noise);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -120,12 +128,12 @@ unsafe fn lowrank_rows_avx2(
     ys: &mut [f32],
     n_in: usize,
     n_out: usize,
-    bt: &[f32],
-    at: &[f32],
+    base: Option<&[f32]>,
+    f: &LowRank,
     alpha: f32,
     bias_noise: Option<(&[f32], f32)>,
 ) {
-    lowrank_rows_portable(xs, ys, n_in, n_out, bt, at, alpha, bias_noise);
+    lowrank_rows_portable(xs, ys, n_in, n_out, base, f, alpha, bias_noise);
 }
 
 #[cfg(test)]
