@@ -10,10 +10,8 @@ pub struct Scratch(PathBuf);
 impl Scratch {
     /// `$TMPDIR/eggroll-<prefix>-<pid>-<name>`, emptied and created.
     pub fn new(prefix: &str, name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "eggroll-{prefix}-{}-{name}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("eggroll-{prefix}-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create scratch dir");
         Scratch(dir)
