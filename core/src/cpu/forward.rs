@@ -6,7 +6,7 @@
 //! or for OpenES the dense `s·σ·X_i·Eᵀ`), then one shared GEMM adding `X·Wᵀ` onto them.
 
 use super::gemm::{sgemm, MatRef};
-use super::kernels::{axpy, lowrank_rows};
+use super::kernels::{axpy, lowrank_rows, Correction};
 use super::noise_factors::{full_noise, table, LowRank, Noise};
 use crate::error::{check_len, CoreError, Result};
 use crate::population::{NoiseKind, Population, RowMembers};
@@ -158,8 +158,13 @@ fn add_corrections(
                 }
                 if let Some(f) = &factors {
                     let alpha = sign * pop.matrix_scale();
-                    let base = layer.bias.map(|(b, _)| b);
-                    lowrank_rows(xs, ys, n_in, n_out, base, f, alpha, bias_term);
+                    let c = Correction {
+                        base: layer.bias.map(|(b, _)| b),
+                        factors: f,
+                        alpha,
+                        bias_noise: bias_term,
+                    };
+                    lowrank_rows(xs, ys, n_in, n_out, &c);
                 }
             }
             NoiseKind::Full => {

@@ -32,60 +32,64 @@ pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// What one member adds to its output rows.
+#[derive(Clone, Copy)]
+pub struct Correction<'a> {
+    /// The bias the rows start from (`None`: the rows' current values).
+    pub base: Option<&'a [f32]>,
+    /// Bᵀ (`r × n_in`) and Aᵀ (`r × n_out`).
+    pub factors: &'a LowRank,
+    /// `sign · σ/√r`.
+    pub alpha: f32,
+    /// The bias noise `eps` and its coefficient `sign · σ`.
+    pub bias_noise: Option<(&'a [f32], f32)>,
+}
+
 /// One member's low-rank correction (and bias noise) added to its rows, in one pass per row:
-/// `y_row = base + Σ_j (alpha · (x_row·Bᵀ_j)) · Aᵀ_j`, then `+ e · eps` when
-/// `bias_noise = Some((eps, e))`; `base` is the bias (`None`: the row's current values).
-/// `f` holds Bᵀ (`r × n_in`) and Aᵀ (`r × n_out`). Every addition happens in the same order as the
+/// `y_row = base + Σ_j (alpha · (x_row·Bᵀ_j)) · Aᵀ_j`, then `+ e · eps` (see [`Correction`]).
+/// Every addition happens in the same order as the
 /// separate `dot`/`axpy` calls would do it, so the result does not depend on the CPU's vector
 /// width; AVX-512 or AVX2 builds of the same loops are picked at run time.
-#[allow(clippy::too_many_arguments)]
-pub fn lowrank_rows(
-    xs: &[f32],
-    ys: &mut [f32],
-    n_in: usize,
-    n_out: usize,
-    base: Option<&[f32]>,
-    f: &LowRank,
-    alpha: f32,
-    bias_noise: Option<(&[f32], f32)>,
-) {
+pub fn lowrank_rows(xs: &[f32], ys: &mut [f32], n_in: usize, n_out: usize, c: &Correction<'_>) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU supports AVX-512F, checked just above.
-            unsafe { lowrank_rows_avx512(xs, ys, n_in, n_out, base, f, alpha, bias_noise) };
+            unsafe { lowrank_rows_avx512(xs, ys, n_in, n_out, c) };
             return;
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
-            unsafe { lowrank_rows_avx2(xs, ys, n_in, n_out, base, f, alpha, bias_noise) };
+            unsafe { lowrank_rows_avx2(xs, ys, n_in, n_out, c) };
             return;
         }
     }
-    lowrank_rows_portable(xs, ys, n_in, n_out, base, f, alpha, bias_noise);
+    lowrank_rows_portable(xs, ys, n_in, n_out, c);
 }
 
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn lowrank_rows_portable(
     xs: &[f32],
     ys: &mut [f32],
     n_in: usize,
     n_out: usize,
-    base: Option<&[f32]>,
-    f: &LowRank,
-    alpha: f32,
-    bias_noise: Option<(&[f32], f32)>,
+    c: &Correction<'_>,
 ) {
-    let (bt, at) = (f.bt(), f.at());
+    let (bt, at) = (c.factors.bt(), c.factors.at());
+    let Correction {
+        base,
+        alpha,
+        bias_noise,
+        ..
+    } = *c;
     let r = bt.len() / n_in.max(1);
     for (xr, yr) in xs.chunks(n_in).zip(ys.chunks_mut(n_out)) {
         match (r, bias_noise, base) {
             (1, Some((eps, e)), Some(b)) => {
-                let c = alpha * dot(xr, bt);
+                let k = alpha * dot(xr, bt);
                 let terms = b.iter().zip(&at[..n_out]).zip(&eps[..n_out]);
                 for (y, ((&bo, &a), &n)) in yr.iter_mut().zip(terms) {
-                    *y = (bo + c * a) + e * n;
+                    *y = (bo + k * a) + e * n;
                 }
             }
             _ => {
@@ -93,8 +97,8 @@ fn lowrank_rows_portable(
                     yr.copy_from_slice(b);
                 }
                 for j in 0..r {
-                    let c = alpha * dot(xr, &bt[j * n_in..(j + 1) * n_in]);
-                    axpy(c, &at[j * n_out..(j + 1) * n_out], yr);
+                    let k = alpha * dot(xr, &bt[j * n_in..(j + 1) * n_in]);
+                    axpy(k, &at[j * n_out..(j + 1) * n_out], yr);
                 }
                 if let Some((eps, e)) = bias_noise {
                     axpy(e, eps, yr);
@@ -105,35 +109,27 @@ fn lowrank_rows_portable(
 }
 
 #[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f,avx2")]
 unsafe fn lowrank_rows_avx512(
     xs: &[f32],
     ys: &mut [f32],
     n_in: usize,
     n_out: usize,
-    base: Option<&[f32]>,
-    f: &LowRank,
-    alpha: f32,
-    bias_noise: Option<(&[f32], f32)>,
+    c: &Correction<'_>,
 ) {
-    lowrank_rows_portable(xs, ys, n_in, n_out, base, f, alpha, bias_noise);
+    lowrank_rows_portable(xs, ys, n_in, n_out, c);
 }
 
 #[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
 unsafe fn lowrank_rows_avx2(
     xs: &[f32],
     ys: &mut [f32],
     n_in: usize,
     n_out: usize,
-    base: Option<&[f32]>,
-    f: &LowRank,
-    alpha: f32,
-    bias_noise: Option<(&[f32], f32)>,
+    c: &Correction<'_>,
 ) {
-    lowrank_rows_portable(xs, ys, n_in, n_out, base, f, alpha, bias_noise);
+    lowrank_rows_portable(xs, ys, n_in, n_out, c);
 }
 
 #[cfg(test)]
