@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # gpu-check.sh: on a machine with a GPU, build eggroll with its GPU backends (wgpu through
 # Vulkan; cubecl's wgpu runtime, plus its CUDA runtime when CUDA=1), run the GPU backends'
-# conformance suites (core's float checks and eggroll-llm's integer kernels) on the device, then `eggroll bench lowrank` on a few shapes for every
-# backend (CPU included, for the ratio), and write every figure to a file:
+# conformance suites (core's float checks and eggroll-llm's integer kernels) on the device,
+# then `eggroll bench lowrank` on a few shapes for every backend (CPU included, for the
+# ratio), and write every figure to a file:
 #   scripts/gpu-check.sh [OUTFILE]        (default: $OUT/gpu-check.txt)
 # The bench lines are the JSON objects of `eggroll bench lowrank --json`.
 # Environment: SHAPES overrides the benchmark shapes ("HIDDEN LAYERS N RANK [full]" separated
