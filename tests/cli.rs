@@ -216,4 +216,43 @@ fn egg_language_model_train_and_generate() {
         ],
         "d_model",
     );
+    // The same run with the matrix products on a GPU backend gives the same figures.
+    #[cfg(feature = "wgpu")]
+    {
+        let gpu_out = dir.join("run-wgpu");
+        let g = gpu_out.to_str().unwrap();
+        let args = [
+            "train",
+            cfg.to_str().unwrap(),
+            "--out",
+            g,
+            "--backend",
+            "wgpu",
+            "--set",
+            "eval_bytes=128",
+        ];
+        let (ok, stdout, err) = eggroll(&args);
+        assert!(ok, "{err}");
+        assert!(stdout.contains("backend "), "{stdout}");
+        let cpu_out = dir.join("run-cpu");
+        let mut cpu_args = args;
+        cpu_args[3] = cpu_out.to_str().unwrap();
+        cpu_args[5] = "cpu";
+        let (ok, _, err) = eggroll(&cpu_args);
+        assert!(ok, "{err}");
+        let figures = |d: &std::path::Path| -> Vec<String> {
+            std::fs::read_to_string(d.join("metrics.jsonl"))
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    format!(
+                        "{} {} {:?}",
+                        v["fitness_mean"], v["weights_changed"], v["eval_bits_per_byte"]
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(figures(&gpu_out), figures(&cpu_out));
+    }
 }

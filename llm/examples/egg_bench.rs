@@ -10,9 +10,14 @@ fn main() {
     if let Some(m) = args.next().and_then(|v| v.parse().ok()) {
         o.memory_population = m;
     }
-    let report = eggroll_llm::bench::bench_egg(&o);
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&report).unwrap_or_default()
-    );
+    match eggroll_llm::bench::bench_egg(&o) {
+        Ok(report) => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ),
+        Err(e) => {
+            eprintln!("egg_bench: {e}");
+            std::process::exit(1);
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! on this machine.
 
 use crate::data::Streams;
+use crate::error::Result;
 use crate::evaluate::{evaluate_population, PopulationSpec};
 use crate::params::Weights;
 use crate::update::{es_update, pair_signs};
@@ -109,7 +110,13 @@ fn bench_text(len: usize) -> Vec<u8> {
 }
 
 /// Run `generations` generations; returns (evaluation seconds, update seconds).
-fn run_shape(d: usize, layers: usize, n: u32, window: usize, generations: usize) -> (f64, f64) {
+fn run_shape(
+    d: usize,
+    layers: usize,
+    n: u32,
+    window: usize,
+    generations: usize,
+) -> Result<(f64, f64)> {
     let text = bench_text(window * 64 + 1000);
     let mut w = Weights::init(d, layers, 1);
     let pairs = n as usize / 2;
@@ -127,22 +134,22 @@ fn run_shape(d: usize, layers: usize, n: u32, window: usize, generations: usize)
             share_pair_state: false,
         };
         let t0 = Instant::now();
-        let scores = evaluate_population(&w, spec, &wins, &resets, &mut hidden);
+        let scores = evaluate_population(&w, spec, &wins, &resets, &mut hidden, None)?;
         te += t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         es_update(&mut w, 1, g as u32, 1, &pair_signs(&scores), 1 << 31);
         tu += t1.elapsed().as_secs_f64();
         streams.advance(window);
     }
-    (te, tu)
+    Ok((te, tu))
 }
 
-fn shape(o: &EggBenchOptions, d: usize, layers: usize, reference: f64) -> ShapeReport {
-    run_shape(d, layers, o.population, o.window, 1);
-    let (te, tu) = run_shape(d, layers, o.population, o.window, o.generations.max(1));
+fn shape(o: &EggBenchOptions, d: usize, layers: usize, reference: f64) -> Result<ShapeReport> {
+    run_shape(d, layers, o.population, o.window, 1)?;
+    let (te, tu) = run_shape(d, layers, o.population, o.window, o.generations.max(1))?;
     let tokens = (o.population as usize * o.window * o.generations.max(1)) as f64;
     let tps = tokens / te;
-    ShapeReport {
+    Ok(ShapeReport {
         n_layers: layers,
         d_model: d,
         population: o.population,
@@ -152,18 +159,18 @@ fn shape(o: &EggBenchOptions, d: usize, layers: usize, reference: f64) -> ShapeR
         reference,
         ratio: tps / reference,
         meets_target: tps / reference >= TARGET_RATIO,
-    }
+    })
 }
 
 /// Measure both shapes and the memory check (seconds to a few minutes on 2 cores).
-pub fn bench_egg(o: &EggBenchOptions) -> EggBenchReport {
-    let small = shape(o, 64, 1, REFERENCE_1X64);
-    let large = shape(o, 256, 6, REFERENCE_6X256);
+pub fn bench_egg(o: &EggBenchOptions) -> Result<EggBenchReport> {
+    let small = shape(o, 64, 1, REFERENCE_1X64)?;
+    let large = shape(o, 256, 6, REFERENCE_6X256)?;
     let t0 = Instant::now();
-    run_shape(256, 6, o.memory_population, o.memory_window, 1);
+    run_shape(256, 6, o.memory_population, o.memory_window, 1)?;
     let mem_secs = t0.elapsed().as_secs_f64();
     let peak = peak_memory_mib();
-    EggBenchReport {
+    Ok(EggBenchReport {
         options: o.clone(),
         threads: rayon::current_num_threads(),
         simd: crate::kernels::simd_available(),
@@ -172,5 +179,5 @@ pub fn bench_egg(o: &EggBenchOptions) -> EggBenchReport {
         memory_generation_seconds: mem_secs,
         peak_memory_mib: peak,
         meets_memory_target: peak <= 1024.0,
-    }
+    })
 }

@@ -38,6 +38,14 @@ pub enum LlmError {
         #[source]
         source: std::io::Error,
     },
+    /// A compute backend's kernel failed (device lost, out of memory, …).
+    #[error("backend {backend}: {why}")]
+    Backend {
+        /// The backend's name.
+        backend: String,
+        /// Its error message.
+        why: String,
+    },
     /// An error from `eggroll-core` (checkpoint parsing, atomic writes).
     #[error(transparent)]
     Core(#[from] eggroll_core::CoreError),

@@ -6,7 +6,9 @@
 //! members. Chunks run in parallel on rayon; every member's result depends only on its own
 //! data, weights and noise, so any thread count (or chunk size) gives the same bits.
 
+use crate::error::Result;
 use crate::forward::Runner;
+use crate::int_backend::DynIntKernels;
 use crate::noise::ChunkNoise;
 use crate::params::{Weights, VOCAB};
 use crate::tables::log_prob16;
@@ -35,14 +37,17 @@ pub struct PopulationSpec {
 
 /// Score every member: `windows[k]` (T+1 bytes) is read by pair `k`'s two members, whose
 /// hidden states (`state`, members × layers × D) are zeroed first when `resets[k]`, carried
-/// otherwise, and updated in place (see [`PopulationSpec::share_pair_state`]). Returns each member's Σ log2 p in 1/16 bit.
+/// otherwise, and updated in place (see [`PopulationSpec::share_pair_state`]). Returns each
+/// member's Σ log2 p in 1/16 bit. Matrix products run on `kernels` when given (same bits), else
+/// on the CPU; a kernel failure is the error.
 pub fn evaluate_population(
     wts: &Weights,
     spec: PopulationSpec,
     windows: &[&[u8]],
     resets: &[bool],
     state: &mut [i8],
-) -> Vec<i64> {
+    kernels: Option<&dyn DynIntKernels>,
+) -> Result<Vec<i64>> {
     let per_member = wts.layout.layers() * wts.layout.d;
     let members = windows.len() * 2;
     assert_eq!(state.len(), members * per_member);
@@ -62,7 +67,7 @@ pub fn evaluate_population(
                 spec.rank,
                 spec.sigma_shift,
             );
-            let mut run = Runner::new(wts, Some(&noise), rows);
+            let mut run = Runner::new(wts, Some(&noise), rows).with_kernels(kernels);
             run.load_state(st);
             let wins = &windows[first_pair..first_pair + rows / 2];
             for (q, _) in resets[first_pair..first_pair + rows / 2]
@@ -89,6 +94,9 @@ pub fn evaluate_population(
                     *l += log_prob16(&logits[r * VOCAB..][..VOCAB], wins[r / 2][t + 1]) as i64;
                 }
             }
+            if let Some(e) = run.take_error() {
+                return Err(e);
+            }
             run.store_state(st);
             if spec.share_pair_state {
                 for pair in st.chunks_exact_mut(2 * per_member) {
@@ -96,20 +104,26 @@ pub fn evaluate_population(
                     minus.copy_from_slice(plus);
                 }
             }
-            ll
+            Ok(ll)
         })
-        .collect();
-    scores.into_iter().flatten().collect()
+        .collect::<Result<_>>()?;
+    Ok(scores.into_iter().flatten().collect())
 }
 
 /// Log-likelihood of `data` under the unperturbed model, read as `streams` parallel
 /// contiguous segments from zero state (the remainder that does not divide evenly is not
-/// scored). Returns (Σ log2 p in 1/16 bit, bytes scored).
-pub fn evaluate_plain(wts: &Weights, data: &[u8], streams: usize) -> (i64, u64) {
+/// scored). Returns (Σ log2 p in 1/16 bit, bytes scored). Matrix products run on `kernels`
+/// when given.
+pub fn evaluate_plain(
+    wts: &Weights,
+    data: &[u8],
+    streams: usize,
+    kernels: Option<&dyn DynIntKernels>,
+) -> Result<(i64, u64)> {
     let streams = streams.clamp(1, data.len().max(1));
     let seg = data.len() / streams;
     if seg < 2 {
-        return (0, 0);
+        return Ok((0, 0));
     }
     let per_task = 16usize;
     let starts: Vec<usize> = (0..streams).map(|s| s * seg).collect();
@@ -117,7 +131,7 @@ pub fn evaluate_plain(wts: &Weights, data: &[u8], streams: usize) -> (i64, u64) 
         .par_chunks(per_task)
         .map(|group| {
             let rows = group.len();
-            let mut run = Runner::new(wts, None, rows);
+            let mut run = Runner::new(wts, None, rows).with_kernels(kernels);
             let mut ll = 0i64;
             let mut bytes = vec![0u8; rows];
             for t in 0..seg - 1 {
@@ -132,10 +146,13 @@ pub fn evaluate_plain(wts: &Weights, data: &[u8], streams: usize) -> (i64, u64) 
                     ll += log_prob16(&run.logits()[r * VOCAB..][..VOCAB], data[s + t + 1]) as i64;
                 }
             }
-            ll
+            match run.take_error() {
+                Some(e) => Err(e),
+                None => Ok(ll),
+            }
         })
-        .collect();
-    (parts.iter().sum(), (streams * (seg - 1)) as u64)
+        .collect::<Result<_>>()?;
+    Ok((parts.iter().sum(), (streams * (seg - 1)) as u64))
 }
 
 /// Bits per byte from a 1/16-bit log-likelihood sum.

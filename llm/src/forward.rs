@@ -19,6 +19,8 @@
 //! then `logits = rescale(head · norm(x; lnf))`. `norm(x; w)_k = clip(x_k·w_k·RECIP[m4] >> 14)`
 //! with `m4 = ⌊4·Σ|x|/D⌋` (the mean |x| in quarter units).
 
+use crate::error::LlmError;
+use crate::int_backend::{DynIntKernels, NoiseSpec};
 use crate::kernels::{dot, gemm_i16};
 use crate::noise::ChunkNoise;
 use crate::params::{Kind, Weights, VOCAB};
@@ -91,6 +93,8 @@ pub struct Runner<'w> {
     logits: Vec<i16>,
     vbuf: Vec<i16>,
     u: Vec<i32>,
+    kernels: Option<&'w dyn DynIntKernels>,
+    error: Option<LlmError>,
 }
 
 impl<'w> Runner<'w> {
@@ -122,7 +126,27 @@ impl<'w> Runner<'w> {
             logits: vec![0; rows * VOCAB],
             vbuf: vec![0; d],
             u: vec![0; rank],
+            kernels: None,
+            error: None,
         }
+    }
+
+    /// Run the matrix products on `kernels` (a GPU backend, say) instead of the CPU GEMM; the
+    /// results are the same bits. A failing kernel is kept in [`Runner::error`] and the
+    /// remaining products of the batch are skipped (their outputs are zero).
+    pub fn with_kernels(mut self, kernels: Option<&'w dyn DynIntKernels>) -> Self {
+        self.kernels = kernels;
+        self
+    }
+
+    /// The first kernel failure since this runner was made, if any.
+    pub fn error(&self) -> Option<&LlmError> {
+        self.error.as_ref()
+    }
+
+    /// Take the first kernel failure, leaving none.
+    pub fn take_error(&mut self) -> Option<LlmError> {
+        self.error.take()
     }
 
     /// Rows in the batch.
@@ -221,6 +245,37 @@ impl<'w> Runner<'w> {
             Input::Mid => &self.mid,
         };
         let rows = self.rows;
+        if let Some(k) = self.kernels {
+            let spec = self.noise.map(|n| NoiseSpec {
+                seed: n.seed,
+                param: id as u32,
+                epoch: n.epoch,
+                first_pair: n.first_pair,
+                rank: n.rank,
+                sigma_shift: n.sigma_shift,
+            });
+            let acc = &mut self.acc[..rows * out];
+            let result = match self.error {
+                Some(_) => None,
+                None => Some(k.matmul(x, rows, self.wts.p8(id), out, inp, spec.as_ref())),
+            };
+            match result {
+                Some(Ok(v)) if v.len() == acc.len() => acc.copy_from_slice(&v),
+                Some(Ok(v)) => {
+                    acc.fill(0);
+                    self.error = Some(LlmError::Backend {
+                        backend: k.backend_name(),
+                        why: format!("matmul returned {} values, expected {}", v.len(), acc.len()),
+                    });
+                }
+                Some(Err(e)) => {
+                    acc.fill(0);
+                    self.error = Some(e);
+                }
+                None => acc.fill(0),
+            }
+            return;
+        }
         gemm_i16(x, rows, self.wts.p16(id), out, inp, &mut self.acc);
         let Some(n) = self.noise else { return };
         let (rank, shift) = (n.rank, n.sigma_shift);

@@ -127,6 +127,46 @@ pub trait IntKernels: Send + Sync {
     fn update_sum(&self, spec: &UpdateSpec, active: &[(u32, i8)]) -> Result<Vec<i32>, Self::Error>;
 }
 
+/// The perturbed matmul of any [`IntKernels`] behind one object-safe interface, so the model's
+/// forward pass ([`crate::forward::Runner::with_kernels`]) can run on a backend chosen at run time.
+pub trait DynIntKernels: Send + Sync {
+    /// The backend's name.
+    fn backend_name(&self) -> String;
+
+    /// [`IntKernels::perturbed_matmul`], its error turned into [`LlmError::Backend`].
+    fn matmul(
+        &self,
+        x: &[i16],
+        rows: usize,
+        w: &[i8],
+        out: usize,
+        inp: usize,
+        noise: Option<&NoiseSpec>,
+    ) -> Result<Vec<i32>>;
+}
+
+impl<K: IntKernels> DynIntKernels for K {
+    fn backend_name(&self) -> String {
+        self.name()
+    }
+
+    fn matmul(
+        &self,
+        x: &[i16],
+        rows: usize,
+        w: &[i8],
+        out: usize,
+        inp: usize,
+        noise: Option<&NoiseSpec>,
+    ) -> Result<Vec<i32>> {
+        self.perturbed_matmul(x, rows, w, out, inp, noise)
+            .map_err(|e| LlmError::Backend {
+                backend: self.name(),
+                why: e.to_string(),
+            })
+    }
+}
+
 /// Largest |x|, |w| and |noise| value the kernels accept (int8 range without −128).
 pub const INT8_MAX: i64 = 127;
 

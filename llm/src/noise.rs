@@ -58,6 +58,10 @@ pub struct ParamNoise {
 /// Every parameter's noise for pairs `first_pair .. first_pair + pairs` of one epoch.
 #[derive(Clone, Debug)]
 pub struct ChunkNoise {
+    /// Run seed.
+    pub seed: u64,
+    /// Noise epoch.
+    pub epoch: u32,
     /// First pair (global index).
     pub first_pair: u32,
     /// Number of pairs.
@@ -115,6 +119,8 @@ impl ChunkNoise {
             })
             .collect();
         ChunkNoise {
+            seed,
+            epoch,
             first_pair,
             pairs,
             rank,

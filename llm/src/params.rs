@@ -191,6 +191,12 @@ impl Weights {
         }
     }
 
+    /// The int8 values of parameter `id`.
+    pub fn p8(&self, id: usize) -> &[i8] {
+        let p = &self.layout.params[id];
+        &self.w[p.offset..p.offset + p.kind.numel()]
+    }
+
     /// The i16 view of parameter `id`.
     pub fn p16(&self, id: usize) -> &[i16] {
         let p = &self.layout.params[id];

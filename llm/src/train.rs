@@ -6,6 +6,7 @@ use crate::config::EggConfig;
 use crate::data::{self, Baselines, Corpus, Streams};
 use crate::error::{LlmError, Result};
 use crate::evaluate::{bits_per_byte, evaluate_plain, evaluate_population, PopulationSpec};
+use crate::int_backend::DynIntKernels;
 use crate::params::Weights;
 use crate::update::{es_update, pair_signs};
 use serde::{Deserialize, Serialize};
@@ -74,10 +75,16 @@ pub fn latest_checkpoint(out_dir: &Path) -> PathBuf {
 }
 
 /// Validation bits/byte of `wts` under `cfg`'s evaluation settings.
-pub fn validation_bits(cfg: &EggConfig, wts: &Weights, val: &[u8]) -> f64 {
+/// Matrix products run on `kernels` when given.
+pub fn validation_bits(
+    cfg: &EggConfig,
+    wts: &Weights,
+    val: &[u8],
+    kernels: Option<&dyn DynIntKernels>,
+) -> Result<f64> {
     let n = cfg.eval_bytes.min(val.len());
-    let (ll, count) = evaluate_plain(wts, &val[..n], cfg.eval_streams);
-    bits_per_byte(ll, count)
+    let (ll, count) = evaluate_plain(wts, &val[..n], cfg.eval_streams, kernels)?;
+    Ok(bits_per_byte(ll, count))
 }
 
 /// Train on `data` into `out_dir` for `generations` (default: the config's) generations,
@@ -85,6 +92,20 @@ pub fn validation_bits(cfg: &EggConfig, wts: &Weights, val: &[u8]) -> f64 {
 /// Writes `config.toml`, `baselines.json` (unigram/bigram bits/byte of the same corpus),
 /// `metrics.jsonl` and `checkpoints/latest.safetensors`.
 pub fn train(
+    cfg: &EggConfig,
+    data: &[u8],
+    out_dir: &Path,
+    generations: Option<u64>,
+    resume: bool,
+    progress: &mut dyn FnMut(&GenerationReport),
+) -> Result<TrainSummary> {
+    train_on(None, cfg, data, out_dir, generations, resume, progress)
+}
+
+/// [`train`] with the model's matrix products on `kernels` (a GPU backend, say; `None`: the
+/// CPU). Every backend gives the same bits, so runs and checkpoints are interchangeable.
+pub fn train_on(
+    kernels: Option<&dyn DynIntKernels>,
     cfg: &EggConfig,
     data: &[u8],
     out_dir: &Path,
@@ -147,7 +168,14 @@ pub fn train(
             chunk_members: cfg.chunk_members,
             share_pair_state: cfg.share_pair_state,
         };
-        let scores = evaluate_population(&state.weights, spec, &wins, &resets, &mut state.hidden);
+        let scores = evaluate_population(
+            &state.weights,
+            spec,
+            &wins,
+            &resets,
+            &mut state.hidden,
+            kernels,
+        )?;
         let signs = pair_signs(&scores);
         let alpha = cfg.alpha_fixed(g);
         let stats = es_update(
@@ -164,7 +192,10 @@ pub fn train(
         let done = state.generation;
         let eval_due =
             done == 1 || done == total || (cfg.eval_every > 0 && done % cfg.eval_every == 0);
-        let eval = eval_due.then(|| validation_bits(cfg, &state.weights, &corpus.val));
+        let eval = match eval_due {
+            true => Some(validation_bits(cfg, &state.weights, &corpus.val, kernels)?),
+            false => None,
+        };
         if let Some(e) = eval {
             last_eval = e;
         }
@@ -194,7 +225,7 @@ pub fn train(
         }
     }
     if last_eval.is_nan() {
-        last_eval = validation_bits(cfg, &state.weights, &corpus.val);
+        last_eval = validation_bits(cfg, &state.weights, &corpus.val, kernels)?;
     }
     Ok(TrainSummary {
         generations: state.generation,

@@ -35,7 +35,9 @@ fn population_scores_do_not_depend_on_threads_or_chunks() {
                     chunk_members: chunk,
                     share_pair_state: g == 0,
                 };
-                all.extend(evaluate_population(&w, spec, &wins, &resets, &mut hidden));
+                all.extend(
+                    evaluate_population(&w, spec, &wins, &resets, &mut hidden, None).unwrap(),
+                );
                 streams.advance(20);
             }
             (all, hidden)

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use eggroll_llm::train::GenerationReport;
-use eggroll_llm::EggConfig;
+use eggroll_llm::{DynIntKernels, EggConfig};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -23,7 +23,24 @@ pub fn egg_table(text: &str) -> Option<toml::Table> {
     }
 }
 
-/// Train an EGG config; `overrides` are `key=value` pairs on its flat table.
+/// The integer kernels of backend `name` (`None` for the CPU's own path; a clear error when
+/// this build lacks the backend or the machine has no device for it).
+pub fn int_kernels(name: super::BackendName) -> Result<Option<Box<dyn DynIntKernels>>> {
+    use super::BackendName as B;
+    Ok(match name {
+        B::Cpu => None,
+        #[cfg(feature = "wgpu")]
+        B::Wgpu => Some(Box::new(eggroll_shaders::WgpuInt::new()?)),
+        #[cfg(feature = "cubecl")]
+        B::Cubecl => Some(Box::new(eggroll_cubecl::Cubecl::new()?)),
+        #[cfg(feature = "cuda")]
+        B::CubeclCuda => Some(Box::new(eggroll_cubecl::Cubecl::cuda(0)?)),
+        #[allow(unreachable_patterns)]
+        other => return Err(super::not_built(other)),
+    })
+}
+
+/// Train an EGG config on `backend`; `overrides` are `key=value` pairs on its flat table.
 pub fn train(
     mut table: toml::Table,
     origin: &Path,
@@ -31,6 +48,7 @@ pub fn train(
     overrides: &[String],
     generations: Option<u64>,
     resume: bool,
+    backend: super::BackendName,
 ) -> Result<()> {
     for ov in overrides {
         let (k, v) = ov
@@ -64,14 +82,18 @@ pub fn train(
             out.display()
         );
     }
+    let kernels = int_kernels(backend)?;
     println!(
-        "eggroll train: EGG language model {} layers x {} | N={} rank={} | {} bytes of {} | {} threads | run dir {}",
+        "eggroll train: EGG language model {} layers x {} | N={} rank={} | {} bytes of {} | backend {} | {} threads | run dir {}",
         cfg.n_layers,
         cfg.d_model,
         cfg.population,
         cfg.rank,
         data.len(),
         data_path.display(),
+        kernels
+            .as_ref()
+            .map_or("cpu".to_string(), |k| k.backend_name()),
         rayon::current_num_threads(),
         out.display()
     );
@@ -89,8 +111,16 @@ pub fn train(
             );
         }
     };
-    let s = eggroll_llm::train::train(&cfg, &data, &out, generations, resume, &mut report)
-        .with_context(|| format!("training run in {}", out.display()))?;
+    let s = eggroll_llm::train::train_on(
+        kernels.as_deref(),
+        &cfg,
+        &data,
+        &out,
+        generations,
+        resume,
+        &mut report,
+    )
+    .with_context(|| format!("training run in {}", out.display()))?;
     println!(
         "done: {} generations in {:.0} s, validation {:.4} bits/byte (unigram {:.4}, bigram {:.4}), {} int8 parameters",
         s.generations,
@@ -138,7 +168,7 @@ pub fn bench(json: bool, generations: usize) -> Result<()> {
         generations,
         ..Default::default()
     };
-    let r = eggroll_llm::bench::bench_egg(&opts);
+    let r = eggroll_llm::bench::bench_egg(&opts)?;
     if json {
         println!("{}", serde_json::to_string(&r)?);
         return Ok(());

@@ -97,7 +97,7 @@ macro_rules! with_backend {
             }
             #[cfg(feature = "cuda")]
             __B::CubeclCuda => {
-                let $b = &eggroll_cubecl::Cubecl::cuda()?;
+                let $b = &eggroll_cubecl::Cubecl::cuda(0)?;
                 $body
             }
             #[allow(unreachable_patterns)]

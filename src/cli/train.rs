@@ -65,7 +65,15 @@ pub fn run(a: TrainArgs) -> Result<()> {
             if let Some(s) = a.seed {
                 ov.push(format!("seed={s}"));
             }
-            return super::egg::train(table, path, a.out.clone(), &ov, a.generations, a.resume);
+            return super::egg::train(
+                table,
+                path,
+                a.out.clone(),
+                &ov,
+                a.generations,
+                a.resume,
+                a.backend,
+            );
         }
     }
     let (cfg, name) = match &a.config {
