@@ -58,7 +58,7 @@ pub fn evaluate_population(
         .map(|(c, st)| {
             let rows = st.len() / per_member;
             let first_pair = c * chunk / 2;
-            let noise = ChunkNoise::generate(
+            let noise = ChunkNoise::generate_for(
                 &wts.layout,
                 spec.seed,
                 spec.epoch,
@@ -66,6 +66,7 @@ pub fn evaluate_population(
                 rows / 2,
                 spec.rank,
                 spec.sigma_shift,
+                kernels.is_none(),
             );
             let mut run = Runner::new(wts, Some(&noise), rows).with_kernels(kernels);
             run.load_state(st);

@@ -255,25 +255,26 @@ impl<'w> Runner<'w> {
                 sigma_shift: n.sigma_shift,
             });
             let acc = &mut self.acc[..rows * out];
-            let result = match self.error {
-                Some(_) => None,
-                None => Some(k.matmul(x, rows, self.wts.p8(id), out, inp, spec.as_ref())),
-            };
-            match result {
-                Some(Ok(v)) if v.len() == acc.len() => acc.copy_from_slice(&v),
-                Some(Ok(v)) => {
-                    acc.fill(0);
-                    self.error = Some(LlmError::Backend {
-                        backend: k.backend_name(),
-                        why: format!("matmul returned {} values, expected {}", v.len(), acc.len()),
-                    });
+            if self.error.is_none() {
+                match k.matmul(x, rows, self.wts.p8(id), out, inp, spec.as_ref()) {
+                    Ok(v) if v.len() == acc.len() => {
+                        acc.copy_from_slice(&v);
+                        return;
+                    }
+                    Ok(v) => {
+                        self.error = Some(LlmError::Backend {
+                            backend: k.backend_name(),
+                            why: format!(
+                                "matmul returned {} values, expected {}",
+                                v.len(),
+                                acc.len()
+                            ),
+                        })
+                    }
+                    Err(e) => self.error = Some(e),
                 }
-                Some(Err(e)) => {
-                    acc.fill(0);
-                    self.error = Some(e);
-                }
-                None => acc.fill(0),
             }
+            acc.fill(0);
             return;
         }
         gemm_i16(x, rows, self.wts.p16(id), out, inp, &mut self.acc);

@@ -86,6 +86,32 @@ impl ChunkNoise {
         rank: usize,
         sigma_shift: u32,
     ) -> Self {
+        Self::generate_for(
+            layout,
+            seed,
+            epoch,
+            first_pair,
+            pairs,
+            rank,
+            sigma_shift,
+            true,
+        )
+    }
+
+    /// [`ChunkNoise::generate`], leaving the matrix products' factors out (empty) unless
+    /// `host_matmuls`: a device backend regenerates them inside its kernels, so only the
+    /// embedding's factors and the vectors' noise are needed on the host.
+    #[allow(clippy::too_many_arguments)]
+    pub fn generate_for(
+        layout: &Layout,
+        seed: u64,
+        epoch: u32,
+        first_pair: u32,
+        pairs: usize,
+        rank: usize,
+        sigma_shift: u32,
+        host_matmuls: bool,
+    ) -> Self {
         let params = layout
             .params
             .iter()
@@ -93,6 +119,7 @@ impl ChunkNoise {
             .map(|(id, p)| {
                 let mut pn = ParamNoise::default();
                 match p.kind {
+                    Kind::Matrix { .. } if !host_matmuls && id != layout.emb => {}
                     Kind::Matrix { out, inp } => {
                         pn.a = vec![0; pairs * rank * out];
                         pn.b = vec![0; pairs * rank * inp];

@@ -170,10 +170,19 @@ impl Table {
         unsafe { std::slice::from_raw_parts(start as *const f32, len) }
     }
 
-    /// Stream `stream`'s slot, filled by `fill` on first use; `None` when not cached.
-    fn cached(self: &Arc<Self>, stream: u32, fill: impl FnOnce(&mut [f32])) -> Option<Noise> {
-        let ready = self.ready.get(stream as usize)?;
-        let (offset, len) = (stream as usize * self.per_stream, self.per_stream);
+    /// Stream `stream`'s noise, written by `fill`: into its arena slot on first use when the
+    /// table is cached, else into a fresh buffer for this caller alone.
+    fn stream(self: &Arc<Self>, stream: u32, fill: impl FnOnce(&mut [f32])) -> Noise {
+        let len = self.per_stream;
+        let Some(ready) = self.ready.get(stream as usize) else {
+            let mut v = vec![0.0f32; len];
+            fill(&mut v);
+            return Noise {
+                len,
+                storage: Storage::Owned(v),
+            };
+        };
+        let offset = stream as usize * len;
         ready.get_or_init(|| {
             let start = UnsafeCell::raw_get(self.arena[offset..offset + len].as_ptr());
             // SAFETY: in bounds; this initialiser runs once for this slot, and nothing reads the
@@ -181,28 +190,18 @@ impl Table {
             let slot = unsafe { std::slice::from_raw_parts_mut(start as *mut f32, len) };
             fill(slot);
         });
-        Some(Noise {
+        Noise {
             storage: Storage::Cached(self.clone(), offset),
             len,
-        })
+        }
     }
 
     /// Stream `stream`'s low-rank factors: `B` (`cols × r`) is the first `cols·r` elements of
     /// the stream and `A` (`rows × r`) the next `rows·r` (the reference's `Z[:b]`, `Z[b:]`),
     /// returned transposed.
     pub fn low_rank(self: &Arc<Self>, pop: &Population, stream: u32) -> LowRank {
-        let noise = self
-            .cached(stream, |out| fill_low_rank(pop, self, stream, out))
-            .unwrap_or_else(|| {
-                let mut v = vec![0.0f32; self.per_stream];
-                fill_low_rank(pop, self, stream, &mut v);
-                Noise {
-                    len: v.len(),
-                    storage: Storage::Owned(v),
-                }
-            });
         LowRank {
-            noise,
+            noise: self.stream(stream, |out| fill_low_rank(pop, self, stream, out)),
             split: self.cols * self.r,
         }
     }
@@ -210,15 +209,7 @@ impl Table {
     /// Stream `stream`'s whole vector noise `ε` (length `rows`).
     pub fn vector(self: &Arc<Self>, pop: &Population, stream: u32) -> Noise {
         let key = pop.key(self.param, stream);
-        self.cached(stream, |out| fill_normals(key, 0, 1.0, out))
-            .unwrap_or_else(|| {
-                let mut v = vec![0.0f32; self.rows];
-                fill_normals(key, 0, 1.0, &mut v);
-                Noise {
-                    len: v.len(),
-                    storage: Storage::Owned(v),
-                }
-            })
+        self.stream(stream, |out| fill_normals(key, 0, 1.0, out))
     }
 }
 
