@@ -8,7 +8,7 @@
 
 use super::gemm::{sgemm, MatRef};
 use super::kernels::axpy;
-use super::noise_factors::{full_noise, low_rank_factors, vector_noise};
+use super::noise_factors::{full_noise, table as low_rank_table, vector_noise};
 use crate::error::Result;
 use crate::params::{ParamShape, ParamSpec};
 use crate::population::{NoiseKind, Population};
@@ -16,8 +16,11 @@ use rayon::prelude::*;
 
 /// Streams per GEMM chunk in the low-rank update.
 const STREAM_CHUNK: usize = 512;
-/// Output rows per parallel block.
-const ROW_BLOCK: usize = 32;
+/// Output rows per parallel block of the low-rank update (each block's GEMM packs all of Q
+/// again, so blocks are large; the split never depends on the thread count).
+const ROW_BLOCK: usize = 128;
+/// Rows of a dense (OpenES) matrix per parallel block of its update.
+const DENSE_ROW_BLOCK: usize = 32;
 /// Vector elements per parallel block.
 const VEC_BLOCK: usize = 256;
 
@@ -40,7 +43,7 @@ pub fn es_gradient(pop: &Population, spec: &ParamSpec, weights: &[f32]) -> Resul
             pop,
             spec.id,
             rows * cols,
-            cols * ROW_BLOCK,
+            cols * DENSE_ROW_BLOCK,
             &coeffs,
             pop.sigma * inv_n,
         ),
@@ -60,25 +63,28 @@ fn low_rank_gradient(
     alpha: f32,
 ) -> Vec<f32> {
     let mut grad = vec![0.0f32; rows * cols];
+    let table = low_rank_table(pop, id, rows, cols, r);
+    let (mut p, mut q) = (Vec::new(), Vec::new());
     for (ci, chunk) in coeffs.chunks(STREAM_CHUNK).enumerate() {
         let k0 = ci * STREAM_CHUNK;
         let kr = chunk.len() * r;
-        // P: (k·r) × rows, Q: (k·r) × cols, filled in parallel per stream.
-        let mut p = vec![0.0f32; kr * rows];
-        let mut q = vec![0.0f32; kr * cols];
+        // P: (k·r) × rows, Q: (k·r) × cols, filled in parallel per stream (every element is
+        // written, so the buffers are only sized, once, not cleared).
+        p.resize(kr * rows, 0.0);
+        q.resize(kr * cols, 0.0);
         p.par_chunks_mut(r * rows)
             .zip(q.par_chunks_mut(r * cols))
             .enumerate()
             .for_each(|(k, (pk, qk))| {
                 let c = chunk[k];
-                let f = low_rank_factors(pop, id, (k0 + k) as u32, rows, cols, r);
+                let f = table.low_rank(pop, (k0 + k) as u32);
                 for (pv, av) in pk.iter_mut().zip(f.at()) {
                     *pv = c * av;
                 }
                 qk.copy_from_slice(f.bt());
             });
-        let pt = MatRef::row_major(&p, kr, rows).t();
-        let qm = MatRef::row_major(&q, kr, cols);
+        let pt = MatRef::row_major(&p[..kr * rows], kr, rows).t();
+        let qm = MatRef::row_major(&q[..kr * cols], kr, cols);
         grad.par_chunks_mut(ROW_BLOCK * cols)
             .enumerate()
             .for_each(|(bi, g)| {

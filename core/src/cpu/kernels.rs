@@ -1,28 +1,7 @@
-//! Small vector kernels with a fixed summation order (deterministic, auto-vectorised).
+//! Small vector kernels with a fixed summation order (deterministic at every vector width).
 
+use super::dot::dot_portable;
 use super::noise_factors::LowRank;
-
-/// Dot product with 8 independent accumulators, combined in a fixed order.
-#[inline(always)]
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f32; 8];
-    let chunks = n / 8;
-    for c in 0..chunks {
-        let (ac, bc) = (&a[c * 8..c * 8 + 8], &b[c * 8..c * 8 + 8]);
-        for l in 0..8 {
-            acc[l] += ac[l] * bc[l];
-        }
-    }
-    let mut tail = 0.0f32;
-    for i in chunks * 8..n {
-        tail += a[i] * b[i];
-    }
-    let s01 = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    let s23 = (acc[4] + acc[5]) + (acc[6] + acc[7]);
-    (s01 + s23) + tail
-}
 
 /// `y += alpha · x`.
 #[inline(always)]
@@ -64,16 +43,18 @@ pub fn lowrank_rows(xs: &[f32], ys: &mut [f32], n_in: usize, n_out: usize, c: &C
             return;
         }
     }
-    lowrank_rows_portable(xs, ys, n_in, n_out, c);
+    lowrank_rows_with(xs, ys, n_in, n_out, c, dot_portable);
 }
 
+/// The body of [`lowrank_rows`], with the dot product of the caller's instruction set.
 #[inline(always)]
-fn lowrank_rows_portable(
+fn lowrank_rows_with(
     xs: &[f32],
     ys: &mut [f32],
     n_in: usize,
     n_out: usize,
     c: &Correction<'_>,
+    dot: impl Fn(&[f32], &[f32]) -> f32,
 ) {
     let (bt, at) = (c.factors.bt(), c.factors.at());
     let Correction {
@@ -117,7 +98,10 @@ unsafe fn lowrank_rows_avx512(
     n_out: usize,
     c: &Correction<'_>,
 ) {
-    lowrank_rows_portable(xs, ys, n_in, n_out, c);
+    // SAFETY: this function is only called on CPUs with AVX-512F.
+    lowrank_rows_with(xs, ys, n_in, n_out, c, |a, b| unsafe {
+        super::dot::dot_avx2(a, b)
+    });
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -129,22 +113,8 @@ unsafe fn lowrank_rows_avx2(
     n_out: usize,
     c: &Correction<'_>,
 ) {
-    lowrank_rows_portable(xs, ys, n_in, n_out, c);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dot_matches_naive() {
-        let a: Vec<f32> = (0..37).map(|i| i as f32 * 0.5).collect();
-        let b: Vec<f32> = (0..37).map(|i| 1.0 - i as f32 * 0.25).collect();
-        let naive: f64 = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (*x as f64) * (*y as f64))
-            .sum();
-        assert!((dot(&a, &b) as f64 - naive).abs() < 1e-3);
-    }
+    // SAFETY: this function is only called on CPUs with AVX2.
+    lowrank_rows_with(xs, ys, n_in, n_out, c, |a, b| unsafe {
+        super::dot::dot_avx2(a, b)
+    });
 }

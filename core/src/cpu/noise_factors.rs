@@ -3,8 +3,11 @@
 //! The noise of (population, parameter, stream) is a pure function of its key, so a cached
 //! copy is bit-identical to a regenerated one: caching changes speed, never results. The cache
 //! pays off when one population is evaluated many times (an RL rollout calls the forward at
-//! every environment step) and when the update reuses the forward's factors. It holds at most
-//! [`CACHE_FLOATS`] floats (O(N·r·(a+b)), never N × parameters) and is cleared whenever a new
+//! every environment step) and when the update reuses the forward's factors, but only while it
+//! stays in the core's own cache: reading a stream back from main memory costs about as much
+//! as generating it again (measured: a 19 MB cache made the width-256 forward slower than
+//! regenerating), so it holds at most [`CACHE_FLOATS`] floats and larger tables are
+//! regenerated at every use into a per-thread scratch buffer. It is cleared whenever a new
 //! population (seed, epoch) arrives.
 
 use crate::noise::fill_normals;
@@ -15,8 +18,42 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
-/// Total floats the cache may hold (64 MiB).
-pub const CACHE_FLOATS: usize = 16 << 20;
+/// Total floats the cache may hold (1 MiB: about half a core's L2 on current x86 parts).
+pub const CACHE_FLOATS: usize = 1 << 18;
+
+/// Spare buffers kept per thread for streams that are not cached.
+const POOL_BUFFERS: usize = 4;
+
+thread_local! {
+    /// Buffers of dropped uncached streams, reused so regenerating a stream allocates nothing.
+    static POOL: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A buffer of `len` floats from this thread's pool (contents unspecified but initialised).
+fn pooled(len: usize) -> Vec<f32> {
+    let mut v = POOL
+        .try_with(|p| p.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    v.resize(len, 0.0);
+    v
+}
+
+impl Drop for Noise {
+    fn drop(&mut self) {
+        if let Storage::Owned(v) = &mut self.storage {
+            let v = std::mem::take(v);
+            // A thread that is shutting down drops the buffer instead.
+            let _ = POOL.try_with(|p| {
+                let mut p = p.borrow_mut();
+                if p.len() < POOL_BUFFERS {
+                    p.push(v);
+                }
+            });
+        }
+    }
+}
 
 /// One stream's noise: borrowed from a cached table's arena, or generated for the caller.
 pub struct Noise {
@@ -103,7 +140,11 @@ pub fn table(pop: &Population, param: u32, rows: usize, cols: usize, r: usize) -
     let per_stream = if r > 0 { (rows + cols) * r } else { rows };
     // A table is cached whole or not at all, decided once: no per-entry accounting.
     let floats = streams * per_stream;
-    let fits = FLOATS.fetch_add(floats, Ordering::Relaxed) + floats <= CACHE_FLOATS;
+    let fits = FLOATS
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+            (used + floats <= CACHE_FLOATS).then_some(used + floats)
+        })
+        .is_ok();
     let slots = if fits { streams } else { 0 };
     let fresh = Arc::new(Table {
         seed: pop.seed,
@@ -175,7 +216,7 @@ impl Table {
     fn stream(self: &Arc<Self>, stream: u32, fill: impl FnOnce(&mut [f32])) -> Noise {
         let len = self.per_stream;
         let Some(ready) = self.ready.get(stream as usize) else {
-            let mut v = vec![0.0f32; len];
+            let mut v = pooled(len);
             fill(&mut v);
             return Noise {
                 len,
@@ -213,19 +254,6 @@ impl Table {
     }
 }
 
-/// Stream `stream`'s low-rank factors of a `rows × cols` matrix of rank `r` (see
-/// [`Table::low_rank`]).
-pub fn low_rank_factors(
-    pop: &Population,
-    param: u32,
-    stream: u32,
-    rows: usize,
-    cols: usize,
-    r: usize,
-) -> LowRank {
-    table(pop, param, rows, cols, r.max(1)).low_rank(pop, stream)
-}
-
 /// The whole vector noise `ε` (length `len`) of stream `stream` of parameter `param`.
 pub fn vector_noise(pop: &Population, param: u32, stream: u32, len: usize) -> Noise {
     table(pop, param, len, 0, 0).vector(pop, stream)
@@ -254,7 +282,7 @@ mod tests {
             antithetic: true,
         };
         for _ in 0..2 {
-            let f = low_rank_factors(&pop, 5, 1, 4, 6, 3);
+            let f = table(&pop, 5, 4, 6, 3).low_rank(&pop, 1);
             let key = pop.key(5, 1);
             for i in 0..6 {
                 for j in 0..3 {
