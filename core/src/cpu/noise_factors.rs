@@ -15,8 +15,7 @@ use crate::population::Population;
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 /// Total floats the cache may hold (1 MiB: about half a core's L2 on current x86 parts).
 pub const CACHE_FLOATS: usize = 1 << 18;
@@ -117,11 +116,21 @@ pub struct Table {
 // threads ever access a float with a write among them.
 unsafe impl Sync for Table {}
 
-static TABLES: RwLock<Vec<Arc<Table>>> = RwLock::new(Vec::new());
-static FLOATS: AtomicUsize = AtomicUsize::new(0);
+/// The tables of the current population and the floats their arenas hold.
+struct Cache {
+    tables: Vec<Arc<Table>>,
+    floats: usize,
+}
+
+static CACHE: RwLock<Cache> = RwLock::new(Cache {
+    tables: Vec::new(),
+    floats: 0,
+});
 
 /// The table of (population, parameter, shape), created empty on first use; tables of other
-/// populations are dropped then.
+/// populations are dropped then. A table is cached whole or not at all, decided at creation
+/// (after older populations' tables are dropped, so a new generation starts with the whole
+/// budget).
 pub fn table(pop: &Population, param: u32, rows: usize, cols: usize, r: usize) -> Arc<Table> {
     let matches = |t: &Table| {
         t.seed == pop.seed
@@ -131,21 +140,33 @@ pub fn table(pop: &Population, param: u32, rows: usize, cols: usize, r: usize) -
             && t.cols == cols
             && t.r == r
     };
-    if let Ok(tables) = TABLES.read() {
-        if let Some(t) = tables.iter().find(|t| matches(t)) {
+    {
+        let cache = CACHE.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = cache.tables.iter().find(|t| matches(t)) {
             return t.clone();
         }
     }
+    let mut cache = CACHE.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(t) = cache.tables.iter().find(|t| matches(t)) {
+        return t.clone();
+    }
+    if cache
+        .tables
+        .iter()
+        .any(|t| t.seed != pop.seed || t.epoch != pop.epoch)
+    {
+        cache.tables.clear();
+        cache.floats = 0;
+    }
     let streams = pop.streams() as usize;
     let per_stream = if r > 0 { (rows + cols) * r } else { rows };
-    // A table is cached whole or not at all, decided once: no per-entry accounting.
     let floats = streams * per_stream;
-    let fits = FLOATS
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
-            (used + floats <= CACHE_FLOATS).then_some(used + floats)
-        })
-        .is_ok();
-    let slots = if fits { streams } else { 0 };
+    let slots = if cache.floats + floats <= CACHE_FLOATS {
+        cache.floats += floats;
+        streams
+    } else {
+        0
+    };
     let fresh = Arc::new(Table {
         seed: pop.seed,
         epoch: pop.epoch,
@@ -160,20 +181,7 @@ pub fn table(pop: &Population, param: u32, rows: usize, cols: usize, r: usize) -
             .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
             .collect(),
     });
-    let Ok(mut tables) = TABLES.write() else {
-        return fresh;
-    };
-    if let Some(t) = tables.iter().find(|t| matches(t)) {
-        return t.clone();
-    }
-    if tables
-        .iter()
-        .any(|t| t.seed != pop.seed || t.epoch != pop.epoch)
-    {
-        tables.clear();
-        FLOATS.store(if fits { floats } else { 0 }, Ordering::Relaxed);
-    }
-    tables.push(fresh.clone());
+    cache.tables.push(fresh.clone());
     fresh
 }
 
@@ -200,6 +208,12 @@ fn fill_low_rank(pop: &Population, t: &Table, stream: u32, out: &mut [f32]) {
 }
 
 impl Table {
+    /// Whether this table keeps its streams (else each use regenerates them).
+    #[cfg(test)]
+    fn is_cached(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     /// The arena's floats `offset .. offset + len`.
     ///
     /// # Safety
@@ -270,6 +284,53 @@ mod tests {
     use super::*;
     use crate::noise::normal_at;
     use crate::population::NoiseKind;
+
+    #[test]
+    fn a_new_population_starts_with_the_whole_budget() {
+        // Each table takes 60% of the budget: the second population's must still be cached,
+        // because the first population's tables are dropped before the budget is checked.
+        let rows = CACHE_FLOATS * 6 / 10 / 64;
+        let pop = |epoch| Population {
+            seed: 0x5eed_cace,
+            epoch,
+            size: 128,
+            sigma: 0.1,
+            kind: NoiseKind::Full,
+            antithetic: true,
+        };
+        assert!(table(&pop(1), 9, rows, 0, 0).is_cached());
+        assert!(table(&pop(2), 9, rows, 0, 0).is_cached());
+    }
+
+    #[test]
+    fn uncached_streams_equal_the_stream() {
+        // 64 streams of more than CACHE_FLOATS / 64 floats never fit: every use regenerates
+        // into a pooled buffer, which must not leak one stream's (or shape's) values into another.
+        let pop = Population {
+            seed: 0xdead,
+            epoch: 3,
+            size: 128,
+            sigma: 0.1,
+            kind: NoiseKind::LowRank { rank: 1 },
+            antithetic: true,
+        };
+        let len = CACHE_FLOATS / 64 + 1;
+        let big = table(&pop, 21, len, 0, 0);
+        assert!(!big.is_cached());
+        let (rows, cols) = (len / 2 + 1, len / 2);
+        let small = table(&pop, 22, rows, cols, 1);
+        assert!(!small.is_cached());
+        for stream in [0u32, 5, 5, 63] {
+            let v = big.vector(&pop, stream);
+            let f = small.low_rank(&pop, stream);
+            let (key_v, key_f) = (pop.key(21, stream), pop.key(22, stream));
+            for j in [0, 1, len / 2 - 1, len - 1] {
+                assert_eq!(v[j], normal_at(key_v, j as u32));
+            }
+            assert_eq!(f.bt()[3], normal_at(key_f, 3));
+            assert_eq!(f.at()[rows - 1], normal_at(key_f, (cols + rows - 1) as u32));
+        }
+    }
 
     #[test]
     fn cached_factors_equal_the_stream() {
