@@ -1,6 +1,7 @@
 //! `eggroll bench lowrank`: plain batched inference vs the EGGROLL population forward vs one
 //! EGGROLL generation vs naive full-rank ES, on the same MLP shapes, in one run.
 
+use super::noise_cost::{self, NoiseCost};
 use super::peak::{gemm_peak_gflops, peak_memory_bytes, reset_peak_memory};
 use crate::error::Result;
 use eggroll_core::backend::Activation;
@@ -89,6 +90,9 @@ pub struct LowrankReport {
     pub generation_speedup_vs_naive: Option<f64>,
     /// Forward GFLOP/s as a fraction of the CPU's GEMM peak.
     pub forward_fraction_of_peak: f64,
+    /// The CPU forward's noise regeneration timed alone (CPU backend only: device backends
+    /// generate their noise in their kernels).
+    pub noise: Option<NoiseCost>,
     /// Seconds to upload one forward's input (N × hidden floats).
     pub upload_seconds: f64,
     /// Seconds to download one forward's output.
@@ -224,6 +228,17 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
         ],
     )?;
     let peak = gemm_peak_gflops(1024);
+    let noise = (backend.name() == "cpu").then(|| {
+        let streams = low().streams();
+        let per_stream = (2 * h) * opts.rank as usize + h; // A and B, then the bias noise
+        noise_cost::measure(
+            streams,
+            opts.layers,
+            per_stream,
+            inference.seconds,
+            opts.min_seconds,
+        )
+    });
     Ok(LowrankReport {
         backend: backend.name().into(),
         threads: rayon::current_num_threads(),
@@ -237,6 +252,7 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
             .as_ref()
             .map(|g| g.seconds / eggroll_generation.seconds),
         forward_fraction_of_peak: eggroll_forward.gflops / peak,
+        noise,
         upload_seconds: transfers[0].0,
         download_seconds: transfers[1].0,
         inference,
@@ -245,4 +261,31 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
         naive_forward,
         naive_generation,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eggroll_core::cpu::Cpu;
+
+    #[test]
+    fn tiny_report_is_complete_and_counts_the_forwards_noise() {
+        let opts = LowrankOptions {
+            hidden: 16,
+            layers: 2,
+            population: 64,
+            rank: 2,
+            min_seconds: 0.0,
+            skip_naive: false,
+        };
+        let r = bench_lowrank(&Cpu, &opts).expect("bench runs");
+        let noise = r.noise.expect("the CPU backend reports its noise cost");
+        // 32 pairs × 2 layers × (A and B of rank 2: 2·(16 + 16), bias: 16).
+        assert_eq!(noise.normals_per_forward, 32 * 2 * (2 * 32 + 16));
+        assert!(noise.forward_ceiling > 0.0 && noise.forward_ceiling < 1.0);
+        for p in [&r.inference, &r.eggroll_forward, &r.eggroll_generation] {
+            assert!(p.seconds > 0.0 && p.member_evals_per_s.is_finite());
+        }
+        assert!(r.naive_generation.is_some() && r.generation_speedup_vs_naive.is_some());
+    }
 }

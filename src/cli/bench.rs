@@ -233,8 +233,23 @@ fn print_lowrank(r: &LowrankReport) {
         100.0 * r.forward_vs_inference,
         100.0 * r.forward_fraction_of_peak
     );
+    if let Some(n) = &r.noise {
+        println!(
+            "  noise regeneration alone: {:.4} s per forward ({:.2} M normals, {:.2} ns each per thread): b/a cannot exceed {:.1}% with it",
+            n.seconds_per_forward,
+            n.normals_per_forward as f64 / 1e6,
+            n.ns_per_normal_per_thread,
+            100.0 * n.forward_ceiling
+        );
+    }
     if let Some(s) = r.generation_speedup_vs_naive {
         println!("  EGGROLL generation is {s:.1}x faster than naive full-rank ES");
+    }
+    if let Some(g) = &r.naive_generation {
+        println!(
+            "  naive generation / plain inference: {:.1}x (no generation that includes a forward can beat naive by more)",
+            g.seconds / r.inference.seconds
+        );
     }
     println!(
         "  transfers of one forward: upload {:.4} s, download {:.4} s (the phases above include no transfer)",
