@@ -120,6 +120,22 @@ pub trait Backend: Send + Sync {
     /// Apply `act` in place.
     fn activate(&self, x: &mut Self::Buffer, act: Activation) -> Result<()>;
 
+    /// [`Backend::linear`] followed by [`Backend::activate`], with the same result bit for bit.
+    /// Backends that can apply the activation while each block of output is still in cache
+    /// override it (the CPU saves a pass over main memory per layer).
+    fn linear_activated(
+        &self,
+        x: &Self::Buffer,
+        rows: usize,
+        layer: &LinearLayer<'_, Self::Buffer>,
+        perturb: Perturb<'_>,
+        act: Activation,
+    ) -> Result<Self::Buffer> {
+        let mut out = self.linear(x, rows, layer, perturb)?;
+        self.activate(&mut out, act)?;
+        Ok(out)
+    }
+
     /// The ES ascent direction `(1/N) Σ_i w_i E_i` for one parameter, where `E_i` is member
     /// i's applied perturbation of it and `w` the shaped fitness (length N).
     fn es_gradient(

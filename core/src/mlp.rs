@@ -198,9 +198,8 @@ impl<B: Backend> Model<B> for Mlp<B> {
         let mut h: Option<B::Buffer> = None;
         for l in 0..layers {
             let input = h.as_ref().unwrap_or(x);
-            let mut out = backend.linear(input, rows, &self.layer(l), perturb)?;
-            backend.activate(&mut out, self.activation_after(l))?;
-            h = Some(out);
+            let act = self.activation_after(l);
+            h = Some(backend.linear_activated(input, rows, &self.layer(l), perturb, act)?);
         }
         h.ok_or_else(|| CoreError::invalid("model", "has no layers"))
     }

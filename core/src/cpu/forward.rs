@@ -5,9 +5,11 @@
 //! bias and each member's correction regenerated from its key (low rank `s·(σ/√r)·(X_i·B)·Aᵀ`,
 //! or for OpenES the dense `s·σ·X_i·Eᵀ`), then one shared GEMM adding `X·Wᵀ` onto them.
 
+use super::activation::activate_in_place;
 use super::gemm::{sgemm, MatRef};
 use super::kernels::{axpy, lowrank_rows, Correction};
 use super::noise_factors::{full_noise, table, LowRank, Noise};
+use crate::backend::Activation;
 use crate::error::{check_len, CoreError, Result};
 use crate::population::{NoiseKind, Population, RowMembers};
 use rayon::prelude::*;
@@ -36,12 +38,15 @@ pub struct HostLinear<'a> {
     pub bias: Option<(&'a [f32], u32)>,
 }
 
-/// `y = x·(W + E_i)ᵀ + (b + e_i)` for every member's rows; `perturb = None` is plain inference.
+/// `y = act(x·(W + E_i)ᵀ + (b + e_i))` for every member's rows; `perturb = None` is plain
+/// inference. The activation is applied to each chunk right after its GEMM, while the chunk
+/// is still in cache.
 pub fn linear_forward(
     x: &[f32],
     rows: usize,
     layer: &HostLinear<'_>,
     perturb: Option<(&Population, RowMembers<'_>)>,
+    act: Activation,
 ) -> Result<Vec<f32>> {
     let (n_in, n_out) = (layer.in_dim, layer.out_dim);
     check_len("linear input", rows * n_in, x.len())?;
@@ -93,6 +98,9 @@ pub fn linear_forward(
         };
         let w = MatRef::row_major(layer.weight, n_out, n_in);
         sgemm(1.0, MatRef::row_major(xc, nr, n_in), w.t(), beta, y_chunk);
+        if act != Activation::Identity {
+            activate_in_place(y_chunk, act);
+        }
     };
     // Small layers (an RL step) run on the calling thread: handing them to the pool costs
     // more than the work. The chunks, and so the results, are the same either way.

@@ -48,15 +48,19 @@ impl Backend for Cpu {
         layer: &LinearLayer<'_, Vec<f32>>,
         perturb: Perturb<'_>,
     ) -> Result<Vec<f32>> {
-        let host = HostLinear {
-            weight: layer.weight,
-            weight_id: layer.weight_id,
-            out_dim: layer.out_dim,
-            in_dim: layer.in_dim,
-            bias: layer.bias.map(|(b, id)| (b.as_slice(), id)),
-        };
+        self.linear_activated(x, rows, layer, perturb, Activation::Identity)
+    }
+
+    fn linear_activated(
+        &self,
+        x: &Vec<f32>,
+        rows: usize,
+        layer: &LinearLayer<'_, Vec<f32>>,
+        perturb: Perturb<'_>,
+        act: Activation,
+    ) -> Result<Vec<f32>> {
         let perturb = perturb.map(|(p, mr)| (p, RowMembers::Blocks(mr)));
-        linear_forward(x, rows, &host, perturb)
+        linear_forward(x, rows, &host_linear(layer), perturb, act)
     }
 
     fn linear_rows(
@@ -66,18 +70,12 @@ impl Backend for Cpu {
         pop: &Population,
         members: &[u32],
     ) -> Result<Vec<f32>> {
-        let host = HostLinear {
-            weight: layer.weight,
-            weight_id: layer.weight_id,
-            out_dim: layer.out_dim,
-            in_dim: layer.in_dim,
-            bias: layer.bias.map(|(b, id)| (b.as_slice(), id)),
-        };
         linear_forward(
             x,
             members.len(),
-            &host,
+            &host_linear(layer),
             Some((pop, RowMembers::List(members))),
+            Activation::Identity,
         )
     }
 
@@ -129,5 +127,69 @@ impl Backend for Cpu {
         let mut out = vec![0.0; len];
         fill_normals(key, start, 1.0, &mut out);
         Ok(out)
+    }
+}
+
+/// The host view of a layer whose buffers already live on the host.
+fn host_linear<'a>(layer: &LinearLayer<'a, Vec<f32>>) -> HostLinear<'a> {
+    HostLinear {
+        weight: layer.weight,
+        weight_id: layer.weight_id,
+        out_dim: layer.out_dim,
+        in_dim: layer.in_dim,
+        bias: layer.bias.map(|(b, id)| (b.as_slice(), id)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::population::{MemberRows, NoiseKind};
+
+    #[test]
+    fn fused_activation_equals_linear_then_activate() {
+        // 512 rows × 64 × 96 is above the parallel threshold: several chunks, each activated
+        // on its own; results must equal the separate passes bit for bit.
+        let (rows, n_in, n_out) = (512usize, 64usize, 96usize);
+        let x: Vec<f32> = (0..rows * n_in)
+            .map(|i| ((i % 29) as f32 - 14.0) * 0.05)
+            .collect();
+        let weight: Vec<f32> = (0..n_out * n_in)
+            .map(|i| ((i % 17) as f32 - 8.0) * 0.03)
+            .collect();
+        let bias: Vec<f32> = (0..n_out).map(|i| i as f32 * 0.01 - 0.4).collect();
+        let layer = LinearLayer {
+            weight: &weight,
+            weight_id: 0,
+            out_dim: n_out,
+            in_dim: n_in,
+            bias: Some((&bias, 1)),
+        };
+        let pop = Population {
+            seed: 3,
+            epoch: 1,
+            size: 256,
+            sigma: 0.2,
+            kind: NoiseKind::LowRank { rank: 2 },
+            antithetic: true,
+        };
+        let mr = MemberRows {
+            first_member: 0,
+            rows_per_member: 2,
+        };
+        for perturb in [None, Some((&pop, mr))] {
+            for act in [Activation::Tanh, Activation::Relu, Activation::Identity] {
+                let mut want = Cpu.linear(&x, rows, &layer, perturb).expect("linear");
+                Cpu.activate(&mut want, act).expect("activate");
+                let got = Cpu
+                    .linear_activated(&x, rows, &layer, perturb, act)
+                    .expect("fused");
+                assert!(want
+                    .iter()
+                    .zip(&got)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()));
+                assert!(got.iter().any(|v| *v != 0.0));
+            }
+        }
     }
 }
