@@ -11,8 +11,8 @@ use eggroll_core::optim::Optimizer;
 use eggroll_core::population::{MemberRows, NoiseKind, Population};
 use eggroll_core::shaping::{shape_fitness, Shaping};
 use eggroll_core::{Backend, Model};
-use serde::Serialize;
 use rayon::prelude::*;
+use serde::Serialize;
 use std::time::Instant;
 
 /// Shape and effort of the benchmark.

@@ -155,14 +155,14 @@ fn add_corrections(
         start = end;
         if let Some(bt) = &bias_table {
             if fresh || bias_noise.is_none() {
-                bias_noise = Some(bt.vector(pop, stream));
+                bias_noise = Some(bt.vector(stream));
             }
         }
         let bias_term = bias_noise.as_deref().map(|eps| (eps, sign * pop.sigma));
         match pop.kind {
             NoiseKind::LowRank { .. } => {
                 if fresh || factors.is_none() {
-                    factors = weight_table.as_ref().map(|t| t.low_rank(pop, stream));
+                    factors = weight_table.as_ref().map(|t| t.low_rank(stream));
                 }
                 if let Some(f) = &factors {
                     let alpha = sign * pop.matrix_scale();

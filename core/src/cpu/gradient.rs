@@ -77,7 +77,7 @@ fn low_rank_gradient(
             .enumerate()
             .for_each(|(k, (pk, qk))| {
                 let c = chunk[k];
-                let f = table.low_rank(pop, (k0 + k) as u32);
+                let f = table.low_rank((k0 + k) as u32);
                 for (pv, av) in pk.iter_mut().zip(f.at()) {
                     *pv = c * av;
                 }

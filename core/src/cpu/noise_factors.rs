@@ -10,7 +10,7 @@
 //! regenerated at every use into a per-thread scratch buffer. It is cleared whenever a new
 //! population (seed, epoch) arrives.
 
-use crate::noise::fill_normals;
+use crate::noise::{fill_normals, KeyPrefix, StreamKey};
 use crate::population::Population;
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
@@ -28,12 +28,18 @@ thread_local! {
     static POOL: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A buffer of `len` floats from this thread's pool (contents unspecified but initialised).
+/// A buffer of `len` floats from this thread's pool (contents unspecified but initialised):
+/// one of that length if there is one, so alternating shapes do not clear buffers again.
 fn pooled(len: usize) -> Vec<f32> {
     let mut v = POOL
-        .try_with(|p| p.borrow_mut().pop())
+        .try_with(|p| {
+            let mut p = p.borrow_mut();
+            let i = p.iter().position(|v| v.len() == len)?;
+            Some(p.swap_remove(i))
+        })
         .ok()
         .flatten()
+        .or_else(|| POOL.try_with(|p| p.borrow_mut().pop()).ok().flatten())
         .unwrap_or_default();
     v.resize(len, 0.0);
     v
@@ -102,6 +108,8 @@ pub struct Table {
     seed: u64,
     epoch: u32,
     param: u32,
+    /// Keys of this parameter's streams, with the shared hashing done once.
+    keys: KeyPrefix,
     rows: usize,
     cols: usize,
     r: usize,
@@ -171,6 +179,7 @@ pub fn table(pop: &Population, param: u32, rows: usize, cols: usize, r: usize) -
         seed: pop.seed,
         epoch: pop.epoch,
         param,
+        keys: StreamKey::prefix(pop.seed, param, pop.epoch),
         rows,
         cols,
         r,
@@ -186,9 +195,9 @@ pub fn table(pop: &Population, param: u32, rows: usize, cols: usize, r: usize) -
 }
 
 /// Write stream `stream`'s low-rank factors (Bᵀ then Aᵀ) into `out` (`(rows + cols)·r`).
-fn fill_low_rank(pop: &Population, t: &Table, stream: u32, out: &mut [f32]) {
+fn fill_low_rank(t: &Table, stream: u32, out: &mut [f32]) {
     let (rows, cols, r) = (t.rows, t.cols, t.r);
-    let key = pop.key(t.param, stream);
+    let key = t.keys.pair(stream);
     if r == 1 {
         // Rank 1: the stream's layout is already Bᵀ then Aᵀ.
         fill_normals(key, 0, 1.0, out);
@@ -254,23 +263,23 @@ impl Table {
     /// Stream `stream`'s low-rank factors: `B` (`cols × r`) is the first `cols·r` elements of
     /// the stream and `A` (`rows × r`) the next `rows·r` (the reference's `Z[:b]`, `Z[b:]`),
     /// returned transposed.
-    pub fn low_rank(self: &Arc<Self>, pop: &Population, stream: u32) -> LowRank {
+    pub fn low_rank(self: &Arc<Self>, stream: u32) -> LowRank {
         LowRank {
-            noise: self.stream(stream, |out| fill_low_rank(pop, self, stream, out)),
+            noise: self.stream(stream, |out| fill_low_rank(self, stream, out)),
             split: self.cols * self.r,
         }
     }
 
     /// Stream `stream`'s whole vector noise `ε` (length `rows`).
-    pub fn vector(self: &Arc<Self>, pop: &Population, stream: u32) -> Noise {
-        let key = pop.key(self.param, stream);
+    pub fn vector(self: &Arc<Self>, stream: u32) -> Noise {
+        let key = self.keys.pair(stream);
         self.stream(stream, |out| fill_normals(key, 0, 1.0, out))
     }
 }
 
 /// The whole vector noise `ε` (length `len`) of stream `stream` of parameter `param`.
 pub fn vector_noise(pop: &Population, param: u32, stream: u32, len: usize) -> Noise {
-    table(pop, param, len, 0, 0).vector(pop, stream)
+    table(pop, param, len, 0, 0).vector(stream)
 }
 
 /// Fill `out` with elements `start..start+out.len()` of stream `stream` of parameter `param`
@@ -321,8 +330,8 @@ mod tests {
         let small = table(&pop, 22, rows, cols, 1);
         assert!(!small.is_cached());
         for stream in [0u32, 5, 5, 63] {
-            let v = big.vector(&pop, stream);
-            let f = small.low_rank(&pop, stream);
+            let v = big.vector(stream);
+            let f = small.low_rank(stream);
             let (key_v, key_f) = (pop.key(21, stream), pop.key(22, stream));
             for j in [0, 1, len / 2 - 1, len - 1] {
                 assert_eq!(v[j], normal_at(key_v, j as u32));
@@ -343,7 +352,7 @@ mod tests {
             antithetic: true,
         };
         for _ in 0..2 {
-            let f = table(&pop, 5, 4, 6, 3).low_rank(&pop, 1);
+            let f = table(&pop, 5, 4, 6, 3).low_rank(1);
             let key = pop.key(5, 1);
             for i in 0..6 {
                 for j in 0..3 {

@@ -35,10 +35,41 @@ impl StreamKey {
         }
     }
 
+    /// The keys of every pair of (run seed, parameter id, epoch), with the shared part of the
+    /// two hash chains computed once: `StreamKey::prefix(s, p, e).pair(k)` equals
+    /// `StreamKey::new(s, p, e, k)`.
+    pub fn prefix(seed: u64, param: u32, epoch: u32) -> KeyPrefix {
+        let words = [seed as u32, (seed >> 32) as u32, param, epoch];
+        let chain = |init: u32| words.iter().fold(init, |h, &w| hash32(h ^ w));
+        KeyPrefix {
+            h0: chain(0x9e37_79b9),
+            h1: chain(0x85eb_ca6b),
+        }
+    }
+
     /// The uniformly distributed 32-bit word at position `j` of this stream.
     #[inline(always)]
     pub fn bits(self, j: u32) -> u32 {
         hash32(hash32(j ^ self.k0).wrapping_add(self.k1))
+    }
+}
+
+/// The two hash chains of [`StreamKey::new`] after all words but the pair (see
+/// [`StreamKey::prefix`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyPrefix {
+    h0: u32,
+    h1: u32,
+}
+
+impl KeyPrefix {
+    /// The key of pair (stream) `pair`.
+    #[inline]
+    pub fn pair(self, pair: u32) -> StreamKey {
+        StreamKey {
+            k0: hash32(self.h0 ^ pair),
+            k1: hash32(self.h1 ^ pair),
+        }
     }
 }
 
@@ -63,6 +94,16 @@ mod tests {
         assert_ne!(base, StreamKey::new(7, 2, 2, 3));
         assert_ne!(base, StreamKey::new(7, 1, 3, 3));
         assert_ne!(base, StreamKey::new(7, 1, 2, 4));
+    }
+
+    #[test]
+    fn prefix_gives_the_same_keys() {
+        for (seed, param, epoch) in [(0u64, 0u32, 0u32), (7, 1, 2), (u64::MAX, 9, u32::MAX)] {
+            let prefix = StreamKey::prefix(seed, param, epoch);
+            for pair in [0u32, 1, 77, u32::MAX] {
+                assert_eq!(prefix.pair(pair), StreamKey::new(seed, param, epoch, pair));
+            }
+        }
     }
 
     #[test]

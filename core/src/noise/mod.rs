@@ -11,7 +11,7 @@ pub mod table;
 mod hash;
 mod sample;
 
-pub use hash::{hash32, StreamKey};
+pub use hash::{hash32, KeyPrefix, StreamKey};
 pub use sample::{fill_normals, normal_at, normal_fixed};
 
 /// The 2^-16 grid every noise sample lies on.
