@@ -1,24 +1,30 @@
 //! Regenerating one stream's perturbation of a parameter, with a bounded shared cache.
 //!
 //! The noise of (population, parameter, stream) is a pure function of its key, so a cached
-//! copy is bit-identical to a regenerated one: caching changes speed, never results. The cache
-//! pays off when one population is evaluated many times (an RL rollout calls the forward at
-//! every environment step) and when the update reuses the forward's factors, but only while it
-//! stays in the core's own cache: reading a stream back from main memory costs about as much
-//! as generating it again (measured: a 19 MB cache made the width-256 forward slower than
-//! regenerating), so it holds at most [`CACHE_FLOATS`] floats and larger tables are
-//! regenerated at every use into a per-thread scratch buffer. It is cleared whenever a new
-//! population (seed, epoch) arrives.
+//! copy is bit-identical to a regenerated one: caching changes speed, never results.
+//!
+//! Caching pays off only for streams used many times: an RL rollout calls the forward at every
+//! environment step (with N = 4096 and a 128×128 policy, a cached rollout ran 1.9× faster). For
+//! a stream used once or twice (a supervised forward, then the update) writing it to memory
+//! and reading it back costs more than generating it again (the width-256 bench forward: 9.2 ms
+//! with the write, 8.1 ms without). So a stream is regenerated into a per-thread pooled buffer
+//! on its first [`REGENERATED_USES`] uses and stored in its table's arena on the next one. The
+//! arenas hold at most [`CACHE_FLOATS`] floats (reserved a whole table at a time; pages are only
+//! touched when a stream is stored) and are dropped when a new population (seed, epoch) arrives.
 
 use crate::noise::{fill_normals, KeyPrefix, StreamKey};
 use crate::population::Population;
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-/// Total floats the cache may hold (1 MiB: about half a core's L2 on current x86 parts).
-pub const CACHE_FLOATS: usize = 1 << 18;
+/// Total floats the cache may hold (64 MiB).
+pub const CACHE_FLOATS: usize = 16 << 20;
+
+/// Uses of a stream that regenerate it before the next one stores it.
+pub const REGENERATED_USES: u8 = 2;
 
 /// Spare buffers kept per thread for streams that are not cached.
 const POOL_BUFFERS: usize = 4;
@@ -116,6 +122,8 @@ pub struct Table {
     /// Floats per stream.
     per_stream: usize,
     ready: Box<[OnceLock<()>]>,
+    /// Uses of each stream so far (counted up to the one that stores it).
+    uses: Box<[AtomicU8]>,
     arena: Box<[UnsafeCell<MaybeUninit<f32>>]>,
 }
 
@@ -185,6 +193,7 @@ pub fn table(pop: &Population, param: u32, rows: usize, cols: usize, r: usize) -
         r,
         per_stream,
         ready: (0..slots).map(|_| OnceLock::new()).collect(),
+        uses: (0..slots).map(|_| AtomicU8::new(0)).collect(),
         // Uninitialised: every slot is written in full before it is first read.
         arena: (0..slots * per_stream)
             .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
@@ -217,10 +226,18 @@ fn fill_low_rank(t: &Table, stream: u32, out: &mut [f32]) {
 }
 
 impl Table {
-    /// Whether this table keeps its streams (else each use regenerates them).
+    /// Whether this table may store its streams (else each use regenerates them).
     #[cfg(test)]
     fn is_cached(&self) -> bool {
         !self.ready.is_empty()
+    }
+
+    /// Whether stream `stream` is stored.
+    #[cfg(test)]
+    fn is_stored(&self, stream: u32) -> bool {
+        self.ready
+            .get(stream as usize)
+            .is_some_and(|r| r.get().is_some())
     }
 
     /// The arena's floats `offset .. offset + len`.
@@ -234,29 +251,37 @@ impl Table {
         unsafe { std::slice::from_raw_parts(start as *const f32, len) }
     }
 
-    /// Stream `stream`'s noise, written by `fill`: into its arena slot on first use when the
-    /// table is cached, else into a fresh buffer for this caller alone.
+    /// Stream `stream`'s noise, written by `fill`: read from its arena slot once stored there,
+    /// stored on the use after the first [`REGENERATED_USES`], else regenerated for this caller.
     fn stream(self: &Arc<Self>, stream: u32, fill: impl FnOnce(&mut [f32])) -> Noise {
         let len = self.per_stream;
-        let Some(ready) = self.ready.get(stream as usize) else {
-            let mut v = pooled(len);
-            fill(&mut v);
-            return Noise {
-                len,
-                storage: Storage::Owned(v),
-            };
-        };
         let offset = stream as usize * len;
-        ready.get_or_init(|| {
-            let start = UnsafeCell::raw_get(self.arena[offset..offset + len].as_ptr());
-            // SAFETY: in bounds; this initialiser runs once for this slot, and nothing reads the
-            // slot before it returns (readers wait on the same lock), so the access is exclusive.
-            let slot = unsafe { std::slice::from_raw_parts_mut(start as *mut f32, len) };
-            fill(slot);
-        });
-        Noise {
+        let cached = || Noise {
             storage: Storage::Cached(self.clone(), offset),
             len,
+        };
+        let i = stream as usize;
+        if let (Some(ready), Some(uses)) = (self.ready.get(i), self.uses.get(i)) {
+            if ready.get().is_some() {
+                return cached();
+            }
+            if uses.fetch_add(1, Ordering::Relaxed) >= REGENERATED_USES {
+                ready.get_or_init(|| {
+                    let start = UnsafeCell::raw_get(self.arena[offset..offset + len].as_ptr());
+                    // SAFETY: in bounds; this initialiser runs once for this slot, and nothing
+                    // reads the slot before it returns (readers wait on the same lock), so the
+                    // access is exclusive.
+                    let slot = unsafe { std::slice::from_raw_parts_mut(start as *mut f32, len) };
+                    fill(slot);
+                });
+                return cached();
+            }
+        }
+        let mut v = pooled(len);
+        fill(&mut v);
+        Noise {
+            len,
+            storage: Storage::Owned(v),
         }
     }
 
@@ -351,8 +376,11 @@ mod tests {
             kind: NoiseKind::LowRank { rank: 3 },
             antithetic: true,
         };
-        for _ in 0..2 {
-            let f = table(&pop, 5, 4, 6, 3).low_rank(1);
+        // Regenerated on the first uses, stored on the next, then read back: the same values.
+        let t = table(&pop, 5, 4, 6, 3);
+        for round in 0..REGENERATED_USES + 3 {
+            let f = t.low_rank(1);
+            assert_eq!(t.is_stored(1), round >= REGENERATED_USES);
             let key = pop.key(5, 1);
             for i in 0..6 {
                 for j in 0..3 {
