@@ -11,7 +11,7 @@ use crate::kernels::int8;
 use crate::launch::to_u32;
 use eggroll_llm::forward::rescale_multiplier;
 use eggroll_llm::int_backend::{
-    check_matmul, check_update, matmul_keys, pack_int8, update_keys, IntKernels, NoiseSpec,
+    check_matmul, check_update, matmul_keys, pack_int8, update_keys, IntKernels, IntMatmul,
     UpdateShape, UpdateSpec,
 };
 
@@ -35,19 +35,16 @@ impl Cubecl {
     }
 
     /// Both matmul variants: validated inputs in, int32 words out.
-    #[allow(clippy::too_many_arguments)]
-    fn int8_matmul(
-        &self,
-        op: &str,
-        x: &[i16],
-        rows: usize,
-        w: &[i8],
-        out: usize,
-        inp: usize,
-        noise: Option<&NoiseSpec>,
-        rescale: bool,
-    ) -> Result<Vec<i32>> {
-        check_matmul(x, rows, w, out, inp, noise).map_err(|e| invalid(op, e))?;
+    fn int8_matmul(&self, op: &str, mm: &IntMatmul<'_>, rescale: bool) -> Result<Vec<i32>> {
+        check_matmul(mm).map_err(|e| invalid(op, e))?;
+        let IntMatmul {
+            x,
+            rows,
+            w,
+            out,
+            inp,
+            noise,
+        } = *mm;
         let (m, n, k) = (
             to_u32("int8 rows", rows)?,
             to_u32("int8 out", out)?,
@@ -136,29 +133,12 @@ impl IntKernels for Cubecl {
         format!("cubecl {}", self.description())
     }
 
-    fn perturbed_matmul(
-        &self,
-        x: &[i16],
-        rows: usize,
-        w: &[i8],
-        out: usize,
-        inp: usize,
-        noise: Option<&NoiseSpec>,
-    ) -> Result<Vec<i32>> {
-        self.int8_matmul("int8 matmul", x, rows, w, out, inp, noise, false)
+    fn perturbed_matmul(&self, m: &IntMatmul<'_>) -> Result<Vec<i32>> {
+        self.int8_matmul("int8 matmul", m, false)
     }
 
-    fn perturbed_matmul_rescaled(
-        &self,
-        x: &[i16],
-        rows: usize,
-        w: &[i8],
-        out: usize,
-        inp: usize,
-        noise: Option<&NoiseSpec>,
-    ) -> Result<Vec<i16>> {
-        let op = "int8 matmul (rescaled)";
-        let y = self.int8_matmul(op, x, rows, w, out, inp, noise, true)?;
+    fn perturbed_matmul_rescaled(&self, m: &IntMatmul<'_>) -> Result<Vec<i16>> {
+        let y = self.int8_matmul("int8 matmul (rescaled)", m, true)?;
         // The kernel clipped every value to ±127.
         Ok(y.into_iter().map(|v| v as i16).collect())
     }

@@ -20,7 +20,7 @@
 //! with `m4 = ⌊4·Σ|x|/D⌋` (the mean |x| in quarter units).
 
 use crate::error::LlmError;
-use crate::int_backend::{DynIntKernels, NoiseSpec};
+use crate::int_backend::{DynIntKernels, IntMatmul, NoiseSpec};
 use crate::kernels::{dot, gemm_i16};
 use crate::noise::ChunkNoise;
 use crate::params::{Kind, Weights, VOCAB};
@@ -256,7 +256,9 @@ impl<'w> Runner<'w> {
             });
             let acc = &mut self.acc[..rows * out];
             if self.error.is_none() {
-                match k.matmul(x, rows, self.wts.p8(id), out, inp, spec.as_ref()) {
+                let m =
+                    IntMatmul::plain(x, rows, self.wts.p8(id), out, inp).with_noise(spec.as_ref());
+                match k.matmul(&m) {
                     Ok(v) if v.len() == acc.len() => {
                         acc.copy_from_slice(&v);
                         return;

@@ -41,6 +41,43 @@ pub struct NoiseSpec {
     pub sigma_shift: u32,
 }
 
+/// One perturbed int8 matmul's operands: `x` is `rows × inp` (int8-range values held as i16),
+/// `w` is `out × inp` int8, and `noise` (if any) names the rows' perturbations.
+#[derive(Clone, Copy, Debug)]
+pub struct IntMatmul<'a> {
+    /// Inputs, `rows × inp`, each in −127..=127.
+    pub x: &'a [i16],
+    /// Rows of `x` (members × tokens).
+    pub rows: usize,
+    /// Weight, `out × inp`, each in −127..=127.
+    pub w: &'a [i8],
+    /// Output features.
+    pub out: usize,
+    /// Input features (fan-in).
+    pub inp: usize,
+    /// The rows' low-rank perturbations, or `None` for the plain product.
+    pub noise: Option<&'a NoiseSpec>,
+}
+
+impl<'a> IntMatmul<'a> {
+    /// The plain product `x·wᵀ` (`x`: `rows × inp`, `w`: `out × inp`).
+    pub fn plain(x: &'a [i16], rows: usize, w: &'a [i8], out: usize, inp: usize) -> Self {
+        IntMatmul {
+            x,
+            rows,
+            w,
+            out,
+            inp,
+            noise: None,
+        }
+    }
+
+    /// The same product with the rows perturbed as `noise` says (`None`: plain).
+    pub fn with_noise(self, noise: Option<&'a NoiseSpec>) -> Self {
+        IntMatmul { noise, ..self }
+    }
+}
+
 /// The shape of a parameter whose update sum is wanted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UpdateShape {
@@ -101,27 +138,11 @@ pub trait IntKernels: Send + Sync {
     fn name(&self) -> String;
 
     /// `x·wᵀ` (rows × out, int32) plus each row's low-rank correction when `noise` is given.
-    fn perturbed_matmul(
-        &self,
-        x: &[i16],
-        rows: usize,
-        w: &[i8],
-        out: usize,
-        inp: usize,
-        noise: Option<&NoiseSpec>,
-    ) -> Result<Vec<i32>, Self::Error>;
+    fn perturbed_matmul(&self, m: &IntMatmul<'_>) -> Result<Vec<i32>, Self::Error>;
 
     /// [`IntKernels::perturbed_matmul`] rescaled to int8 range:
     /// `clip((acc·rescale_multiplier(inp)) >> 32, −127, 127)`.
-    fn perturbed_matmul_rescaled(
-        &self,
-        x: &[i16],
-        rows: usize,
-        w: &[i8],
-        out: usize,
-        inp: usize,
-        noise: Option<&NoiseSpec>,
-    ) -> Result<Vec<i16>, Self::Error>;
+    fn perturbed_matmul_rescaled(&self, m: &IntMatmul<'_>) -> Result<Vec<i16>, Self::Error>;
 
     /// `Z` (int32, `spec.shape.numel()` values) for the active pairs `(pair, f)`.
     fn update_sum(&self, spec: &UpdateSpec, active: &[(u32, i8)]) -> Result<Vec<i32>, Self::Error>;
@@ -134,15 +155,7 @@ pub trait DynIntKernels: Send + Sync {
     fn backend_name(&self) -> String;
 
     /// [`IntKernels::perturbed_matmul`], its error turned into [`LlmError::Backend`].
-    fn matmul(
-        &self,
-        x: &[i16],
-        rows: usize,
-        w: &[i8],
-        out: usize,
-        inp: usize,
-        noise: Option<&NoiseSpec>,
-    ) -> Result<Vec<i32>>;
+    fn matmul(&self, m: &IntMatmul<'_>) -> Result<Vec<i32>>;
 }
 
 impl<K: IntKernels> DynIntKernels for K {
@@ -150,20 +163,11 @@ impl<K: IntKernels> DynIntKernels for K {
         self.name()
     }
 
-    fn matmul(
-        &self,
-        x: &[i16],
-        rows: usize,
-        w: &[i8],
-        out: usize,
-        inp: usize,
-        noise: Option<&NoiseSpec>,
-    ) -> Result<Vec<i32>> {
-        self.perturbed_matmul(x, rows, w, out, inp, noise)
-            .map_err(|e| LlmError::Backend {
-                backend: self.name(),
-                why: e.to_string(),
-            })
+    fn matmul(&self, m: &IntMatmul<'_>) -> Result<Vec<i32>> {
+        self.perturbed_matmul(m).map_err(|e| LlmError::Backend {
+            backend: self.name(),
+            why: e.to_string(),
+        })
     }
 }
 
@@ -176,14 +180,15 @@ fn shape_error(why: String) -> LlmError {
 
 /// Validate a perturbed matmul: lengths, value ranges, noise parameters, and that no
 /// intermediate can leave int32 even for extreme ±127 inputs.
-pub fn check_matmul(
-    x: &[i16],
-    rows: usize,
-    w: &[i8],
-    out: usize,
-    inp: usize,
-    noise: Option<&NoiseSpec>,
-) -> Result<()> {
+pub fn check_matmul(m: &IntMatmul<'_>) -> Result<()> {
+    let IntMatmul {
+        x,
+        rows,
+        w,
+        out,
+        inp,
+        noise,
+    } = *m;
     if rows.checked_mul(inp) != Some(x.len()) {
         return Err(shape_error(format!(
             "x has {} values, expected rows {rows} × inp {inp}",
@@ -333,11 +338,11 @@ mod tests {
     fn matmul_checks_refuse_bad_inputs() {
         let x = vec![1i16; 6];
         let w = vec![1i8; 9];
-        assert!(check_matmul(&x, 2, &w, 3, 3, None).is_ok());
-        assert!(check_matmul(&x, 3, &w, 3, 3, None).is_err());
-        assert!(check_matmul(&x, 2, &w[..8], 3, 3, None).is_err());
-        assert!(check_matmul(&[128, 0, 0], 1, &w, 3, 3, None).is_err());
-        assert!(check_matmul(&x[..3], 1, &[-128, 0, 0], 1, 3, None).is_err());
+        assert!(check_matmul(&IntMatmul::plain(&x, 2, &w, 3, 3)).is_ok());
+        assert!(check_matmul(&IntMatmul::plain(&x, 3, &w, 3, 3)).is_err());
+        assert!(check_matmul(&IntMatmul::plain(&x, 2, &w[..8], 3, 3)).is_err());
+        assert!(check_matmul(&IntMatmul::plain(&[128, 0, 0], 1, &w, 3, 3)).is_err());
+        assert!(check_matmul(&IntMatmul::plain(&x[..3], 1, &[-128, 0, 0], 1, 3)).is_err());
         let n = NoiseSpec {
             seed: 1,
             param: 0,
@@ -347,15 +352,18 @@ mod tests {
             sigma_shift: 2,
         };
         // Rows 0..2 use the last pair: allowed; rows 0..3 would need one more.
-        assert!(check_matmul(&x, 2, &w, 3, 3, Some(&n)).is_ok());
+        assert!(check_matmul(&IntMatmul::plain(&x, 2, &w, 3, 3).with_noise(Some(&n))).is_ok());
         let x9 = vec![1i16; 9];
-        assert!(check_matmul(&x9, 3, &w, 3, 3, Some(&n)).is_err());
+        assert!(check_matmul(&IntMatmul::plain(&x9, 3, &w, 3, 3).with_noise(Some(&n))).is_err());
         let zero_rank = NoiseSpec { rank: 0, ..n };
-        assert!(check_matmul(&x[..3], 1, &w, 3, 3, Some(&zero_rank)).is_err());
+        assert!(
+            check_matmul(&IntMatmul::plain(&x[..3], 1, &w, 3, 3).with_noise(Some(&zero_rank)))
+                .is_err()
+        );
         // Fan-in 2^18 would overflow int32 at extreme values.
         let big = vec![0i16; 1 << 18];
-        assert!(check_matmul(&big, 1, &vec![0; 1 << 18], 1, 1 << 18, None).is_err());
-        assert!(check_matmul(&big[..1024], 1, &vec![0; 1024], 1, 1024, None).is_ok());
+        assert!(check_matmul(&IntMatmul::plain(&big, 1, &vec![0; 1 << 18], 1, 1 << 18)).is_err());
+        assert!(check_matmul(&IntMatmul::plain(&big[..1024], 1, &vec![0; 1024], 1, 1024)).is_ok());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! negative weights) and checks that invalid inputs are refused. Run it for a backend with
 //! [`int_conformance_suite!`](crate::int_conformance_suite).
 
-use crate::int_backend::{IntKernels, NoiseSpec, UpdateShape, UpdateSpec};
+use crate::int_backend::{IntKernels, IntMatmul, NoiseSpec, UpdateShape, UpdateSpec};
 use crate::int_cpu::CpuInt;
 use eggroll_core::noise::hash32;
 
@@ -56,29 +56,17 @@ fn cpu<T>(case: &str, r: crate::Result<T>) -> Result<T, String> {
 }
 
 /// One matmul case against the CPU, both the int32 and the rescaled output.
-fn matmul_case<K: IntKernels>(
-    k: &K,
-    x: &[i16],
-    rows: usize,
-    w: &[i8],
-    out: usize,
-    inp: usize,
-    noise: Option<&NoiseSpec>,
-) -> Result<(), String> {
-    let case = format!("matmul rows {rows} inp {inp} out {out} noise {noise:?}");
-    let want = cpu(&case, CpuInt.perturbed_matmul(x, rows, w, out, inp, noise))?;
-    let got = run(k, &case, k.perturbed_matmul(x, rows, w, out, inp, noise))?;
+fn matmul_case<K: IntKernels>(k: &K, m: IntMatmul<'_>) -> Result<(), String> {
+    let case = format!(
+        "matmul rows {} inp {} out {} noise {:?}",
+        m.rows, m.inp, m.out, m.noise
+    );
+    let want = cpu(&case, CpuInt.perturbed_matmul(&m))?;
+    let got = run(k, &case, k.perturbed_matmul(&m))?;
     compare(&case, &got, &want)?;
     let case = format!("rescaled {case}");
-    let want = cpu(
-        &case,
-        CpuInt.perturbed_matmul_rescaled(x, rows, w, out, inp, noise),
-    )?;
-    let got = run(
-        k,
-        &case,
-        k.perturbed_matmul_rescaled(x, rows, w, out, inp, noise),
-    )?;
+    let want = cpu(&case, CpuInt.perturbed_matmul_rescaled(&m))?;
+    let got = run(k, &case, k.perturbed_matmul_rescaled(&m))?;
     compare(&case, &got, &want)
 }
 
@@ -96,7 +84,7 @@ pub fn check_matmul_plain<K: IntKernels>(k: &K) -> Result<(), String> {
     for (c, &(rows, inp, out)) in shapes.iter().enumerate() {
         let x = values(rows * inp, 2 * c as u32);
         let w = weights(out * inp, 2 * c as u32 + 1);
-        matmul_case(k, &x, rows, &w, out, inp, None)?;
+        matmul_case(k, IntMatmul::plain(&x, rows, &w, out, inp))?;
     }
     Ok(())
 }
@@ -124,7 +112,10 @@ pub fn check_matmul_noise<K: IntKernels>(k: &K) -> Result<(), String> {
             rank,
             sigma_shift,
         };
-        matmul_case(k, &x, rows, &w, out, inp, Some(&noise))?;
+        matmul_case(
+            k,
+            IntMatmul::plain(&x, rows, &w, out, inp).with_noise(Some(&noise)),
+        )?;
     }
     Ok(())
 }
@@ -146,7 +137,7 @@ pub fn check_matmul_extremes<K: IntKernels>(k: &K) -> Result<(), String> {
         *v = -127;
     }
     w[2 * inp..].copy_from_slice(&weights(3 * inp, 77));
-    matmul_case(k, &x, rows, &w, out, inp, None)?;
+    matmul_case(k, IntMatmul::plain(&x, rows, &w, out, inp))?;
     let noise = NoiseSpec {
         seed: 5,
         param: 1,
@@ -155,7 +146,10 @@ pub fn check_matmul_extremes<K: IntKernels>(k: &K) -> Result<(), String> {
         rank: 4,
         sigma_shift: 1,
     };
-    matmul_case(k, &x, rows, &w, out, inp, Some(&noise))
+    matmul_case(
+        k,
+        IntMatmul::plain(&x, rows, &w, out, inp).with_noise(Some(&noise)),
+    )
 }
 
 fn update_case<K: IntKernels>(
@@ -246,23 +240,31 @@ pub fn check_rejects_invalid<K: IntKernels>(k: &K) -> Result<(), String> {
     let bad: [(&str, bool); 5] = [
         (
             "short x",
-            k.perturbed_matmul(&[1, 2, 3], 2, &[1, 2], 1, 2, None)
+            k.perturbed_matmul(&IntMatmul::plain(&[1, 2, 3], 2, &[1, 2], 1, 2))
                 .is_err(),
         ),
         (
             "x = 128",
-            k.perturbed_matmul(&[128, 0], 1, &[1, 2], 1, 2, None)
+            k.perturbed_matmul(&IntMatmul::plain(&[128, 0], 1, &[1, 2], 1, 2))
                 .is_err(),
         ),
         (
             "rank 0",
-            k.perturbed_matmul(&[1, 2], 1, &[1, 2], 1, 2, Some(&noise))
-                .is_err(),
+            k.perturbed_matmul(
+                &IntMatmul::plain(&[1, 2], 1, &[1, 2], 1, 2).with_noise(Some(&noise)),
+            )
+            .is_err(),
         ),
         (
             "fan-in 2^18",
-            k.perturbed_matmul(&vec![0; 1 << 18], 1, &vec![0; 1 << 18], 1, 1 << 18, None)
-                .is_err(),
+            k.perturbed_matmul(&IntMatmul::plain(
+                &vec![0; 1 << 18],
+                1,
+                &vec![0; 1 << 18],
+                1,
+                1 << 18,
+            ))
+            .is_err(),
         ),
         (
             "update f = −128",
@@ -285,7 +287,7 @@ pub fn check_rejects_invalid<K: IntKernels>(k: &K) -> Result<(), String> {
     let empty = run(
         k,
         "empty batch",
-        k.perturbed_matmul(&[], 0, &[1, 2], 1, 2, None),
+        k.perturbed_matmul(&IntMatmul::plain(&[], 0, &[1, 2], 1, 2)),
     )?;
     compare("empty batch", &empty, &[])
 }
@@ -337,34 +339,18 @@ mod tests {
         fn name(&self) -> String {
             "wrong".into()
         }
-        fn perturbed_matmul(
-            &self,
-            x: &[i16],
-            rows: usize,
-            w: &[i8],
-            out: usize,
-            inp: usize,
-            noise: Option<&NoiseSpec>,
-        ) -> crate::Result<Vec<i32>> {
-            let mut acc = CpuInt.perturbed_matmul(x, rows, w, out, inp, noise)?;
+        fn perturbed_matmul(&self, m: &IntMatmul<'_>) -> crate::Result<Vec<i32>> {
+            let mut acc = CpuInt.perturbed_matmul(m)?;
             // Off by one in the last row's correction only: noise-free results stay right.
-            if self.matmul && noise.is_some() {
+            if self.matmul && m.noise.is_some() {
                 if let Some(v) = acc.last_mut() {
                     *v += 1;
                 }
             }
             Ok(acc)
         }
-        fn perturbed_matmul_rescaled(
-            &self,
-            x: &[i16],
-            rows: usize,
-            w: &[i8],
-            out: usize,
-            inp: usize,
-            noise: Option<&NoiseSpec>,
-        ) -> crate::Result<Vec<i16>> {
-            CpuInt.perturbed_matmul_rescaled(x, rows, w, out, inp, noise)
+        fn perturbed_matmul_rescaled(&self, m: &IntMatmul<'_>) -> crate::Result<Vec<i16>> {
+            CpuInt.perturbed_matmul_rescaled(m)
         }
         fn update_sum(&self, spec: &UpdateSpec, active: &[(u32, i8)]) -> crate::Result<Vec<i32>> {
             // Drops the last active pair.

@@ -5,7 +5,7 @@
 use crate::error::LlmError;
 use crate::forward::{add_correction, Runner};
 use crate::int_backend::{
-    check_matmul, check_update, IntKernels, NoiseSpec, UpdateShape, UpdateSpec,
+    check_matmul, check_update, IntKernels, IntMatmul, UpdateShape, UpdateSpec,
 };
 use crate::kernels::gemm_i16;
 use crate::noise::matrix_noise;
@@ -23,16 +23,16 @@ impl IntKernels for CpuInt {
         "cpu".into()
     }
 
-    fn perturbed_matmul(
-        &self,
-        x: &[i16],
-        rows: usize,
-        w: &[i8],
-        out: usize,
-        inp: usize,
-        noise: Option<&NoiseSpec>,
-    ) -> Result<Vec<i32>, LlmError> {
-        check_matmul(x, rows, w, out, inp, noise)?;
+    fn perturbed_matmul(&self, m: &IntMatmul<'_>) -> Result<Vec<i32>, LlmError> {
+        check_matmul(m)?;
+        let IntMatmul {
+            x,
+            rows,
+            w,
+            out,
+            inp,
+            noise,
+        } = *m;
         let w16: Vec<i16> = w.iter().map(|&v| v as i16).collect();
         let mut acc = vec![0i32; rows * out];
         gemm_i16(x, rows, &w16, out, inp, &mut acc);
@@ -59,18 +59,10 @@ impl IntKernels for CpuInt {
         Ok(acc)
     }
 
-    fn perturbed_matmul_rescaled(
-        &self,
-        x: &[i16],
-        rows: usize,
-        w: &[i8],
-        out: usize,
-        inp: usize,
-        noise: Option<&NoiseSpec>,
-    ) -> Result<Vec<i16>, LlmError> {
-        let acc = self.perturbed_matmul(x, rows, w, out, inp, noise)?;
-        let mut y = vec![0i16; rows * out];
-        Runner::rescale_into(&acc, rows, out, inp, &mut y, out);
+    fn perturbed_matmul_rescaled(&self, m: &IntMatmul<'_>) -> Result<Vec<i16>, LlmError> {
+        let acc = self.perturbed_matmul(m)?;
+        let mut y = vec![0i16; m.rows * m.out];
+        Runner::rescale_into(&acc, m.rows, m.out, m.inp, &mut y, m.out);
         Ok(y)
     }
 
@@ -91,13 +83,14 @@ impl IntKernels for CpuInt {
 mod tests {
     use super::*;
     use crate::forward::rescale_multiplier;
+    use crate::int_backend::NoiseSpec;
     use crate::noise::q8;
 
     #[test]
     fn hand_checked_small_case() {
         // One row, fan-in 2: acc = 3·1 + (−2)·4 = −5 before noise.
         let acc = CpuInt
-            .perturbed_matmul(&[3, -2], 1, &[1, 4], 1, 2, None)
+            .perturbed_matmul(&IntMatmul::plain(&[3, -2], 1, &[1, 4], 1, 2))
             .unwrap();
         assert_eq!(acc, vec![-5]);
         // With rank-1 noise: u = (3·B0 − 2·B1) >> 4, correction (u·A0) >> shift.
@@ -114,12 +107,14 @@ mod tests {
         let u = (3 * b0 as i32 - 2 * b1 as i32) >> 4;
         let corr = (u * a0 as i32) >> 3;
         let got = CpuInt
-            .perturbed_matmul(&[3, -2, 3, -2], 2, &[1, 4], 1, 2, Some(&n))
+            .perturbed_matmul(
+                &IntMatmul::plain(&[3, -2, 3, -2], 2, &[1, 4], 1, 2).with_noise(Some(&n)),
+            )
             .unwrap();
         assert_eq!(got, vec![-5 + corr, -5 - corr]);
         let m = rescale_multiplier(2);
         let y = CpuInt
-            .perturbed_matmul_rescaled(&[127, 127], 1, &[127, 127], 1, 2, None)
+            .perturbed_matmul_rescaled(&IntMatmul::plain(&[127, 127], 1, &[127, 127], 1, 2))
             .unwrap();
         assert_eq!(
             y,
@@ -146,7 +141,7 @@ mod tests {
             sigma_shift: 2,
         };
         let got = CpuInt
-            .perturbed_matmul(&x, rows, &w, out, inp, Some(&n))
+            .perturbed_matmul(&IntMatmul::plain(&x, rows, &w, out, inp).with_noise(Some(&n)))
             .unwrap();
         for r in 0..rows {
             let key = StreamKey::new(42, 3, 1, 10 + (r / 2) as u32);
@@ -196,7 +191,9 @@ mod tests {
 
     #[test]
     fn invalid_inputs_are_errors_not_panics() {
-        assert!(CpuInt.perturbed_matmul(&[1], 2, &[1], 1, 1, None).is_err());
+        assert!(CpuInt
+            .perturbed_matmul(&IntMatmul::plain(&[1], 2, &[1], 1, 1))
+            .is_err());
         let spec = UpdateSpec {
             seed: 0,
             param: 0,

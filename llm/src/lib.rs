@@ -36,5 +36,5 @@ pub mod update;
 
 pub use config::EggConfig;
 pub use error::{LlmError, Result};
-pub use int_backend::{DynIntKernels, IntKernels, NoiseSpec, UpdateShape, UpdateSpec};
+pub use int_backend::{DynIntKernels, IntKernels, IntMatmul, NoiseSpec, UpdateShape, UpdateSpec};
 pub use int_cpu::CpuInt;

@@ -22,7 +22,7 @@ use eggroll_core::noise::table::SEGMENTS;
 use eggroll_core::noise::NOISE_SCALE;
 use eggroll_llm::forward::rescale_multiplier;
 use eggroll_llm::int_backend::{
-    check_matmul, check_update, matmul_keys, pack_int8, update_keys, IntKernels, NoiseSpec,
+    check_matmul, check_update, matmul_keys, pack_int8, update_keys, IntKernels, IntMatmul,
     UpdateShape, UpdateSpec,
 };
 
@@ -134,19 +134,16 @@ impl WgpuInt {
     }
 
     /// The shared body of both matmul variants: validated inputs in, int32 words out.
-    #[allow(clippy::too_many_arguments)]
-    fn matmul(
-        &self,
-        op: &str,
-        x: &[i16],
-        rows: usize,
-        w: &[i8],
-        out: usize,
-        inp: usize,
-        noise: Option<&NoiseSpec>,
-        rescale: bool,
-    ) -> Result<Vec<i32>> {
-        check_matmul(x, rows, w, out, inp, noise).map_err(|e| invalid(op, e))?;
+    fn matmul(&self, op: &str, mm: &IntMatmul<'_>, rescale: bool) -> Result<Vec<i32>> {
+        check_matmul(mm).map_err(|e| invalid(op, e))?;
+        let IntMatmul {
+            x,
+            rows,
+            w,
+            out,
+            inp,
+            noise,
+        } = *mm;
         if rows == 0 || out == 0 {
             return Ok(vec![0; rows * out]);
         }
@@ -203,28 +200,12 @@ impl IntKernels for WgpuInt {
         format!("wgpu {}", self.gpu.adapter_description())
     }
 
-    fn perturbed_matmul(
-        &self,
-        x: &[i16],
-        rows: usize,
-        w: &[i8],
-        out: usize,
-        inp: usize,
-        noise: Option<&NoiseSpec>,
-    ) -> Result<Vec<i32>> {
-        self.matmul("int8 matmul", x, rows, w, out, inp, noise, false)
+    fn perturbed_matmul(&self, m: &IntMatmul<'_>) -> Result<Vec<i32>> {
+        self.matmul("int8 matmul", m, false)
     }
 
-    fn perturbed_matmul_rescaled(
-        &self,
-        x: &[i16],
-        rows: usize,
-        w: &[i8],
-        out: usize,
-        inp: usize,
-        noise: Option<&NoiseSpec>,
-    ) -> Result<Vec<i16>> {
-        let y = self.matmul("int8 matmul (rescaled)", x, rows, w, out, inp, noise, true)?;
+    fn perturbed_matmul_rescaled(&self, m: &IntMatmul<'_>) -> Result<Vec<i16>> {
+        let y = self.matmul("int8 matmul (rescaled)", m, true)?;
         // The kernel clipped every value to ±127.
         Ok(y.into_iter().map(|v| v as i16).collect())
     }
