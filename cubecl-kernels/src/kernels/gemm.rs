@@ -14,21 +14,22 @@ pub const TILE: u32 = 64;
 /// Units per cube edge (16×16 units per cube).
 pub const TILE_UNITS: u32 = 16;
 /// Depth of one K step.
-const TILE_K: u32 = 16;
+pub const TILE_K: u32 = 16;
 /// Padded row stride of the shared tiles.
-const STRIDE: u32 = 65;
-/// Floats in one shared tile (TILE_K × STRIDE).
-const TILE_LEN: usize = 1040;
+pub const STRIDE: u32 = 65;
+/// Elements in one shared tile (TILE_K × STRIDE).
+pub const TILE_LEN: usize = 1040;
 
-/// `acc[i·4 + j] += Σ_kk A[kk, ty + 16i]·B[kk, tx + 16j]` over one K step of the tiles.
+/// `acc[i·4 + j] += Σ_kk A[kk, ty + 16i]·B[kk, tx + 16j]` over one K step of the tiles: f32
+/// for the float GEMMs, u32 (wrapping two's-complement) for the language model's int8 ones.
 #[cube]
-fn multiply_tiles(tile_a: &[f32], tile_b: &[f32], acc: &mut Array<f32>) {
+pub fn multiply_tiles<N: Numeric>(tile_a: &[N], tile_b: &[N], acc: &mut Array<N>) {
     let ty = UNIT_POS_Y;
     let tx = UNIT_POS_X;
     #[unroll]
     for kk in 0..TILE_K {
-        let mut a = Array::<f32>::new(4usize);
-        let mut b = Array::<f32>::new(4usize);
+        let mut a = Array::<N>::new(4usize);
+        let mut b = Array::<N>::new(4usize);
         #[unroll]
         for i in 0..4u32 {
             a[i as usize] = tile_a[(kk * STRIDE + ty + TILE_UNITS * i) as usize];

@@ -10,7 +10,7 @@
 //! weights arrive packed four int8 to a word; the noise is regenerated from stream keys
 //! (four words per pair: k0, k1, and for updates the weight `f` as i32 bits).
 
-use super::gemm::{TILE, TILE_UNITS};
+use super::gemm::{multiply_tiles, STRIDE, TILE, TILE_K, TILE_LEN, TILE_UNITS};
 use super::noise::{flat_index, noise_bits, normal_from_bits};
 use cubecl::prelude::*;
 
@@ -18,12 +18,6 @@ use cubecl::prelude::*;
 pub const PROJECT_DIM: u32 = 64;
 /// Units per vector-update cube.
 pub const VECTOR_DIM: u32 = 256;
-/// Depth of one K step of the tiled GEMMs.
-const TILE_K: u32 = 16;
-/// Padded row stride of the shared tiles.
-const STRIDE: u32 = 65;
-/// Words in one shared tile (TILE_K × STRIDE).
-const TILE_LEN: usize = 1040;
 
 /// Element `e` of int8 values packed four to a word, sign-extended to 32 bits.
 #[cube]
@@ -71,30 +65,6 @@ pub fn rescale8(v: u32, mult: u32) -> u32 {
     let floor_extra = select(neg && low_word != 0u32, 1u32, 0u32);
     let m = min(high_word + floor_extra, 127u32);
     select(neg, 0u32 - m, m)
-}
-
-/// `acc[i·4 + j] += Σ_kk A[kk, ty + 16i]·B[kk, tx + 16j]` over one K step (wrapping u32).
-#[cube]
-fn multiply_tiles(tile_a: &[u32], tile_b: &[u32], acc: &mut Array<u32>) {
-    let ty = UNIT_POS_Y;
-    let tx = UNIT_POS_X;
-    #[unroll]
-    for kk in 0..TILE_K {
-        let mut a = Array::<u32>::new(4usize);
-        let mut b = Array::<u32>::new(4usize);
-        #[unroll]
-        for i in 0..4u32 {
-            a[i as usize] = tile_a[(kk * STRIDE + ty + TILE_UNITS * i) as usize];
-            b[i as usize] = tile_b[(kk * STRIDE + tx + TILE_UNITS * i) as usize];
-        }
-        #[unroll]
-        for i in 0..4usize {
-            #[unroll]
-            for j in 0..4usize {
-                acc[i * 4 + j] += a[i] * b[j];
-            }
-        }
-    }
 }
 
 /// `u[r][j] = (Σ_i x[r][i]·B[j][i]) >> 4` for both rows of a pair: unit `t` handles pair
