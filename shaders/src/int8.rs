@@ -52,7 +52,8 @@ fn assemble(body: &str, gemm: bool) -> String {
         src.push_str(part);
     }
     if gemm {
-        src.push_str(include_str!("wgsl/int8_gemm.wgsl"));
+        src.push_str("alias Scalar = i32;\n");
+        src.push_str(crate::kernels::GEMM_TILE);
     }
     src
 }

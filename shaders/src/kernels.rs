@@ -7,7 +7,8 @@ use eggroll_core::noise::NOISE_SCALE;
 const HASH: &str = include_str!("wgsl/hash.wgsl");
 const NORMAL: &str = include_str!("wgsl/normal.wgsl");
 const MEMBERS: &str = include_str!("wgsl/members.wgsl");
-const GEMM_TILE: &str = include_str!("wgsl/gemm_tile.wgsl");
+/// The tiled GEMM body, generic over the element type `Scalar` (shared with the int8 kernels).
+pub(crate) const GEMM_TILE: &str = include_str!("wgsl/gemm_tile.wgsl");
 
 /// One compiled compute pipeline and how it binds: uniform parameters at binding 0, the
 /// quantile table at binding 1 when `knots`, then the kernel's buffers from binding 2.
@@ -88,6 +89,7 @@ fn assemble(parts: Parts, body: &str) -> String {
     }
     src.push_str(body);
     if matches!(parts, Parts::NoiseGemm) {
+        src.push_str("alias Scalar = f32;\n");
         src.push_str(GEMM_TILE);
     }
     src

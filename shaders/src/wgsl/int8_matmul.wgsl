@@ -3,8 +3,8 @@
 // with x and w packed int8, row r of pair q = r/2 (key `keys[q]`), s = +1 for even r, and
 // u[r][j] = (Σ_i x[r][i]·B[j][i]) >> 4 from the `project` entry point. B[j][i] and A[j][o] are
 // q8 of stream elements j·inp + i and rank·inp + j·out + o, regenerated here, never stored.
-// `main` is the tiled GEMM (int8_gemm.wgsl) whose epilogue adds the correction and, with
-// `rescale`, maps to int8 range with rescale8.
+// `main` is the tiled GEMM (gemm_tile.wgsl, Scalar = i32) whose epilogue adds the correction
+// and, with `rescale`, maps to int8 range with rescale8.
 
 struct Params {
     m: u32,        // rows
