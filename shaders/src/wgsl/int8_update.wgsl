@@ -1,7 +1,8 @@
 // The LM's update sums (eggroll-llm `IntKernels::update_sum`), noise regenerated in the
 // kernels from each active pair's key: `keys[s] = (k0, k1, bitcast f_s, 0)`.
-// `main` (the tiled GEMM of gemm_tile.wgsl, Scalar = i32): a matrix's Z[o][i] = Σ_c fA[o][c]·B[c][i] over
-// c = s·rank + j, with A[j][o] = q8(bits(rank·inp + j·out + o)) and B[j][i] = q8(bits(j·inp + i)).
+// `main` (the tiled GEMM of gemm_tile.wgsl, Scalar = i32): a matrix's
+// Z[o][i] = Σ_c fA[o][c]·B[c][i] over c = s·rank + j, with A[j][o] = q8(bits(rank·inp + j·out + o))
+// and B[j][i] = q8(bits(j·inp + i)).
 // `vector_sum`: a vector's Z[i] = Σ_s f_s·q8(bits_s(i)).
 
 struct Params {
