@@ -28,6 +28,8 @@ pub const REGENERATED_USES: u8 = 2;
 
 /// Spare buffers kept per thread for streams that are not cached.
 const POOL_BUFFERS: usize = 4;
+/// Largest buffer (floats) the pool keeps; larger ones are freed.
+const POOL_MAX_FLOATS: usize = 1 << 20;
 
 thread_local! {
     /// Buffers of dropped uncached streams, reused so regenerating a stream allocates nothing.
@@ -55,6 +57,9 @@ impl Drop for Noise {
     fn drop(&mut self) {
         if let Storage::Owned(v) = &mut self.storage {
             let v = std::mem::take(v);
+            if v.len() > POOL_MAX_FLOATS {
+                return;
+            }
             // A thread that is shutting down drops the buffer instead.
             let _ = POOL.try_with(|p| {
                 let mut p = p.borrow_mut();
