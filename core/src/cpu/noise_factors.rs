@@ -42,12 +42,13 @@ fn pooled(len: usize) -> Vec<f32> {
     let mut v = POOL
         .try_with(|p| {
             let mut p = p.borrow_mut();
-            let i = p.iter().position(|v| v.len() == len)?;
-            Some(p.swap_remove(i))
+            match p.iter().position(|v| v.len() == len) {
+                Some(i) => Some(p.swap_remove(i)),
+                None => p.pop(),
+            }
         })
         .ok()
         .flatten()
-        .or_else(|| POOL.try_with(|p| p.borrow_mut().pop()).ok().flatten())
         .unwrap_or_default();
     v.resize(len, 0.0);
     v

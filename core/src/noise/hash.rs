@@ -11,6 +11,14 @@ pub fn hash32(mut x: u32) -> u32 {
     x
 }
 
+/// Starting values of the two independent hash chains of a key.
+const CHAIN_INITS: [u32; 2] = [0x9e37_79b9, 0x85eb_ca6b];
+
+/// One hash chain over a key's coordinates: `h ← hash32(h ^ w)` for each word in order.
+fn chain(init: u32, words: &[u32]) -> u32 {
+    words.iter().fold(init, |h, &w| hash32(h ^ w))
+}
+
 /// The 64-bit key of one noise stream, derived from its coordinates.
 ///
 /// Two independent hash chains give the two words, so distinct streams collide with
@@ -28,10 +36,9 @@ impl StreamKey {
     /// `noise_reuse`; `pair` is the member index divided by two for antithetic populations.
     pub fn new(seed: u64, param: u32, epoch: u32, pair: u32) -> Self {
         let words = [seed as u32, (seed >> 32) as u32, param, epoch, pair];
-        let chain = |init: u32| words.iter().fold(init, |h, &w| hash32(h ^ w));
         StreamKey {
-            k0: chain(0x9e37_79b9),
-            k1: chain(0x85eb_ca6b),
+            k0: chain(CHAIN_INITS[0], &words),
+            k1: chain(CHAIN_INITS[1], &words),
         }
     }
 
@@ -40,10 +47,9 @@ impl StreamKey {
     /// `StreamKey::new(s, p, e, k)`.
     pub fn prefix(seed: u64, param: u32, epoch: u32) -> KeyPrefix {
         let words = [seed as u32, (seed >> 32) as u32, param, epoch];
-        let chain = |init: u32| words.iter().fold(init, |h, &w| hash32(h ^ w));
         KeyPrefix {
-            h0: chain(0x9e37_79b9),
-            h1: chain(0x85eb_ca6b),
+            h0: chain(CHAIN_INITS[0], &words),
+            h1: chain(CHAIN_INITS[1], &words),
         }
     }
 
