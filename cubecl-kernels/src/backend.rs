@@ -2,12 +2,13 @@
 //! plus the element-wise operations (activations, optimiser steps, raw noise).
 
 use crate::buffer::{handle_arg, CubeBuffer};
-use crate::device::{knot_table, Cubecl};
+use crate::device::Cubecl;
 use crate::error::Result;
 use crate::kernels::elementwise::{self, ELEMENTWISE_DIM};
 use crate::launch::to_u32;
 use cubecl::prelude::BufferArg;
 use eggroll_core::backend::{Activation, Backend, LinearLayer, Perturb};
+use eggroll_core::noise::pool::{POOL_BASE, POOL_LEN};
 use eggroll_core::noise::StreamKey;
 use eggroll_core::optim::OptimStep;
 use eggroll_core::params::ParamSpec;
@@ -17,9 +18,9 @@ use eggroll_core::CoreError;
 type CoreResult<T> = eggroll_core::Result<T>;
 
 impl Cubecl {
-    /// The quantile table as a kernel argument.
+    /// The noise tables (quantile knots, then the pool) as a kernel argument.
     pub(crate) fn knots_arg(&self) -> BufferArg {
-        handle_arg(&self.knots, knot_table().len())
+        handle_arg(&self.knots, POOL_BASE + POOL_LEN)
     }
 
     /// Apply `act` in place.

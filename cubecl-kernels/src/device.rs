@@ -1,34 +1,25 @@
 //! The `Cubecl` backend handle: device selection, the compute client, the resident
-//! quantile table, and synchronisation.
+//! noise tables, and synchronisation.
 
 use crate::error::{CubeclError, Result};
 use cubecl::client::Client;
 use cubecl::device::WgpuDeviceKind;
 use cubecl::server::Handle;
 use cubecl::Device;
-use eggroll_core::noise::table::{OCTAVES, QUANTILE_KNOTS};
+use eggroll_core::noise::pool::device_tables;
 
 /// The cubecl compute backend. Parameters and activations stay resident in device buffers;
 /// noise is regenerated inside the `#[cube]` kernels from counter-based keys.
 pub struct Cubecl {
     pub(crate) client: Client,
     /// `QUANTILE_KNOTS` flattened row-major, as u32 (every knot is non-negative).
+    /// The noise tables (`device_tables`: quantile knots, then the pool) as u32.
     pub(crate) knots: Handle,
     /// A one-element buffer bound where a kernel's optional input is absent.
     pub(crate) dummy: Handle,
     name: String,
     runtime: &'static str,
     software: bool,
-}
-
-/// The quantile table flattened row-major, as the kernels read it.
-pub(crate) fn knot_table() -> Vec<u32> {
-    debug_assert_eq!(QUANTILE_KNOTS.len(), OCTAVES);
-    QUANTILE_KNOTS
-        .iter()
-        .flatten()
-        .map(|&k| k.max(0) as u32)
-        .collect()
 }
 
 /// Little-endian bytes of 32-bit words.
@@ -76,7 +67,7 @@ impl Cubecl {
         let name = props.identity.name.clone();
         let software = props.identity.physical.is_none();
         let runtime = client.name();
-        let knots = client.create_from_slice(&word_bytes(&knot_table(), |k| k));
+        let knots = client.create_from_slice(&word_bytes(&device_tables(), |k| k));
         let dummy = client.create_from_slice(&0u32.to_le_bytes());
         let gpu = Cubecl {
             client,
@@ -135,18 +126,6 @@ impl std::fmt::Debug for Cubecl {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eggroll_core::noise::table::SEGMENTS as SEG;
-    const SEGMENTS: usize = SEG;
-
-    #[test]
-    fn table_is_flattened_row_major() {
-        let t = knot_table();
-        assert_eq!(t.len(), OCTAVES * (SEGMENTS + 1));
-        assert_eq!(t[SEG + 1], QUANTILE_KNOTS[1][0] as u32);
-        assert_eq!(t[t.len() - 1], QUANTILE_KNOTS[OCTAVES - 1][SEG] as u32);
-        assert!(QUANTILE_KNOTS.iter().flatten().all(|&k| k >= 0));
-    }
-
     #[test]
     fn words_are_little_endian() {
         assert_eq!(

@@ -1,8 +1,9 @@
 //! The `Wgpu` backend handle: adapter selection, device creation, compiled kernels, the
-//! resident quantile table, and the error scopes that turn wgpu errors into [`ShaderError`]s.
+//! resident noise tables, and the error scopes that turn wgpu errors into [`ShaderError`]s.
 
 use crate::error::{Result, ShaderError};
-use crate::kernels::{knot_table, Kernels};
+use crate::kernels::Kernels;
+use eggroll_core::noise::pool::device_tables;
 use std::future::Future;
 use wgpu::util::DeviceExt;
 
@@ -12,6 +13,7 @@ pub struct Wgpu {
     pub(crate) device: wgpu::Device,
     pub(crate) queue: wgpu::Queue,
     pub(crate) kernels: Kernels,
+    /// The noise tables (quantile knots, then the pool), bound at binding 1 of noise kernels.
     pub(crate) knots: wgpu::Buffer,
     info: wgpu::AdapterInfo,
 }
@@ -73,8 +75,8 @@ impl Wgpu {
         }));
         let (kernels, knots) = scoped(&device, "compiling kernels", || {
             let knots = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("quantile knots"),
-                contents: bytemuck_i32(&knot_table()),
+                label: Some("noise tables"),
+                contents: bytemuck::cast_slice(&device_tables()),
                 usage: wgpu::BufferUsages::STORAGE,
             });
             Ok((Kernels::new(&device), knots))
@@ -136,10 +138,6 @@ fn scoped<T>(device: &wgpu::Device, op: &str, f: impl FnOnce() -> Result<T>) -> 
 
 fn block<F: Future>(f: F) -> F::Output {
     pollster::block_on(f)
-}
-
-fn bytemuck_i32(v: &[i32]) -> &[u8] {
-    bytemuck::cast_slice(v)
 }
 
 #[cfg(test)]

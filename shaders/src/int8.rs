@@ -18,8 +18,6 @@ use crate::device::Wgpu;
 use crate::dispatch::{to_u32, Batch, Uniform};
 use crate::error::{Result, ShaderError};
 use crate::kernels::Kernel;
-use eggroll_core::noise::table::SEGMENTS;
-use eggroll_core::noise::NOISE_SCALE;
 use eggroll_llm::forward::rescale_multiplier;
 use eggroll_llm::int_backend::{
     check_matmul, check_update, matmul_keys, pack_int8, update_keys, IntKernels, IntMatmul,
@@ -37,12 +35,7 @@ struct Int8Kernels {
 /// The shared pieces every int8 kernel is assembled from: the noise constants, the hash,
 /// the normal table lookup and the integer helpers; `gemm` appends the tiled GEMM body.
 fn assemble(body: &str, gemm: bool) -> String {
-    let mut src = format!(
-        "const KNOT_ROW: u32 = {}u;\nconst KNOT_LAST: u32 = {}u;\nconst NOISE_SCALE_BITS: u32 = {:#x}u;\n",
-        SEGMENTS + 1,
-        SEGMENTS,
-        NOISE_SCALE.to_bits()
-    );
+    let mut src = crate::kernels::noise_header();
     for part in [
         include_str!("wgsl/hash.wgsl"),
         include_str!("wgsl/normal.wgsl"),

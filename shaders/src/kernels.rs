@@ -1,7 +1,8 @@
 //! The WGSL kernels: sources embedded with `include_str!`, assembled from shared pieces
 //! (hash, normal table lookup, member bookkeeping, the tiled GEMM body) and compiled once.
 
-use eggroll_core::noise::table::{OCTAVES, QUANTILE_KNOTS, SEGMENTS};
+use eggroll_core::noise::pool::{POOL_BASE, POOL_MASK};
+use eggroll_core::noise::table::SEGMENTS;
 use eggroll_core::noise::NOISE_SCALE;
 
 const HASH: &str = include_str!("wgsl/hash.wgsl");
@@ -11,13 +12,14 @@ const MEMBERS: &str = include_str!("wgsl/members.wgsl");
 pub(crate) const GEMM_TILE: &str = include_str!("wgsl/gemm_tile.wgsl");
 
 /// One compiled compute pipeline and how it binds: uniform parameters at binding 0, the
-/// quantile table at binding 1 when `knots`, then the kernel's buffers from binding 2.
+/// noise tables (quantile knots, then the pool) at binding 1 when `knots`, then the kernel's
+/// buffers from binding 2.
 pub(crate) struct Kernel {
     /// Name used in error messages.
     pub name: &'static str,
     /// The compiled pipeline.
     pub pipeline: wgpu::ComputePipeline,
-    /// Whether binding 1 is the quantile table.
+    /// Whether binding 1 is the noise tables.
     pub knots: bool,
 }
 
@@ -45,21 +47,19 @@ pub(crate) struct Kernels {
     pub adam: Kernel,
 }
 
-/// Constants every noise kernel needs, generated from the Rust definitions.
-fn noise_header() -> String {
+/// Constants every noise kernel needs, generated from the Rust definitions (the int8 kernels
+/// share them).
+pub(crate) fn noise_header() -> String {
     format!(
         "const KNOT_ROW: u32 = {}u;\nconst KNOT_LAST: u32 = {}u;\n\
-         const NOISE_SCALE_BITS: u32 = {:#x}u;\n",
+         const NOISE_SCALE_BITS: u32 = {:#x}u;\nconst POOL_BASE: u32 = {}u;\n\
+         const POOL_MASK: u32 = {:#x}u;\n",
         SEGMENTS + 1,
         SEGMENTS,
-        NOISE_SCALE.to_bits()
+        NOISE_SCALE.to_bits(),
+        POOL_BASE,
+        POOL_MASK
     )
-}
-
-/// The quantile table flattened row-major, as bound at binding 1.
-pub(crate) fn knot_table() -> Vec<i32> {
-    debug_assert_eq!(QUANTILE_KNOTS.len(), OCTAVES);
-    QUANTILE_KNOTS.iter().flatten().copied().collect()
 }
 
 /// Which shared pieces a kernel's source is assembled from.
@@ -193,18 +193,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn table_is_flattened_row_major() {
-        let t = knot_table();
-        assert_eq!(t.len(), OCTAVES * (SEGMENTS + 1));
-        assert_eq!(t[SEGMENTS + 1], QUANTILE_KNOTS[1][0]);
-        assert_eq!(t[t.len() - 1], QUANTILE_KNOTS[OCTAVES - 1][SEGMENTS]);
-    }
-
-    #[test]
     fn header_carries_the_exact_scale() {
         let h = noise_header();
         assert!(h.contains("0x37800000u"), "{h}");
         assert!(h.contains(&format!("KNOT_ROW: u32 = {}u", SEGMENTS + 1)));
+        assert!(h.contains(&format!("POOL_BASE: u32 = {POOL_BASE}u")));
     }
 
     #[test]

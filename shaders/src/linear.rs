@@ -152,7 +152,7 @@ impl Wgpu {
                     .f(n.pop.sigma),
                 None => params.u(0).u(0).u(1).u(0).u(0).u(0).f(0.0).f(0.0),
             };
-            // Unused slots are bound to the (read-only) quantile table.
+            // Unused slots are bound to the (read-only) noise tables.
             let dummy = &self.knots;
             let bufs = [
                 &x.buffer,

@@ -41,7 +41,9 @@ pub fn check_noise_bit_exact<B: Backend>(backend: &B) -> Result<(), String> {
     for (key, start, len) in [
         (StreamKey::new(1, 2, 3, 4), 0u32, 4096usize),
         (StreamKey::new(u64::MAX, 0, 7, 123_456), 1_000_003, 777),
-        // 2^18 elements reach tail probabilities near 2^-18 and zero magnitudes (signed zeros).
+        // Positions that wrap around 2^32 (sign words 2^27 − 1, then 0).
+        (StreamKey::new(5, 6, 7, 8), u32::MAX - 40, 100),
+        // 2^18 elements go twice around the pool (2^17 magnitudes), from an odd offset.
         (
             StreamKey::new(0xdead_beef_0bad_f00d, 9, 1, 77),
             12_345,

@@ -3,9 +3,10 @@
 //! Element `i` goes to partial sum `i % DOT_LANES`; the partial sums are combined by a fixed
 //! pairwise tree (lane `l` += lane `l + w` for w = 16, 8, 4, 2, 1), then the elements past the
 //! last whole block are added one by one. The portable loop and the AVX2 kernel (four 8-lane
-//! registers, also used on AVX-512 machines) perform the same roundings in the same order, so
-//! results never depend on the machine. The compiler's own vectorisation of the portable loop
-//! moved pairs of floats through 128-bit registers, hence the hand-written kernel.
+//! registers per row, also used on AVX-512 machines; it computes two rows' dot products with
+//! one vector, as the forward's antithetic pairs need) perform the same roundings in the same
+//! order, so results never depend on the machine. The compiler's own vectorisation of the
+//! portable loop moved pairs of floats through 128-bit registers, hence the hand-written kernel.
 
 /// Independent partial sums (four AVX2 registers).
 pub const DOT_LANES: usize = 32;
@@ -41,36 +42,51 @@ pub fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
     acc[0] + tail
 }
 
-/// [`dot_portable`] with AVX2: four 8-lane partial sums.
+/// The dot products of `a0` and `a1` with the same `b` ([`dot_portable`]'s order for each):
+/// `b` is loaded once for both, and the two independent sums hide each other's latency.
 ///
 /// # Safety
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-pub unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+pub unsafe fn dot2_avx2(a0: &[f32], a1: &[f32], b: &[f32]) -> (f32, f32) {
     use std::arch::x86_64::*;
-    let n = a.len().min(b.len());
-    let (ac, bc) = (
-        a[..n].chunks_exact(DOT_LANES),
+    let n = a0.len().min(a1.len()).min(b.len());
+    let (c0, c1, cb) = (
+        a0[..n].chunks_exact(DOT_LANES),
+        a1[..n].chunks_exact(DOT_LANES),
         b[..n].chunks_exact(DOT_LANES),
     );
-    let tail = tail_sum(ac.remainder(), bc.remainder());
-    let mut acc = [_mm256_setzero_ps(); 4];
-    for (ca, cb) in ac.zip(bc) {
-        for (q, s) in acc.iter_mut().enumerate() {
+    let tails = (
+        tail_sum(c0.remainder(), cb.remainder()),
+        tail_sum(c1.remainder(), cb.remainder()),
+    );
+    let (mut acc0, mut acc1) = ([_mm256_setzero_ps(); 4], [_mm256_setzero_ps(); 4]);
+    for ((x0, x1), y) in c0.zip(c1).zip(cb) {
+        for (q, (s0, s1)) in acc0.iter_mut().zip(acc1.iter_mut()).enumerate() {
             // SAFETY: each block holds DOT_LANES = 32 floats; q·8 + 8 <= 32.
-            let (x, y) = unsafe {
+            let (v0, v1, w) = unsafe {
                 (
-                    _mm256_loadu_ps(ca.as_ptr().add(q * 8)),
-                    _mm256_loadu_ps(cb.as_ptr().add(q * 8)),
+                    _mm256_loadu_ps(x0.as_ptr().add(q * 8)),
+                    _mm256_loadu_ps(x1.as_ptr().add(q * 8)),
+                    _mm256_loadu_ps(y.as_ptr().add(q * 8)),
                 )
             };
-            *s = _mm256_add_ps(*s, _mm256_mul_ps(x, y));
+            *s0 = _mm256_add_ps(*s0, _mm256_mul_ps(v0, w));
+            *s1 = _mm256_add_ps(*s1, _mm256_mul_ps(v1, w));
         }
     }
-    // Lanes l += l + 16, then l += l + 8.
+    (reduce32(acc0) + tails.0, reduce32(acc1) + tails.1)
+}
+
+/// The whole tree on four 8-lane partial sums: lanes l += l + 16, then l += l + 8, then
+/// [`reduce8`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn reduce32(acc: [std::arch::x86_64::__m256; 4]) -> f32 {
+    use std::arch::x86_64::*;
     let s8 = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
-    reduce8(s8) + tail
+    reduce8(s8)
 }
 
 /// The last three levels of the tree on eight lanes: l += l+4, l += l+2, l += l+1.
@@ -113,7 +129,14 @@ mod tests {
             let want = dot_portable(&a, &b).to_bits();
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: AVX2 support checked just above.
-                assert_eq!(unsafe { dot_avx2(&a, &b) }.to_bits(), want, "avx2, n = {n}");
+                let a1 = data(n + 1, 9);
+                let (d0, d1) = unsafe { dot2_avx2(&a, &a1, &b) };
+                assert_eq!(d0.to_bits(), want, "dot2 first, n = {n}");
+                assert_eq!(
+                    d1.to_bits(),
+                    dot_portable(&a1[..n], &b).to_bits(),
+                    "dot2, n = {n}"
+                );
             }
         }
     }

@@ -9,7 +9,7 @@
 use super::activation::activate_in_place;
 use super::gemm::{sgemm, MatRef};
 use super::kernels::{axpy, lowrank_rows, Correction};
-use super::noise_factors::{full_noise, table, LowRank, Noise};
+use super::noise_factors::{full_noise, table};
 use crate::backend::Activation;
 use crate::error::{check_len, CoreError, Result};
 use crate::population::{NoiseKind, Population, RowMembers};
@@ -116,7 +116,8 @@ pub fn linear_forward(
 }
 
 /// Write the bias plus every member's noise correction into its rows of one chunk (rows from
-/// `r0` on; without a bias the rows' zeros are the base).
+/// `r0` on; without a bias the rows' zeros are the base). Consecutive rows of one noise stream
+/// (an antithetic pair's members) are corrected together, so their noise is fetched once.
 fn add_corrections(
     pop: &Population,
     members: &RowMembers<'_>,
@@ -127,10 +128,8 @@ fn add_corrections(
 ) {
     let (n_in, n_out) = (layer.in_dim, layer.out_dim);
     let rows = y.len() / n_out;
-    let mut noise = Vec::new();
-    let mut factors: Option<LowRank> = None;
-    let mut bias_noise: Option<Noise> = None;
-    let mut current: Option<u32> = None;
+    let (mut factor_scratch, mut bias_scratch) = (Vec::new(), Vec::new());
+    let mut signs = Vec::new();
     let weight_table = match pop.kind {
         NoiseKind::LowRank { rank } => {
             Some(table(pop, layer.weight_id, n_out, n_in, rank as usize))
@@ -140,63 +139,64 @@ fn add_corrections(
     let bias_table = layer.bias.map(|(_, id)| table(pop, id, n_out, 0, 0));
     let mut start = 0;
     while start < rows {
-        // A group: consecutive rows of one member.
-        let member = members.member_of(r0 + start);
-        let mut end = start + 1;
-        while end < rows && members.member_of(r0 + end) == member {
+        // A group: consecutive rows of one stream, with each row's sign.
+        let stream = pop.stream_of(members.member_of(r0 + start));
+        signs.clear();
+        let mut end = start;
+        while end < rows {
+            let member = members.member_of(r0 + end);
+            if pop.stream_of(member) != stream {
+                break;
+            }
+            signs.push(pop.sign_of(member));
             end += 1;
         }
-        let rpm = end - start;
-        let stream = pop.stream_of(member);
-        let sign = pop.sign_of(member);
-        let fresh = current != Some(stream);
-        current = Some(stream);
         let xs = &x[start * n_in..end * n_in];
         let ys = &mut y[start * n_out..end * n_out];
         start = end;
-        if let Some(bt) = &bias_table {
-            if fresh || bias_noise.is_none() {
-                bias_noise = Some(bt.vector(stream));
+        let bias_noise = bias_table
+            .as_ref()
+            .map(|t| (t.vector(stream, &mut bias_scratch), pop.sigma));
+        match &weight_table {
+            Some(t) => {
+                let c = Correction {
+                    base: layer.bias.map(|(b, _)| b),
+                    factors: t.low_rank(stream, &mut factor_scratch),
+                    scale: pop.matrix_scale(),
+                    bias_noise,
+                };
+                lowrank_rows(xs, ys, (n_in, n_out), &signs, &c);
             }
-        }
-        let bias_term = bias_noise.as_deref().map(|eps| (eps, sign * pop.sigma));
-        match pop.kind {
-            NoiseKind::LowRank { .. } => {
-                if fresh || factors.is_none() {
-                    factors = weight_table.as_ref().map(|t| t.low_rank(stream));
-                }
-                if let Some(f) = &factors {
-                    let alpha = sign * pop.matrix_scale();
-                    let c = Correction {
-                        base: layer.bias.map(|(b, _)| b),
-                        factors: f,
-                        alpha,
-                        bias_noise: bias_term,
-                    };
-                    lowrank_rows(xs, ys, n_in, n_out, &c);
-                }
-            }
-            NoiseKind::Full => {
+            None => {
                 if let Some((b, _)) = layer.bias {
                     for yr in ys.chunks_mut(n_out) {
                         yr.copy_from_slice(b);
                     }
                 }
-                if fresh {
-                    noise.resize(n_out * n_in, 0.0);
-                    full_noise(pop, layer.weight_id, stream, 0, &mut noise);
-                }
-                let e = MatRef::row_major(&noise, n_out, n_in);
-                sgemm(
-                    sign * pop.sigma,
-                    MatRef::row_major(xs, rpm, n_in),
-                    e.t(),
-                    1.0,
-                    ys,
-                );
-                if let Some((eps, c)) = bias_term {
-                    for yr in ys.chunks_mut(n_out) {
-                        axpy(c, eps, yr);
+                factor_scratch.resize(n_out * n_in, 0.0);
+                full_noise(pop, layer.weight_id, stream, 0, &mut factor_scratch);
+                let e = MatRef::row_major(&factor_scratch, n_out, n_in);
+                // One GEMM per member: the runs of rows with one sign.
+                let mut i = 0;
+                while i < signs.len() {
+                    let sign = signs[i];
+                    let run = signs[i..].iter().take_while(|&&s| s == sign).count();
+                    let (xr, yr) = (
+                        &xs[i * n_in..(i + run) * n_in],
+                        &mut ys[i * n_out..(i + run) * n_out],
+                    );
+                    i += run;
+                    sgemm(
+                        sign * pop.sigma,
+                        MatRef::row_major(xr, run, n_in),
+                        e.t(),
+                        1.0,
+                        yr,
+                    );
+                    for yr in yr.chunks_mut(n_out) {
+                        if let Some((eps, sigma)) = bias_noise {
+                            axpy(sign * sigma, eps, yr);
+                        }
                     }
                 }
             }

@@ -8,7 +8,7 @@
 
 use super::gemm::{sgemm, MatRef};
 use super::kernels::axpy;
-use super::noise_factors::{full_noise, table as low_rank_table, vector_noise};
+use super::noise_factors::{full_noise, table as noise_table};
 use crate::error::Result;
 use crate::params::{ParamShape, ParamSpec};
 use crate::population::{NoiseKind, Population};
@@ -63,7 +63,7 @@ fn low_rank_gradient(
     alpha: f32,
 ) -> Vec<f32> {
     let mut grad = vec![0.0f32; rows * cols];
-    let table = low_rank_table(pop, id, rows, cols, r);
+    let table = noise_table(pop, id, rows, cols, r);
     let (mut p, mut q) = (Vec::new(), Vec::new());
     for (ci, chunk) in coeffs.chunks(STREAM_CHUNK).enumerate() {
         let k0 = ci * STREAM_CHUNK;
@@ -75,9 +75,9 @@ fn low_rank_gradient(
         p.par_chunks_mut(r * rows)
             .zip(q.par_chunks_mut(r * cols))
             .enumerate()
-            .for_each(|(k, (pk, qk))| {
+            .for_each_init(Vec::new, |scratch, (k, (pk, qk))| {
                 let c = chunk[k];
-                let f = table.low_rank((k0 + k) as u32);
+                let f = table.low_rank((k0 + k) as u32, scratch);
                 for (pv, av) in pk.iter_mut().zip(f.at()) {
                     *pv = c * av;
                 }
@@ -117,6 +117,9 @@ fn dense_gradient(
     let block = block.max(1);
     let blocks = len.div_ceil(block);
     let chunks = coeffs.len().div_ceil(STREAM_CHUNK).max(1);
+    // Vector noise is shared with the forward through the cache; a block of a larger dense
+    // noise is always regenerated.
+    let whole = (block >= len).then(|| noise_table(pop, id, len, 0, 0));
     let partials: Vec<Vec<f32>> = (0..blocks * chunks)
         .into_par_iter()
         .map(|tile| {
@@ -130,9 +133,8 @@ fn dense_gradient(
                 if c == 0.0 {
                     continue;
                 }
-                if n == len {
-                    // The whole vector: shared with the forward through the cache.
-                    axpy(c, &vector_noise(pop, id, k as u32, len), &mut acc);
+                if let Some(t) = &whole {
+                    axpy(c, t.vector(k as u32, &mut eps), &mut acc);
                 } else {
                     full_noise(pop, id, k as u32, start, &mut eps);
                     axpy(c, &eps, &mut acc);

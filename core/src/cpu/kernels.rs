@@ -1,7 +1,7 @@
 //! Small vector kernels with a fixed summation order (deterministic at every vector width).
 
 use super::dot::dot_portable;
-use super::noise_factors::LowRank;
+use super::noise_factors::Factors;
 
 /// `y += alpha · x`.
 #[inline(always)]
@@ -11,80 +11,104 @@ pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// What one member adds to its output rows.
+/// What the rows of one noise stream (an antithetic pair's members) add to their outputs.
 #[derive(Clone, Copy)]
 pub struct Correction<'a> {
     /// The bias the rows start from (`None`: the rows' current values).
     pub base: Option<&'a [f32]>,
     /// Bᵀ (`r × n_in`) and Aᵀ (`r × n_out`).
-    pub factors: &'a LowRank,
-    /// `sign · σ/√r`.
-    pub alpha: f32,
-    /// The bias noise `eps` and its coefficient `sign · σ`.
+    pub factors: Factors<'a>,
+    /// `σ/√r`; row `i` uses `signs[i] · scale`.
+    pub scale: f32,
+    /// The bias noise `eps` and `σ`; row `i` adds `(signs[i] · σ) · eps`.
     pub bias_noise: Option<(&'a [f32], f32)>,
 }
 
-/// One member's low-rank correction (and bias noise) added to its rows, in one pass per row:
-/// `y_row = base + Σ_j (alpha · (x_row·Bᵀ_j)) · Aᵀ_j`, then `+ e · eps` (see [`Correction`]).
-/// Every addition happens in the same order as the
-/// separate `dot`/`axpy` calls would do it, so the result does not depend on the CPU's vector
-/// width; AVX-512 or AVX2 builds of the same loops are picked at run time.
-pub fn lowrank_rows(xs: &[f32], ys: &mut [f32], n_in: usize, n_out: usize, c: &Correction<'_>) {
+/// The stream's low-rank correction (and bias noise) added to its rows, in one pass per row:
+/// `y_row = base + Σ_j (alpha · (x_row·Bᵀ_j)) · Aᵀ_j`, then `+ e · eps`, with `alpha = sign ·
+/// scale` and `e = sign · σ` for the row's sign (see [`Correction`]). Every addition happens in
+/// the same order as the separate `dot`/`axpy` calls would do it, so the result does not
+/// depend on the CPU's vector width; AVX-512 or AVX2 builds of the same loops are picked at
+/// run time, and at rank 1 rows are taken two at a time so that they share their loads.
+pub fn lowrank_rows(
+    xs: &[f32],
+    ys: &mut [f32],
+    dims: (usize, usize),
+    signs: &[f32],
+    c: &Correction<'_>,
+) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU supports AVX-512F, checked just above.
-            unsafe { lowrank_rows_avx512(xs, ys, n_in, n_out, c) };
+            unsafe { lowrank_rows_avx512(xs, ys, dims, signs, c) };
             return;
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
-            unsafe { lowrank_rows_avx2(xs, ys, n_in, n_out, c) };
+            unsafe { lowrank_rows_avx2(xs, ys, dims, signs, c) };
             return;
         }
     }
-    lowrank_rows_with(xs, ys, n_in, n_out, c, dot_portable);
+    let dot2 = |a0: &[f32], a1: &[f32], b: &[f32]| (dot_portable(a0, b), dot_portable(a1, b));
+    lowrank_rows_with(xs, ys, dims, signs, c, dot2);
 }
 
-/// The body of [`lowrank_rows`], with the dot product of the caller's instruction set.
+/// The body of [`lowrank_rows`], with the paired dot product of the caller's instruction set.
 #[inline(always)]
 fn lowrank_rows_with(
     xs: &[f32],
     ys: &mut [f32],
-    n_in: usize,
-    n_out: usize,
+    (n_in, n_out): (usize, usize),
+    signs: &[f32],
     c: &Correction<'_>,
-    dot: impl Fn(&[f32], &[f32]) -> f32,
+    dot2: impl Fn(&[f32], &[f32], &[f32]) -> (f32, f32),
 ) {
     let (bt, at) = (c.factors.bt(), c.factors.at());
-    let Correction {
-        base,
-        alpha,
-        bias_noise,
-        ..
-    } = *c;
     let r = bt.len() / n_in.max(1);
-    for (xr, yr) in xs.chunks(n_in).zip(ys.chunks_mut(n_out)) {
-        match (r, bias_noise, base) {
-            (1, Some((eps, e)), Some(b)) => {
-                let k = alpha * dot(xr, bt);
-                let terms = b.iter().zip(&at[..n_out]).zip(&eps[..n_out]);
-                for (y, ((&bo, &a), &n)) in yr.iter_mut().zip(terms) {
-                    *y = (bo + k * a) + e * n;
+    let rows = signs.len().min(xs.len() / n_in.max(1));
+    let fused = match (r, c.bias_noise, c.base) {
+        (1, Some((eps, sigma)), Some(b)) => Some((&eps[..n_out], sigma, &b[..n_out])),
+        _ => None,
+    };
+    for i in (0..rows).step_by(2) {
+        // Rows i and i + 1 (or row i alone, computed twice and written once).
+        let j = (i + 1).min(rows - 1);
+        let (x0, x1) = (&xs[i * n_in..(i + 1) * n_in], &xs[j * n_in..(j + 1) * n_in]);
+        let (s0, s1) = (signs[i], signs[j]);
+        let (y0, y1) = ys[i * n_out..(j + 1) * n_out].split_at_mut(n_out);
+        if let Some((eps, sigma, b)) = fused {
+            let (d0, d1) = dot2(x0, x1, bt);
+            let (k0, e0) = ((s0 * c.scale) * d0, s0 * sigma);
+            let (k1, e1) = ((s1 * c.scale) * d1, s1 * sigma);
+            let terms = b.iter().zip(&at[..n_out]).zip(eps);
+            if y1.is_empty() {
+                for (o0, ((&bo, &a), &n)) in y0.iter_mut().zip(terms) {
+                    *o0 = (bo + k0 * a) + e0 * n;
+                }
+            } else {
+                for ((o0, o1), ((&bo, &a), &n)) in y0.iter_mut().zip(y1).zip(terms) {
+                    *o0 = (bo + k0 * a) + e0 * n;
+                    *o1 = (bo + k1 * a) + e1 * n;
                 }
             }
-            _ => {
-                if let Some(b) = base {
-                    yr.copy_from_slice(b);
-                }
-                for j in 0..r {
-                    let k = alpha * dot(xr, &bt[j * n_in..(j + 1) * n_in]);
-                    axpy(k, &at[j * n_out..(j + 1) * n_out], yr);
-                }
-                if let Some((eps, e)) = bias_noise {
-                    axpy(e, eps, yr);
-                }
+            continue;
+        }
+        if let Some(b) = c.base {
+            y0.copy_from_slice(b);
+            if !y1.is_empty() {
+                y1.copy_from_slice(b);
             }
+        }
+        for jr in 0..r {
+            let (d0, d1) = dot2(x0, x1, &bt[jr * n_in..(jr + 1) * n_in]);
+            let a = &at[jr * n_out..(jr + 1) * n_out];
+            axpy((s0 * c.scale) * d0, a, y0);
+            axpy((s1 * c.scale) * d1, a, y1);
+        }
+        if let Some((eps, sigma)) = c.bias_noise {
+            axpy(s0 * sigma, eps, y0);
+            axpy(s1 * sigma, eps, y1);
         }
     }
 }
@@ -94,13 +118,13 @@ fn lowrank_rows_with(
 unsafe fn lowrank_rows_avx512(
     xs: &[f32],
     ys: &mut [f32],
-    n_in: usize,
-    n_out: usize,
+    dims: (usize, usize),
+    signs: &[f32],
     c: &Correction<'_>,
 ) {
     // SAFETY: this function is only called on CPUs with AVX-512F.
-    lowrank_rows_with(xs, ys, n_in, n_out, c, |a, b| unsafe {
-        super::dot::dot_avx2(a, b)
+    lowrank_rows_with(xs, ys, dims, signs, c, |a0, a1, b| unsafe {
+        super::dot::dot2_avx2(a0, a1, b)
     });
 }
 
@@ -109,12 +133,12 @@ unsafe fn lowrank_rows_avx512(
 unsafe fn lowrank_rows_avx2(
     xs: &[f32],
     ys: &mut [f32],
-    n_in: usize,
-    n_out: usize,
+    dims: (usize, usize),
+    signs: &[f32],
     c: &Correction<'_>,
 ) {
     // SAFETY: this function is only called on CPUs with AVX2.
-    lowrank_rows_with(xs, ys, n_in, n_out, c, |a, b| unsafe {
-        super::dot::dot_avx2(a, b)
+    lowrank_rows_with(xs, ys, dims, signs, c, |a0, a1, b| unsafe {
+        super::dot::dot2_avx2(a0, a1, b)
     });
 }

@@ -7,7 +7,7 @@
 //! environment step (with N = 4096 and a 128×128 policy, a cached rollout ran 1.9× faster). For
 //! a stream used once or twice (a supervised forward, then the update) writing it to memory
 //! and reading it back costs more than generating it again (the width-256 bench forward: 9.2 ms
-//! with the write, 8.1 ms without). So a stream is regenerated into a per-thread pooled buffer
+//! with the write, 8.1 ms without). So a stream is regenerated into the caller's scratch buffer
 //! on its first [`REGENERATED_USES`] uses and stored in its table's arena on the next one. The
 //! arenas hold at most [`CACHE_FLOATS`] floats (reserved a whole table at a time; pages are only
 //! touched when a stream is stored) and are dropped when a new population (seed, epoch) arrives.
@@ -16,7 +16,6 @@ use crate::noise::{fill_normals, KeyPrefix, StreamKey};
 use crate::population::Population;
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
-use std::ops::Deref;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
@@ -25,94 +24,6 @@ pub const CACHE_FLOATS: usize = 16 << 20;
 
 /// Uses of a stream that regenerate it before the next one stores it.
 pub const REGENERATED_USES: u8 = 2;
-
-/// Spare buffers kept per thread for streams that are not cached.
-const POOL_BUFFERS: usize = 4;
-/// Largest buffer (floats) the pool keeps; larger ones are freed.
-const POOL_MAX_FLOATS: usize = 1 << 20;
-
-thread_local! {
-    /// Buffers of dropped uncached streams, reused so regenerating a stream allocates nothing.
-    static POOL: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// A buffer of `len` floats from this thread's pool (contents unspecified but initialised):
-/// one of that length if there is one, so alternating shapes do not clear buffers again.
-fn pooled(len: usize) -> Vec<f32> {
-    let mut v = POOL
-        .try_with(|p| {
-            let mut p = p.borrow_mut();
-            match p.iter().position(|v| v.len() == len) {
-                Some(i) => Some(p.swap_remove(i)),
-                None => p.pop(),
-            }
-        })
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    v.resize(len, 0.0);
-    v
-}
-
-impl Drop for Noise {
-    fn drop(&mut self) {
-        if let Storage::Owned(v) = &mut self.storage {
-            let v = std::mem::take(v);
-            if v.len() > POOL_MAX_FLOATS {
-                return;
-            }
-            // A thread that is shutting down drops the buffer instead.
-            let _ = POOL.try_with(|p| {
-                let mut p = p.borrow_mut();
-                if p.len() < POOL_BUFFERS {
-                    p.push(v);
-                }
-            });
-        }
-    }
-}
-
-/// One stream's noise: borrowed from a cached table's arena, or generated for the caller.
-pub struct Noise {
-    storage: Storage,
-    len: usize,
-}
-
-enum Storage {
-    Cached(Arc<Table>, usize),
-    Owned(Vec<f32>),
-}
-
-impl Deref for Noise {
-    type Target = [f32];
-    fn deref(&self) -> &[f32] {
-        match &self.storage {
-            // SAFETY: the slot at `offset` was filled (its `ready` lock is set) and is never
-            // written again; the Arc keeps the arena alive.
-            Storage::Cached(table, offset) => unsafe { table.region(*offset, self.len) },
-            Storage::Owned(v) => v,
-        }
-    }
-}
-
-/// A stream's low-rank factors, transposed so that both uses are contiguous: Bᵀ
-/// (`r × cols`, row j = column j of B) then Aᵀ (`r × rows`).
-pub struct LowRank {
-    noise: Noise,
-    split: usize,
-}
-
-impl LowRank {
-    /// Bᵀ, `r × cols`.
-    pub fn bt(&self) -> &[f32] {
-        &self.noise[..self.split]
-    }
-
-    /// Aᵀ, `r × rows`.
-    pub fn at(&self) -> &[f32] {
-        &self.noise[self.split..]
-    }
-}
 
 /// The cached noise of one parameter of one population: one arena with a slot per stream,
 /// each filled once on first use. `r == 0` marks a vector parameter.
@@ -257,60 +168,93 @@ impl Table {
         unsafe { std::slice::from_raw_parts(start as *const f32, len) }
     }
 
-    /// Stream `stream`'s noise, written by `fill`: read from its arena slot once stored there,
-    /// stored on the use after the first [`REGENERATED_USES`], else regenerated for this caller.
-    fn stream(self: &Arc<Self>, stream: u32, fill: impl FnOnce(&mut [f32])) -> Noise {
+    /// Where stream `stream`'s noise lies in the arena once it is stored there (the slot's
+    /// offset), storing it with `fill` on the use after the first [`REGENERATED_USES`]; `None`
+    /// when this use must regenerate it.
+    fn stored_slot(&self, stream: u32, fill: impl FnOnce(&mut [f32])) -> Option<usize> {
         let len = self.per_stream;
         let offset = stream as usize * len;
-        let cached = || Noise {
-            storage: Storage::Cached(self.clone(), offset),
-            len,
-        };
         let i = stream as usize;
-        if let (Some(ready), Some(uses)) = (self.ready.get(i), self.uses.get(i)) {
-            if ready.get().is_some() {
-                return cached();
-            }
-            if uses.fetch_add(1, Ordering::Relaxed) >= REGENERATED_USES {
-                ready.get_or_init(|| {
-                    let start = UnsafeCell::raw_get(self.arena[offset..offset + len].as_ptr());
-                    // SAFETY: in bounds; this initialiser runs once for this slot, and nothing
-                    // reads the slot before it returns (readers wait on the same lock), so the
-                    // access is exclusive.
-                    let slot = unsafe { std::slice::from_raw_parts_mut(start as *mut f32, len) };
-                    fill(slot);
-                });
-                return cached();
-            }
+        let (ready, uses) = (self.ready.get(i)?, self.uses.get(i)?);
+        if ready.get().is_some() {
+            return Some(offset);
         }
-        let mut v = pooled(len);
-        fill(&mut v);
-        Noise {
-            len,
-            storage: Storage::Owned(v),
+        // A plain load and store, not a locked add: a locked instruction waits for the
+        // caller's pending stores (the output rows just written), which cost 90 cycles per
+        // stream in the forward. Two threads using one stream at once may count one use
+        // instead of two; that only delays storing the stream, and results never depend on it.
+        let n = uses.load(Ordering::Relaxed);
+        if n < REGENERATED_USES {
+            uses.store(n + 1, Ordering::Relaxed);
+            return None;
+        }
+        ready.get_or_init(|| {
+            let start = UnsafeCell::raw_get(self.arena[offset..offset + len].as_ptr());
+            // SAFETY: in bounds; this initialiser runs once for this slot, and nothing reads
+            // the slot before it returns (readers wait on the same lock), so the access is
+            // exclusive.
+            let slot = unsafe { std::slice::from_raw_parts_mut(start as *mut f32, len) };
+            fill(slot);
+        });
+        Some(offset)
+    }
+
+    /// Stream `stream`'s noise, written by `fill`: read from its arena slot once stored there
+    /// (see [`Table::stored_slot`]), else regenerated into `scratch`.
+    fn stream<'s>(
+        &'s self,
+        stream: u32,
+        scratch: &'s mut Vec<f32>,
+        fill: impl Fn(&mut [f32]),
+    ) -> &'s [f32] {
+        let len = self.per_stream;
+        match self.stored_slot(stream, &fill) {
+            // SAFETY: `stored_slot` returned, so the slot's lock is set.
+            Some(offset) => unsafe { self.region(offset, len) },
+            None => {
+                scratch.resize(len, 0.0);
+                fill(scratch);
+                scratch
+            }
         }
     }
 
     /// Stream `stream`'s low-rank factors: `B` (`cols × r`) is the first `cols·r` elements of
     /// the stream and `A` (`rows × r`) the next `rows·r` (the reference's `Z[:b]`, `Z[b:]`),
-    /// returned transposed.
-    pub fn low_rank(self: &Arc<Self>, stream: u32) -> LowRank {
-        LowRank {
-            noise: self.stream(stream, |out| fill_low_rank(self, stream, out)),
+    /// returned transposed; borrowed from the table, or regenerated into `scratch`.
+    pub fn low_rank<'s>(&'s self, stream: u32, scratch: &'s mut Vec<f32>) -> Factors<'s> {
+        Factors {
+            z: self.stream(stream, scratch, |out| fill_low_rank(self, stream, out)),
             split: self.cols * self.r,
         }
     }
 
-    /// Stream `stream`'s whole vector noise `ε` (length `rows`).
-    pub fn vector(self: &Arc<Self>, stream: u32) -> Noise {
+    /// Stream `stream`'s whole vector noise `ε` (length `rows`), borrowed from the table or
+    /// regenerated into `scratch`.
+    pub fn vector<'s>(&'s self, stream: u32, scratch: &'s mut Vec<f32>) -> &'s [f32] {
         let key = self.keys.pair(stream);
-        self.stream(stream, |out| fill_normals(key, 0, 1.0, out))
+        self.stream(stream, scratch, |out| fill_normals(key, 0, 1.0, out))
     }
 }
 
-/// The whole vector noise `ε` (length `len`) of stream `stream` of parameter `param`.
-pub fn vector_noise(pop: &Population, param: u32, stream: u32, len: usize) -> Noise {
-    table(pop, param, len, 0, 0).vector(stream)
+/// A stream's low-rank factors, transposed so that both uses are contiguous: Bᵀ
+/// (`r × cols`, row j = column j of B) then Aᵀ (`r × rows`).
+#[derive(Clone, Copy)]
+pub struct Factors<'a> {
+    z: &'a [f32],
+    split: usize,
+}
+
+impl<'a> Factors<'a> {
+    /// Bᵀ, `r × cols`.
+    pub fn bt(&self) -> &'a [f32] {
+        &self.z[..self.split]
+    }
+
+    /// Aᵀ, `r × rows`.
+    pub fn at(&self) -> &'a [f32] {
+        &self.z[self.split..]
+    }
 }
 
 /// Fill `out` with elements `start..start+out.len()` of stream `stream` of parameter `param`
@@ -345,7 +289,8 @@ mod tests {
     #[test]
     fn uncached_streams_equal_the_stream() {
         // 64 streams of more than CACHE_FLOATS / 64 floats never fit: every use regenerates
-        // into a pooled buffer, which must not leak one stream's (or shape's) values into another.
+        // into the caller's scratch buffer, which must not leak one stream's (or shape's) values
+        // into another.
         let pop = Population {
             seed: 0xdead,
             epoch: 3,
@@ -360,9 +305,10 @@ mod tests {
         let (rows, cols) = (len / 2 + 1, len / 2);
         let small = table(&pop, 22, rows, cols, 1);
         assert!(!small.is_cached());
+        let mut scratch = Vec::new();
         for stream in [0u32, 5, 5, 63] {
-            let v = big.vector(stream);
-            let f = small.low_rank(stream);
+            let v = big.vector(stream, &mut scratch).to_vec();
+            let f = small.low_rank(stream, &mut scratch);
             let (key_v, key_f) = (pop.key(21, stream), pop.key(22, stream));
             for j in [0, 1, len / 2 - 1, len - 1] {
                 assert_eq!(v[j], normal_at(key_v, j as u32));
@@ -384,8 +330,9 @@ mod tests {
         };
         // Regenerated on the first uses, stored on the next, then read back: the same values.
         let t = table(&pop, 5, 4, 6, 3);
+        let (mut scratch, mut scratch_v) = (Vec::new(), Vec::new());
         for round in 0..REGENERATED_USES + 3 {
-            let f = t.low_rank(1);
+            let f = t.low_rank(1, &mut scratch);
             assert_eq!(t.is_stored(1), round >= REGENERATED_USES);
             let key = pop.key(5, 1);
             for i in 0..6 {
@@ -398,8 +345,8 @@ mod tests {
                     assert_eq!(f.at()[j * 4 + o], normal_at(key, ((6 + o) * 3 + j) as u32));
                 }
             }
-            let v = vector_noise(&pop, 6, 1, 5);
-            assert_eq!(v[4], normal_at(pop.key(6, 1), 4));
+            let vt = table(&pop, 6, 5, 0, 0);
+            assert_eq!(vt.vector(1, &mut scratch_v)[4], normal_at(pop.key(6, 1), 4));
         }
     }
 }

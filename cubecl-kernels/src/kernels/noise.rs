@@ -1,9 +1,11 @@
 //! Counter-based noise as `#[cube]` functions: a transcription of eggroll-core's
-//! `noise/hash.rs` and `noise/sample.rs` (wrapping u32 arithmetic, leading-zero count,
-//! shifts and one table read), so every runtime reproduces the CPU stream bit for bit.
+//! `noise/hash.rs`, `noise/pool.rs` and `noise/sample.rs` (wrapping u32 arithmetic,
+//! leading-zero count, shifts and table reads), so every runtime reproduces the CPU stream bit
+//! for bit.
 //!
-//! The quantile table (`QUANTILE_KNOTS`, 31 rows of 17 knots, row-major) is bound as a
-//! buffer of u32 (every knot is non-negative), and the interpolation is done in unsigned
+//! The noise tables (`device_tables`: the quantile table's 31 rows of 17 knots row-major, then
+//! the pool's magnitudes from `POOL_BASE`) are bound as a buffer of u32 (every word is
+//! non-negative). Float streams read the pool; the integer noise's interpolation is done in unsigned
 //! arithmetic: `|z| = lo − ((lo − hi)·f + 0xffff) >> 16`, which equals core's
 //! `lo + ((hi − lo)·f) >> 16` with an arithmetic shift, without relying on signed shifts.
 
@@ -13,6 +15,12 @@ use cubecl::prelude::*;
 pub const KNOT_ROW: u32 = 17;
 /// The 2^-16 grid of the samples, as an exact f32.
 pub const NOISE_SCALE: f32 = 1.0 / 65536.0;
+/// Where the pool starts in the noise tables (core's `POOL_BASE`).
+pub const POOL_BASE: u32 = eggroll_core::noise::pool::POOL_BASE as u32;
+/// Core's `POOL_MASK`.
+pub const POOL_MASK: u32 = eggroll_core::noise::pool::POOL_MASK;
+/// Core's `OFFSET_WORD`: the stream position whose word gives the window offset.
+pub const OFFSET_WORD: u32 = eggroll_core::noise::pool::OFFSET_WORD;
 
 /// Wellons' lowbias32 (core's `hash32`): a bijection on u32.
 #[cube]
@@ -60,10 +68,14 @@ pub fn normal_from_bits(bits: u32, knots: &[u32]) -> f32 {
     select((bits & 1u32) == 1u32 && magnitude != 0u32, -z, z)
 }
 
-/// Element `j` of the stream keyed `(k0, k1)`.
+/// Element `j` of the stream keyed `(k0, k1)` (core's `normal_at`): the pool entry at the
+/// window offset plus `j`, negated when bit `j % 32` of the stream's word `j / 32` is set.
 #[cube]
 pub fn normal_at(k0: u32, k1: u32, j: u32, knots: &[u32]) -> f32 {
-    normal_from_bits(noise_bits(k0, k1, j), knots)
+    let at = (noise_bits(k0, k1, OFFSET_WORD) + j) & POOL_MASK;
+    let z = f32::cast_from(knots[(POOL_BASE + at) as usize]) * NOISE_SCALE;
+    let negate = ((noise_bits(k0, k1, j >> 5u32) >> (j & 31u32)) & 1u32) == 1u32;
+    select(negate, -z, z)
 }
 
 /// The noise stream a member uses (core's `Population::stream_of`).

@@ -1,6 +1,7 @@
-// Standard normals from hash words: a transcription of eggroll-core's `noise/sample.rs`.
-// KNOT_ROW, KNOT_LAST and NOISE_SCALE_BITS are prepended from the Rust constants, and the
-// quantile table itself (`QUANTILE_KNOTS`, row-major) is bound as a storage buffer.
+// Standard normals: a transcription of eggroll-core's `noise/sample.rs` and `noise/pool.rs`.
+// KNOT_ROW, KNOT_LAST, NOISE_SCALE_BITS, POOL_BASE and POOL_MASK are prepended from the Rust
+// constants; the noise tables (`device_tables`: the quantile knots row-major, then the pool's
+// magnitudes from POOL_BASE) are bound as a storage buffer.
 
 @group(0) @binding(1) var<storage, read> knots: array<i32>;
 
@@ -19,7 +20,12 @@ fn normal_fixed(bits: u32) -> i32 {
     return select(magnitude, -magnitude, (bits & 1u) == 1u);
 }
 
-// normal_at: element j of the stream as f32 (exact: |z| < 2^24, times a power of two).
+// normal_at: element j of the stream as f32: the pool entry at the key's window offset plus
+// j, negated when bit j % 32 of the stream's word j / 32 is set (the word at 0xffffffff gives
+// the offset). Exact: the magnitude is below 2^24 and the scale a power of two.
 fn normal_at(key: vec2<u32>, j: u32) -> f32 {
-    return f32(normal_fixed(noise_bits(key, j))) * bitcast<f32>(NOISE_SCALE_BITS);
+    let at = (noise_bits(key, 0xffffffffu) + j) & POOL_MASK;
+    let z = f32(knots[POOL_BASE + at]) * bitcast<f32>(NOISE_SCALE_BITS);
+    let negate = ((noise_bits(key, j >> 5u) >> (j & 31u)) & 1u) == 1u;
+    return select(z, -z, negate);
 }
