@@ -152,6 +152,7 @@ fn add_corrections(
             end += 1;
         }
         let xs = &x[start * n_in..end * n_in];
+        prefetch(x.get(end * n_in..(2 * end - start).min(rows) * n_in));
         let ys = &mut y[start * n_out..end * n_out];
         start = end;
         let bias_noise = bias_table
@@ -202,4 +203,20 @@ fn add_corrections(
             }
         }
     }
+}
+
+/// Ask the CPU to bring `data` (the next group's input rows) into L1 while this group is
+/// corrected: the dot products otherwise wait on each row's first loads.
+#[inline(always)]
+fn prefetch(data: Option<&[f32]>) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(d) = data {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        for line in d.chunks(16) {
+            // SAFETY: a prefetch is a hint; it never faults and the address is in bounds.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
 }
