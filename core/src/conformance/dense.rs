@@ -55,7 +55,7 @@ pub fn check_noise_bit_exact<B: Backend>(backend: &B) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         let got = backend.download(&buf).map_err(|e| e.to_string())?;
         for (j, g) in got.iter().enumerate() {
-            let want = normal_at(key, start + j as u32);
+            let want = normal_at(key, start.wrapping_add(j as u32));
             if g.to_bits() != want.to_bits() {
                 return Err(format!("noise element {j}: got {g}, want {want}"));
             }

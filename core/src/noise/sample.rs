@@ -104,9 +104,9 @@ fn fill_normals_portable(key: StreamKey, start: u32, scale: f32, out: &mut [f32]
     // Sign words are hashed sixteen at a time (one vector), then applied a word at a time.
     let mut words = [0u32; BLOCK_WORDS];
     for block in rest.chunks_mut(WORD * BLOCK_WORDS) {
-        let w0 = j / SIGN_WORD;
         for (w, s) in words.iter_mut().enumerate() {
-            *s = key.bits(w0.wrapping_add(w as u32));
+            // Positions wrap around 2^32, so word numbers wrap around 2^27.
+            *s = key.bits(j.wrapping_add(w as u32 * SIGN_WORD) / SIGN_WORD);
         }
         for (chunk, &signs) in block.chunks_mut(WORD).zip(&words) {
             let at = (offset.wrapping_add(j) & POOL_MASK) as usize;
@@ -228,10 +228,12 @@ mod tests {
         let key = StreamKey::new(3, 4, 5, 6);
         for len in [0usize, 1, 15, 16, 17, 1000] {
             let mut buf = vec![0.0; len];
-            fill_normals(key, u32::MAX - 7, 0.5, &mut buf);
-            for (j, &x) in buf.iter().enumerate() {
-                let want = normal_at(key, (u32::MAX - 7).wrapping_add(j as u32)) * 0.5;
-                assert_eq!(x.to_bits(), want.to_bits());
+            for start in [u32::MAX - 7, u32::MAX - 40, u32::MAX - 300] {
+                fill_normals(key, start, 0.5, &mut buf);
+                for (j, &x) in buf.iter().enumerate() {
+                    let want = normal_at(key, start.wrapping_add(j as u32)) * 0.5;
+                    assert_eq!(x.to_bits(), want.to_bits(), "start {start}, element {j}");
+                }
             }
         }
     }
