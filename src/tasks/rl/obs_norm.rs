@@ -60,6 +60,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn checkpoint_json_keeps_every_bit() {
+        // serde_json's default float parser may be one ulp off; a resumed run would then
+        // continue its statistics from a different value (this m2 came back as ...15).
+        let stats = ObsStats {
+            count: 800.0,
+            mean: vec![-0.6415544130146735, 0.1 + 0.2],
+            m2: vec![7090.855370154149, 1e-300 / 3.0],
+        };
+        let back: ObsStats = serde_json::from_str(&serde_json::to_string(&stats).unwrap()).unwrap();
+        for (a, b) in stats
+            .m2
+            .iter()
+            .chain(&stats.mean)
+            .zip(back.m2.iter().chain(&back.mean))
+        {
+            assert_eq!(a.to_bits(), b.to_bits(), "{a} came back as {b}");
+        }
+    }
+
+    #[test]
     fn statistics_and_normalisation() {
         let mut s = ObsStats::new(2);
         let mut id = [3.0f32, 4.0];
