@@ -8,12 +8,13 @@
 
 use super::activation::activate_in_place;
 use super::gemm::{sgemm, MatRef};
-use super::kernels::{axpy, lowrank_rows, Correction};
+use super::kernels::{axpy, init_rows, lowrank_rows, Correction};
 use super::noise_factors::{full_noise, table};
 use crate::backend::Activation;
 use crate::error::{check_len, CoreError, Result};
 use crate::population::{NoiseKind, Population, RowMembers};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Layers with fewer multiply-adds than this run on the calling thread.
 const SEQUENTIAL_MACS: usize = 1 << 21;
@@ -74,24 +75,25 @@ pub fn linear_forward(
         }
         None => target_chunk_rows(rows),
     };
-    let mut y = vec![0.0f32; rows * n_out];
-    let chunk = |(c, y_chunk): (usize, &mut [f32])| {
+    let mut y: Vec<MaybeUninit<f32>> = Vec::with_capacity(rows * n_out);
+    // SAFETY: `MaybeUninit` needs no initialisation; every chunk writes all of its elements
+    // (`init_rows`) before anything reads them.
+    unsafe { y.set_len(rows * n_out) };
+    let chunk = |(c, raw): (usize, &mut [MaybeUninit<f32>])| {
+        // The chunk starts as the bias (or zeros), written here while it is about to be used
+        // (by each stream group's correction, or before the GEMM), instead of one serial
+        // memset of the whole output before the parallel work.
         let r0 = c * chunk_rows;
-        let nr = y_chunk.len() / n_out;
+        let nr = raw.len() / n_out;
         let xc = &x[r0 * n_in..(r0 + nr) * n_in];
-        // Bias and corrections first, then the GEMM accumulates onto them (beta = 1): the
-        // chunk's output is read and written once, inside the GEMM's own tiles, instead of
-        // in extra passes after it (at width 1024 a chunk's output does not stay in cache).
-        match perturb {
-            Some((pop, members)) => add_corrections(pop, &members, r0, xc, layer, y_chunk),
-            None => {
-                if let Some((b, _)) = layer.bias {
-                    for row in y_chunk.chunks_mut(n_out) {
-                        row.copy_from_slice(b);
-                    }
-                }
-            }
-        }
+        let bias = layer.bias.map(|(b, _)| b);
+        // Corrections first, then the GEMM accumulates onto them (beta = 1): the chunk's
+        // output is read and written once, inside the GEMM's own tiles, instead of in extra
+        // passes after it (at width 1024 a chunk's output does not stay in cache).
+        let y_chunk = match perturb {
+            Some((pop, members)) => add_corrections(pop, &members, r0, xc, layer, raw),
+            None => init_rows(raw, n_out, bias),
+        };
         let beta = if layer.bias.is_some() || perturb.is_some() {
             1.0
         } else {
@@ -112,20 +114,29 @@ pub fn linear_forward(
             .enumerate()
             .for_each(chunk);
     }
-    Ok(y)
+    Ok(assume_init(y))
 }
 
-/// Write the bias plus every member's noise correction into its rows of one chunk (rows from
-/// `r0` on; without a bias the rows' zeros are the base). Consecutive rows of one noise stream
-/// (an antithetic pair's members) are corrected together, so their noise is fetched once.
-fn add_corrections(
+/// The output once every chunk has initialised its elements.
+fn assume_init(v: Vec<MaybeUninit<f32>>) -> Vec<f32> {
+    let mut v = std::mem::ManuallyDrop::new(v);
+    // SAFETY: same layout and allocation; the chunks cover the vector and `init_rows` wrote
+    // every element of each before this is reached.
+    unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast::<f32>(), v.len(), v.capacity()) }
+}
+
+/// Initialise the rows of one chunk (rows from `r0` on) to the bias, or zeros, and add every
+/// member's noise correction; returns the chunk, every element written. Consecutive rows of
+/// one noise stream (an antithetic pair's members) are corrected together, so their noise is
+/// fetched once.
+fn add_corrections<'y>(
     pop: &Population,
     members: &RowMembers<'_>,
     r0: usize,
     x: &[f32],
     layer: &HostLinear<'_>,
-    y: &mut [f32],
-) {
+    y: &'y mut [MaybeUninit<f32>],
+) -> &'y mut [f32] {
     let (n_in, n_out) = (layer.in_dim, layer.out_dim);
     let rows = y.len() / n_out;
     let (mut factor_scratch, mut bias_scratch) = (Vec::new(), Vec::new());
@@ -152,7 +163,6 @@ fn add_corrections(
             end += 1;
         }
         let xs = &x[start * n_in..end * n_in];
-        prefetch(x.get(end * n_in..(2 * end - start).min(rows) * n_in));
         let ys = &mut y[start * n_out..end * n_out];
         start = end;
         let bias_noise = bias_table
@@ -169,11 +179,7 @@ fn add_corrections(
                 lowrank_rows(xs, ys, (n_in, n_out), &signs, &c);
             }
             None => {
-                if let Some((b, _)) = layer.bias {
-                    for yr in ys.chunks_mut(n_out) {
-                        yr.copy_from_slice(b);
-                    }
-                }
+                let ys = init_rows(ys, n_out, layer.bias.map(|(b, _)| b));
                 factor_scratch.resize(n_out * n_in, 0.0);
                 full_noise(pop, layer.weight_id, stream, 0, &mut factor_scratch);
                 let e = MatRef::row_major(&factor_scratch, n_out, n_in);
@@ -203,20 +209,7 @@ fn add_corrections(
             }
         }
     }
-}
-
-/// Ask the CPU to bring `data` (the next group's input rows) into L1 while this group is
-/// corrected: the dot products otherwise wait on each row's first loads.
-#[inline(always)]
-fn prefetch(data: Option<&[f32]>) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(d) = data {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        for line in d.chunks(16) {
-            // SAFETY: a prefetch is a hint; it never faults and the address is in bounds.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = data;
+    // SAFETY: the groups cover rows 0..rows, and `init_rows` wrote every element of each;
+    // `MaybeUninit<f32>` has the layout of `f32`.
+    unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }

@@ -6,8 +6,9 @@
 //! function of the quantile table and the hash, built with integer operations only, so every
 //! CPU, MPI rank and GPU (which receives it as a buffer) holds the same integers.
 //!
-//! Element `j` of a stream keyed `key` is the pool entry at `(offset(key) + j) mod POOL_LEN`,
-//! negated when bit `j mod 32` of `key.bits(j / 32)` is set. Signs are independent fair coins
+//! Element `j` of a stream keyed `key` is the pool entry at `(offset(key) + j) mod POOL_LEN`
+//! (the offset is the low bits of the key's second word, itself a hash output), negated when
+//! bit `j mod 32` of `key.bits(j / 32)` is set. Signs are independent fair coins
 //! per element, so two streams are uncorrelated even where their windows overlap; a stream
 //! shorter than the pool never repeats a magnitude. This is the noise-table idea of OpenAI's
 //! ES starter and nano-egg, with per-element signs so the table can stay small enough for a
@@ -27,8 +28,6 @@ pub const POOL_LEN: usize = 1 << POOL_BITS;
 pub const POOL_MASK: u32 = (1 << POOL_BITS) - 1;
 /// Elements that share one sign word.
 pub const SIGN_WORD: u32 = 32;
-/// Stream position whose word gives the window's offset (sign words use positions < 2^27).
-pub const OFFSET_WORD: u32 = u32::MAX;
 
 /// Index of the pool's first magnitude in [`device_tables`] (after the quantile knots).
 pub const POOL_BASE: usize = OCTAVES * (SEGMENTS + 1);
@@ -83,10 +82,11 @@ pub(crate) fn pool_f32() -> &'static [f32] {
     })
 }
 
-/// Where stream `key`'s window starts in the pool.
+/// Where stream `key`'s window starts in the pool: the low bits of `k1` (a hash output, so
+/// uniform; no further hashing, which would sit on the latency path of every stream).
 #[inline(always)]
 pub fn window_offset(key: StreamKey) -> u32 {
-    key.bits(OFFSET_WORD) & POOL_MASK
+    key.k1 & POOL_MASK
 }
 
 #[cfg(test)]

@@ -19,8 +19,6 @@ pub const NOISE_SCALE: f32 = 1.0 / 65536.0;
 pub const POOL_BASE: u32 = eggroll_core::noise::pool::POOL_BASE as u32;
 /// Core's `POOL_MASK`.
 pub const POOL_MASK: u32 = eggroll_core::noise::pool::POOL_MASK;
-/// Core's `OFFSET_WORD`: the stream position whose word gives the window offset.
-pub const OFFSET_WORD: u32 = eggroll_core::noise::pool::OFFSET_WORD;
 
 /// Wellons' lowbias32 (core's `hash32`): a bijection on u32.
 #[cube]
@@ -72,7 +70,8 @@ pub fn normal_from_bits(bits: u32, knots: &[u32]) -> f32 {
 /// window offset plus `j`, negated when bit `j % 32` of the stream's word `j / 32` is set.
 #[cube]
 pub fn normal_at(k0: u32, k1: u32, j: u32, knots: &[u32]) -> f32 {
-    let at = (noise_bits(k0, k1, OFFSET_WORD) + j) & POOL_MASK;
+    // The window offset is the low bits of k1 (core's `window_offset`).
+    let at = (k1 + j) & POOL_MASK;
     let z = f32::cast_from(knots[(POOL_BASE + at) as usize]) * NOISE_SCALE;
     let negate = ((noise_bits(k0, k1, j >> 5u32) >> (j & 31u32)) & 1u32) == 1u32;
     select(negate, -z, z)

@@ -21,10 +21,10 @@ fn normal_fixed(bits: u32) -> i32 {
 }
 
 // normal_at: element j of the stream as f32: the pool entry at the key's window offset plus
-// j, negated when bit j % 32 of the stream's word j / 32 is set (the word at 0xffffffff gives
-// the offset). Exact: the magnitude is below 2^24 and the scale a power of two.
+// j, negated when bit j % 32 of the stream's word j / 32 is set (the offset is the low bits of
+// the key's second word). Exact: the magnitude is below 2^24 and the scale a power of two.
 fn normal_at(key: vec2<u32>, j: u32) -> f32 {
-    let at = (noise_bits(key, 0xffffffffu) + j) & POOL_MASK;
+    let at = (key.y + j) & POOL_MASK;
     let z = f32(knots[POOL_BASE + at]) * bitcast<f32>(NOISE_SCALE_BITS);
     let negate = ((noise_bits(key, j >> 5u) >> (j & 31u)) & 1u) == 1u;
     return select(z, -z, negate);
