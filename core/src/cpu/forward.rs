@@ -7,8 +7,8 @@
 //! the layer's activation while the chunk is still in cache.
 
 use super::activation::activate_in_place;
-use super::gemm::{sgemm, MatRef};
-use super::kernels::{axpy, init_rows, lowrank_rows, Correction};
+use super::gemm::{sgemm, sgemm_into, MatRef};
+use super::kernels::{axpy, lowrank_rows, Correction};
 use super::noise_factors::{full_noise, table};
 use crate::backend::Activation;
 use crate::error::{check_len, CoreError, Result};
@@ -76,33 +76,28 @@ pub fn linear_forward(
         None => target_chunk_rows(rows),
     };
     let mut y: Vec<MaybeUninit<f32>> = Vec::with_capacity(rows * n_out);
-    // SAFETY: `MaybeUninit` needs no initialisation; every chunk writes all of its elements
-    // (`init_rows`) before anything reads them.
+    // SAFETY: `MaybeUninit` needs no initialisation; every chunk's GEMM writes all of its
+    // elements (`sgemm_into`) before anything reads them.
     unsafe { y.set_len(rows * n_out) };
     let chunk = |(c, raw): (usize, &mut [MaybeUninit<f32>])| {
-        // The chunk starts as the bias (or zeros), written here while it is about to be used
-        // (by each stream group's correction, or before the GEMM), instead of one serial
-        // memset of the whole output before the parallel work.
         let r0 = c * chunk_rows;
         let nr = raw.len() / n_out;
         let xc = &x[r0 * n_in..(r0 + nr) * n_in];
-        let bias = layer.bias.map(|(b, _)| b);
-        // Corrections first, then the GEMM accumulates onto them (beta = 1): the chunk's
-        // output is read and written once, inside the GEMM's own tiles, instead of in extra
-        // passes after it (at width 1024 a chunk's output does not stay in cache).
-        let y_chunk = match perturb {
-            Some((pop, members)) => add_corrections(pop, &members, r0, xc, layer, raw),
-            None => init_rows(raw, n_out, bias),
-        };
-        let beta = if layer.bias.is_some() || perturb.is_some() {
-            1.0
-        } else {
-            0.0
-        };
+        // The shared GEMM writes the chunk (beta = 0: no zeroing pass before it), then one
+        // pass per row adds the bias and the member's correction while the chunk and its
+        // inputs are still in cache, then the activation.
         let w = MatRef::row_major(layer.weight, n_out, n_in);
-        sgemm(1.0, MatRef::row_major(xc, nr, n_in), w.t(), beta, y_chunk);
-        if act != Activation::Identity {
-            activate_in_place(y_chunk, act);
+        let y_chunk = sgemm_into(1.0, MatRef::row_major(xc, nr, n_in), w.t(), raw);
+        match perturb {
+            Some((pop, members)) => add_corrections(pop, &members, r0, xc, layer, y_chunk, act),
+            None => {
+                for row in y_chunk.chunks_mut(n_out) {
+                    if let Some((b, _)) = layer.bias {
+                        axpy(1.0, b, row);
+                    }
+                    activate(row, act);
+                }
+            }
         }
     };
     // Small layers (an RL step) run on the calling thread: handing them to the pool costs
@@ -120,23 +115,23 @@ pub fn linear_forward(
 /// The output once every chunk has initialised its elements.
 fn assume_init(v: Vec<MaybeUninit<f32>>) -> Vec<f32> {
     let mut v = std::mem::ManuallyDrop::new(v);
-    // SAFETY: same layout and allocation; the chunks cover the vector and `init_rows` wrote
-    // every element of each before this is reached.
+    // SAFETY: same layout and allocation; the chunks cover the vector and each one's GEMM
+    // wrote every element before this is reached.
     unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast::<f32>(), v.len(), v.capacity()) }
 }
 
-/// Initialise the rows of one chunk (rows from `r0` on) to the bias, or zeros, and add every
-/// member's noise correction; returns the chunk, every element written. Consecutive rows of
-/// one noise stream (an antithetic pair's members) are corrected together, so their noise is
-/// fetched once.
-fn add_corrections<'y>(
+/// Add the bias and every member's noise correction to its rows of one chunk (rows from `r0`
+/// on, holding `x·Wᵀ`). Consecutive rows of one noise stream (an antithetic pair's members)
+/// are corrected together, so their noise is fetched once.
+fn add_corrections(
     pop: &Population,
     members: &RowMembers<'_>,
     r0: usize,
     x: &[f32],
     layer: &HostLinear<'_>,
-    y: &'y mut [MaybeUninit<f32>],
-) -> &'y mut [f32] {
+    y: &mut [f32],
+    act: Activation,
+) {
     let (n_in, n_out) = (layer.in_dim, layer.out_dim);
     let rows = y.len() / n_out;
     let (mut factor_scratch, mut bias_scratch) = (Vec::new(), Vec::new());
@@ -177,9 +172,14 @@ fn add_corrections<'y>(
                     bias_noise,
                 };
                 lowrank_rows(xs, ys, (n_in, n_out), &signs, &c);
+                activate(ys, act);
             }
             None => {
-                let ys = init_rows(ys, n_out, layer.bias.map(|(b, _)| b));
+                if let Some((b, _)) = layer.bias {
+                    for row in ys.chunks_mut(n_out) {
+                        axpy(1.0, b, row);
+                    }
+                }
                 factor_scratch.resize(n_out * n_in, 0.0);
                 full_noise(pop, layer.weight_id, stream, 0, &mut factor_scratch);
                 let e = MatRef::row_major(&factor_scratch, n_out, n_in);
@@ -205,11 +205,16 @@ fn add_corrections<'y>(
                             axpy(sign * sigma, eps, yr);
                         }
                     }
+                    activate(yr, act);
                 }
             }
         }
     }
-    // SAFETY: the groups cover rows 0..rows, and `init_rows` wrote every element of each;
-    // `MaybeUninit<f32>` has the layout of `f32`.
-    unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) }
+}
+
+/// `act` applied to `rows` in place, right after their last term was added (still in L1).
+fn activate(rows: &mut [f32], act: Activation) {
+    if act != Activation::Identity {
+        activate_in_place(rows, act);
+    }
 }

@@ -47,16 +47,36 @@ impl<'a> MatRef<'a> {
     }
 }
 
-/// `c = alpha·a·b + beta·c` with `c` dense row-major (`a.rows × b.cols`).
-///
-/// Panics if the shapes disagree: callers inside the crate size their buffers themselves.
-pub fn sgemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert_eq!(k, b.rows, "sgemm: inner dimensions differ");
-    assert!(c.len() >= m * n, "sgemm: output too small");
+/// `c = alpha·a·b` into uninitialised `c` (dense row-major, exactly `a.rows × b.cols`), which
+/// is returned initialised: with beta = 0 `matrixmultiply` writes every element of C without
+/// reading it (its documented contract: "if β is zero, then C does not need to be
+/// initialized"), so a layer's output needs no zeroing pass before its GEMM.
+pub fn sgemm_into<'c>(
+    alpha: f32,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    c: &'c mut [std::mem::MaybeUninit<f32>],
+) -> &'c mut [f32] {
+    let (m, n) = (a.rows, b.cols);
+    assert_eq!(c.len(), m * n, "sgemm_into: output size");
     if m == 0 || n == 0 {
-        return;
+        // SAFETY: an empty slice has no elements to initialise.
+        return unsafe { &mut *(c as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) };
     }
+    check_operands(a, b);
+    // SAFETY: as in `sgemm` for the operands; C is written, never read, with beta = 0, every
+    // one of its m·n elements (also when k = 0: C is then set to zeros), after which the
+    // slice is initialised and `MaybeUninit<f32>` has the layout of `f32`.
+    unsafe {
+        raw_sgemm(alpha, a, b, 0.0, c.as_mut_ptr().cast());
+        &mut *(c as *mut [std::mem::MaybeUninit<f32>] as *mut [f32])
+    }
+}
+
+/// Panics unless `a·b` is defined and every index of `a` and `b` is in bounds.
+fn check_operands(a: MatRef<'_>, b: MatRef<'_>) {
+    let k = a.cols;
+    assert_eq!(k, b.rows, "sgemm: inner dimensions differ");
     assert!(
         k == 0 || a.max_index() < a.data.len(),
         "sgemm: a out of bounds"
@@ -65,8 +85,16 @@ pub fn sgemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32])
         k == 0 || b.max_index() < b.data.len(),
         "sgemm: b out of bounds"
     );
-    // SAFETY: every index the kernel touches was bounds-checked above (max index of a and b,
-    // and c holds m*n elements with row stride n); the slices do not alias (c is &mut).
+}
+
+/// `matrixmultiply::sgemm` on checked views, C dense row-major.
+///
+/// # Safety
+/// `a` and `b` must have passed [`check_operands`], `a.rows`, `b.cols` must be non-zero and
+/// `c` must be valid for `a.rows × b.cols` writes (and reads unless `beta` is 0).
+unsafe fn raw_sgemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: *mut f32) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    // SAFETY: the caller's contract.
     unsafe {
         matrixmultiply::sgemm(
             m,
@@ -80,11 +108,26 @@ pub fn sgemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32])
             b.row_stride as isize,
             b.col_stride as isize,
             beta,
-            c.as_mut_ptr(),
+            c,
             n as isize,
             1,
         );
     }
+}
+
+/// `c = alpha·a·b + beta·c` with `c` dense row-major (`a.rows × b.cols`).
+///
+/// Panics if the shapes disagree: callers inside the crate size their buffers themselves.
+pub fn sgemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
+    let (m, n) = (a.rows, b.cols);
+    assert!(c.len() >= m * n, "sgemm: output too small");
+    if m == 0 || n == 0 {
+        return;
+    }
+    check_operands(a, b);
+    // SAFETY: every index the kernel touches was bounds-checked (max index of a and b, and c
+    // holds m*n elements with row stride n); the slices do not alias (c is &mut).
+    unsafe { raw_sgemm(alpha, a, b, beta, c.as_mut_ptr()) };
 }
 
 #[cfg(test)]
@@ -110,5 +153,21 @@ mod tests {
         sgemm(1.0, av.t(), av, 0.0, &mut ct);
         assert_eq!(ct[0], 17.0);
         assert_eq!(ct[4], 29.0);
+        let mut raw = [std::mem::MaybeUninit::<f32>::uninit(); 4];
+        let out = sgemm_into(
+            2.0,
+            MatRef::row_major(&a, 2, 3),
+            MatRef::row_major(&b, 3, 2),
+            &mut raw,
+        );
+        assert_eq!(out, [8.0, 10.0, 20.0, 22.0]);
+        let mut empty_k = [std::mem::MaybeUninit::<f32>::uninit(); 4];
+        let zeros = sgemm_into(
+            1.0,
+            MatRef::row_major(&[], 2, 0),
+            MatRef::row_major(&[], 0, 2),
+            &mut empty_k,
+        );
+        assert_eq!(zeros, [0.0; 4]);
     }
 }

@@ -2,7 +2,6 @@
 
 use super::dot::dot_portable;
 use super::noise_factors::Factors;
-use std::mem::MaybeUninit;
 
 /// `y += alpha · x`.
 #[inline(always)]
@@ -12,38 +11,10 @@ pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// Write every row of `raw` (rows of `n_out`) with `base`, or zeros, and view it as floats.
-pub fn init_rows<'a>(
-    raw: &'a mut [MaybeUninit<f32>],
-    n_out: usize,
-    base: Option<&[f32]>,
-) -> &'a mut [f32] {
-    match base {
-        Some(b) if b.len() == n_out && n_out > 0 => {
-            for row in raw.chunks_exact_mut(n_out) {
-                // SAFETY: `row` and `b` both hold `n_out` floats and do not overlap.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(b.as_ptr(), row.as_mut_ptr().cast(), n_out)
-                };
-            }
-            for o in raw.chunks_exact_mut(n_out).into_remainder() {
-                o.write(0.0);
-            }
-        }
-        _ => {
-            // SAFETY: all-zero bytes are the float 0.0.
-            unsafe { std::ptr::write_bytes(raw.as_mut_ptr(), 0, raw.len()) };
-        }
-    }
-    // SAFETY: every element was written just above, and `MaybeUninit<f32>` has the layout of
-    // `f32`.
-    unsafe { &mut *(raw as *mut [MaybeUninit<f32>] as *mut [f32]) }
-}
-
 /// What the rows of one noise stream (an antithetic pair's members) add to their outputs.
 #[derive(Clone, Copy)]
 pub struct Correction<'a> {
-    /// The rows' starting value (the bias; `None`: zeros).
+    /// The bias added to the rows (`None`: no bias).
     pub base: Option<&'a [f32]>,
     /// Bᵀ (`r × n_in`) and Aᵀ (`r × n_out`).
     pub factors: Factors<'a>,
@@ -53,15 +24,16 @@ pub struct Correction<'a> {
     pub bias_noise: Option<(&'a [f32], f32)>,
 }
 
-/// Every element of the stream's rows written: `y_row = base + Σ_j (alpha · (x_row·Bᵀ_j)) ·
-/// Aᵀ_j`, then `+ e · eps` (one pass per row at rank 1 with a bias), with `alpha = sign ·
+/// The bias and the stream's correction added to its rows (which hold `x·Wᵀ`): at rank 1 with
+/// a bias, `y_row += (base + (alpha · (x_row·Bᵀ)) · Aᵀ) + e · eps` in one pass; otherwise the
+/// base, each `(alpha · (x_row·Bᵀ_j)) · Aᵀ_j` and `e · eps` in turn; `alpha = sign ·
 /// scale` and `e = sign · σ` for the row's sign (see [`Correction`]). Every addition happens in
 /// the same order as the separate `dot`/`axpy` calls would do it, so the result does not
 /// depend on the CPU's vector width; AVX-512 or AVX2 builds of the same loops are picked at
 /// run time, and at rank 1 rows are taken two at a time so that they share their loads.
 pub fn lowrank_rows(
     xs: &[f32],
-    ys: &mut [MaybeUninit<f32>],
+    ys: &mut [f32],
     dims: (usize, usize),
     signs: &[f32],
     c: &Correction<'_>,
@@ -87,7 +59,7 @@ pub fn lowrank_rows(
 #[inline(always)]
 fn lowrank_rows_with(
     xs: &[f32],
-    ys: &mut [MaybeUninit<f32>],
+    ys: &mut [f32],
     (n_in, n_out): (usize, usize),
     signs: &[f32],
     c: &Correction<'_>,
@@ -113,17 +85,20 @@ fn lowrank_rows_with(
             let terms = b.iter().zip(&at[..n_out]).zip(eps);
             if y1.is_empty() {
                 for (o0, ((&bo, &a), &n)) in y0.iter_mut().zip(terms) {
-                    o0.write((bo + k0 * a) + e0 * n);
+                    *o0 += (bo + k0 * a) + e0 * n;
                 }
             } else {
                 for ((o0, o1), ((&bo, &a), &n)) in y0.iter_mut().zip(y1).zip(terms) {
-                    o0.write((bo + k0 * a) + e0 * n);
-                    o1.write((bo + k1 * a) + e1 * n);
+                    *o0 += (bo + k0 * a) + e0 * n;
+                    *o1 += (bo + k1 * a) + e1 * n;
                 }
             }
             continue;
         }
-        let (y0, y1) = (init_rows(y0, n_out, c.base), init_rows(y1, n_out, c.base));
+        if let Some(b) = c.base {
+            axpy(1.0, b, y0);
+            axpy(1.0, b, y1);
+        }
         for jr in 0..r {
             let (d0, d1) = dot2(x0, x1, &bt[jr * n_in..(jr + 1) * n_in]);
             let a = &at[jr * n_out..(jr + 1) * n_out];
@@ -135,17 +110,13 @@ fn lowrank_rows_with(
             axpy(s1 * sigma, eps, y1);
         }
     }
-    // Rows without an input or a sign (none when the caller's lengths agree) keep the base, so
-    // that every element is written whatever the lengths.
-    let written = (rows * n_out).min(ys.len());
-    init_rows(&mut ys[written..], n_out, c.base);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2")]
 unsafe fn lowrank_rows_avx512(
     xs: &[f32],
-    ys: &mut [MaybeUninit<f32>],
+    ys: &mut [f32],
     dims: (usize, usize),
     signs: &[f32],
     c: &Correction<'_>,
@@ -160,7 +131,7 @@ unsafe fn lowrank_rows_avx512(
 #[target_feature(enable = "avx2")]
 unsafe fn lowrank_rows_avx2(
     xs: &[f32],
-    ys: &mut [MaybeUninit<f32>],
+    ys: &mut [f32],
     dims: (usize, usize),
     signs: &[f32],
     c: &Correction<'_>,
