@@ -8,10 +8,11 @@
 
 use super::activation::activate_in_place;
 use super::gemm::{sgemm, sgemm_into, MatRef};
-use super::kernels::{axpy, lowrank_rows, Correction};
+use super::kernels::{add_noise, axpy, lowrank_rows, Correction, VectorNoise};
 use super::noise_factors::{full_noise, table};
 use crate::backend::Activation;
 use crate::error::{check_len, CoreError, Result};
+use crate::noise::{fill_normals, SignedWindow, WORD};
 use crate::population::{NoiseKind, Population, RowMembers};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -135,7 +136,10 @@ fn add_corrections(
     let (n_in, n_out) = (layer.in_dim, layer.out_dim);
     let rows = y.len() / n_out;
     let (mut factor_scratch, mut bias_scratch) = (Vec::new(), Vec::new());
-    let mut signs = Vec::new();
+    let (mut signs, mut words) = (Vec::new(), Vec::new());
+    // The rank-1 pass with a bias reads an uncached bias noise straight from the pool, in
+    // whole sign words.
+    let window_bias = matches!(pop.kind, NoiseKind::LowRank { rank: 1 }) && n_out % WORD == 0;
     let weight_table = match pop.kind {
         NoiseKind::LowRank { rank } => {
             Some(table(pop, layer.weight_id, n_out, n_in, rank as usize))
@@ -160,9 +164,21 @@ fn add_corrections(
         let xs = &x[start * n_in..end * n_in];
         let ys = &mut y[start * n_out..end * n_out];
         start = end;
-        let bias_noise = bias_table
-            .as_ref()
-            .map(|t| (t.vector(stream, &mut bias_scratch), pop.sigma));
+        let bias_noise = bias_table.as_ref().map(|t| {
+            let eps = match t.stored_vector(stream) {
+                Some(v) => VectorNoise::Values(v),
+                None if window_bias => {
+                    VectorNoise::Window(SignedWindow::new(t.key(stream), n_out, &mut words))
+                }
+                None => {
+                    // Regenerated for this use (`stored_vector` has counted it).
+                    bias_scratch.resize(n_out, 0.0);
+                    fill_normals(t.key(stream), 0, 1.0, &mut bias_scratch);
+                    VectorNoise::Values(&bias_scratch)
+                }
+            };
+            (eps, pop.sigma)
+        });
         match &weight_table {
             Some(t) => {
                 let c = Correction {
@@ -202,7 +218,7 @@ fn add_corrections(
                     );
                     for yr in yr.chunks_mut(n_out) {
                         if let Some((eps, sigma)) = bias_noise {
-                            axpy(sign * sigma, eps, yr);
+                            add_noise(sign * sigma, eps, yr);
                         }
                     }
                     activate(yr, act);

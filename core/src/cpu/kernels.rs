@@ -2,12 +2,38 @@
 
 use super::dot::dot_portable;
 use super::noise_factors::Factors;
+use crate::noise::{apply_sign, SignedWindow, WORD};
 
 /// `y += alpha · x`.
 #[inline(always)]
 pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += alpha * xi;
+    }
+}
+
+/// A vector noise `ε`: materialised, or read from the pool in place (the rank-1 forward's bias
+/// noise, whose separate fill cost more than applying its signs inside the correction pass).
+#[derive(Clone, Copy)]
+pub enum VectorNoise<'a> {
+    /// The values.
+    Values(&'a [f32]),
+    /// The stream's pool window and sign words.
+    Window(SignedWindow<'a>),
+}
+
+/// `y += coef · ε`, element by element in order (as [`axpy`] does on the values).
+pub fn add_noise(coef: f32, eps: VectorNoise<'_>, y: &mut [f32]) {
+    match eps {
+        VectorNoise::Values(v) => axpy(coef, v, y),
+        VectorNoise::Window(win) => {
+            for (q, yb) in y.chunks_mut(WORD).enumerate() {
+                let (pool, signs) = win.block(q);
+                for (l, (o, &m)) in yb.iter_mut().zip(pool).enumerate() {
+                    *o += coef * apply_sign(m, signs, l);
+                }
+            }
+        }
     }
 }
 
@@ -20,8 +46,10 @@ pub struct Correction<'a> {
     pub factors: Factors<'a>,
     /// `σ/√r`; row `i` uses `signs[i] · scale`.
     pub scale: f32,
-    /// The bias noise `eps` and `σ`; row `i` adds `(signs[i] · σ) · eps`.
-    pub bias_noise: Option<(&'a [f32], f32)>,
+    /// The bias noise `eps` and `σ`; row `i` adds `(signs[i] · σ) · eps`. The rank-1 pass with
+    /// a bias reads a pool window in whole blocks of 32: callers pass a window only when the
+    /// output width is a multiple of 32.
+    pub bias_noise: Option<(VectorNoise<'a>, f32)>,
 }
 
 /// The bias and the stream's correction added to its rows (which hold `x·Wᵀ`): at rank 1 with
@@ -69,7 +97,7 @@ fn lowrank_rows_with(
     let r = bt.len() / n_in.max(1);
     let rows = signs.len().min(xs.len() / n_in.max(1));
     let fused = match (r, c.bias_noise, c.base) {
-        (1, Some((eps, sigma)), Some(b)) => Some((&eps[..n_out], sigma, &b[..n_out])),
+        (1, Some((eps, sigma)), Some(b)) => Some((eps, sigma, &b[..n_out])),
         _ => None,
     };
     for i in (0..rows).step_by(2) {
@@ -82,15 +110,32 @@ fn lowrank_rows_with(
             let (d0, d1) = dot2(x0, x1, bt);
             let (k0, e0) = ((s0 * c.scale) * d0, s0 * sigma);
             let (k1, e1) = ((s1 * c.scale) * d1, s1 * sigma);
-            let terms = b.iter().zip(&at[..n_out]).zip(eps);
-            if y1.is_empty() {
-                for (o0, ((&bo, &a), &n)) in y0.iter_mut().zip(terms) {
-                    *o0 += (bo + k0 * a) + e0 * n;
+            let at = &at[..n_out];
+            match eps {
+                VectorNoise::Values(eps) => {
+                    let terms = b.iter().zip(at).zip(&eps[..n_out]);
+                    if y1.is_empty() {
+                        for (o0, ((&bo, &a), &n)) in y0.iter_mut().zip(terms) {
+                            *o0 += (bo + k0 * a) + e0 * n;
+                        }
+                    } else {
+                        for ((o0, o1), ((&bo, &a), &n)) in y0.iter_mut().zip(y1).zip(terms) {
+                            *o0 += (bo + k0 * a) + e0 * n;
+                            *o1 += (bo + k1 * a) + e1 * n;
+                        }
+                    }
                 }
-            } else {
-                for ((o0, o1), ((&bo, &a), &n)) in y0.iter_mut().zip(y1).zip(terms) {
-                    *o0 += (bo + k0 * a) + e0 * n;
-                    *o1 += (bo + k1 * a) + e1 * n;
+                VectorNoise::Window(win) => {
+                    // Whole blocks of 32 (the caller guarantees n_out % 32 == 0).
+                    let blocks = y0
+                        .chunks_exact_mut(WORD)
+                        .zip(b.chunks_exact(WORD))
+                        .zip(at.chunks_exact(WORD));
+                    for (q, ((y0b, bb), ab)) in blocks.enumerate() {
+                        let (pool, signs) = win.block(q);
+                        let y1b = y1.get_mut(q * WORD..(q + 1) * WORD).unwrap_or(&mut []);
+                        pair_block(y0b, y1b, bb, ab, pool, signs, (k0, e0, k1, e1));
+                    }
                 }
             }
             continue;
@@ -106,8 +151,38 @@ fn lowrank_rows_with(
             axpy((s1 * c.scale) * d1, a, y1);
         }
         if let Some((eps, sigma)) = c.bias_noise {
-            axpy(s0 * sigma, eps, y0);
-            axpy(s1 * sigma, eps, y1);
+            add_noise(s0 * sigma, eps, y0);
+            add_noise(s1 * sigma, eps, y1);
+        }
+    }
+}
+
+/// One block of 32 outputs of a pair of rows (`y1` empty for a single row), with the bias
+/// noise's magnitudes and signs read from the pool: the same operations, in the same order, as
+/// the pass over materialised values.
+#[inline(always)]
+fn pair_block(
+    y0: &mut [f32],
+    y1: &mut [f32],
+    b: &[f32],
+    a: &[f32],
+    pool: &[f32; WORD],
+    signs: u32,
+    (k0, e0, k1, e1): (f32, f32, f32, f32),
+) {
+    let mut eps = [0.0f32; WORD];
+    for (l, (e, &m)) in eps.iter_mut().zip(pool).enumerate() {
+        *e = apply_sign(m, signs, l);
+    }
+    let terms = b.iter().zip(a).zip(&eps);
+    if y1.is_empty() {
+        for (o0, ((&bo, &a), &n)) in y0.iter_mut().zip(terms) {
+            *o0 += (bo + k0 * a) + e0 * n;
+        }
+    } else {
+        for ((o0, o1), ((&bo, &a), &n)) in y0.iter_mut().zip(y1.iter_mut()).zip(terms) {
+            *o0 += (bo + k0 * a) + e0 * n;
+            *o1 += (bo + k1 * a) + e1 * n;
         }
     }
 }

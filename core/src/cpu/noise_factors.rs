@@ -229,6 +229,20 @@ impl Table {
         }
     }
 
+    /// Stream `stream`'s vector noise if the table stores it (or stores it on this use, see
+    /// [`Table::stored_slot`]); `None` when this use is to regenerate it.
+    pub fn stored_vector(&self, stream: u32) -> Option<&[f32]> {
+        let key = self.keys.pair(stream);
+        let offset = self.stored_slot(stream, |out| fill_normals(key, 0, 1.0, out))?;
+        // SAFETY: `stored_slot` returned, so the slot's lock is set.
+        Some(unsafe { self.region(offset, self.per_stream) })
+    }
+
+    /// The key of stream `stream`.
+    pub fn key(&self, stream: u32) -> StreamKey {
+        self.keys.pair(stream)
+    }
+
     /// Stream `stream`'s whole vector noise `ε` (length `rows`), borrowed from the table or
     /// regenerated into `scratch`.
     pub fn vector<'s>(&'s self, stream: u32, scratch: &'s mut Vec<f32>) -> &'s [f32] {

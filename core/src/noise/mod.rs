@@ -15,7 +15,7 @@ mod hash;
 mod sample;
 
 pub use hash::{hash32, KeyPrefix, StreamKey};
-pub use sample::{fill_normals, normal_at, normal_fixed};
+pub use sample::{apply_sign, fill_normals, normal_at, normal_fixed, SignedWindow, WORD};
 
 /// The 2^-16 grid every noise sample lies on.
 pub const NOISE_SCALE: f32 = 1.0 / 65536.0;

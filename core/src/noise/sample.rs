@@ -85,10 +85,75 @@ pub fn fill_normals(key: StreamKey, start: u32, scale: f32, out: &mut [f32]) {
     fill_normals_portable(key, start, scale, out);
 }
 
-const WORD: usize = SIGN_WORD as usize;
+/// A stream's elements `0..32·words.len()` left in the pool: the window's offset and the
+/// stream's sign words, for kernels that read the pool and apply the signs themselves
+/// (element `j` equals [`normal_at`]`(key, j)`).
+#[derive(Clone, Copy)]
+pub struct SignedWindow<'a> {
+    pool: &'static [f32],
+    offset: u32,
+    words: &'a [u32],
+}
+
+impl<'a> SignedWindow<'a> {
+    /// The window of stream `key` covering its first `len` elements (rounded up to whole
+    /// sign words), with the words written into `words`.
+    pub fn new(key: StreamKey, len: usize, words: &'a mut Vec<u32>) -> Self {
+        words.clear();
+        words.resize(len.div_ceil(WORD), 0);
+        hash_words(key, 0, words);
+        SignedWindow {
+            pool: pool_f32(),
+            offset: window_offset(key),
+            words,
+        }
+    }
+
+    /// Block `q` (elements `32q .. 32q + 32`): the pool's magnitudes and the sign word whose
+    /// bit `l` negates element `32q + l`.
+    #[inline(always)]
+    pub fn block(&self, q: usize) -> (&'static [f32; WORD], u32) {
+        let at = (self.offset.wrapping_add((q * WORD) as u32) & POOL_MASK) as usize;
+        let block = self.pool[at..at + WORD].try_into().unwrap_or(&[0.0; WORD]);
+        (block, self.words[q])
+    }
+}
+
+/// `words[w] = key.bits(first + w)`, as vector code where the CPU has it.
+fn hash_words(key: StreamKey, first: u32, words: &mut [u32]) {
+    #[inline(always)]
+    fn body(key: StreamKey, first: u32, words: &mut [u32]) {
+        for (w, s) in words.iter_mut().enumerate() {
+            *s = key.bits(first.wrapping_add(w as u32));
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn body_avx512(key: StreamKey, first: u32, words: &mut [u32]) {
+        body(key, first, words);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports AVX-512F, checked just above.
+        unsafe { body_avx512(key, first, words) };
+        return;
+    }
+    body(key, first, words);
+}
+
+/// The element whose magnitude is `m`, negated when bit `l` of `signs` is set (exactly
+/// [`normal_at`]'s negation).
+#[inline(always)]
+pub fn apply_sign(m: f32, signs: u32, l: usize) -> f32 {
+    f32::from_bits(m.to_bits() ^ ((signs << (31 - l)) & SIGN_BIT))
+}
+
+const SIGN_BIT: u32 = 1 << 31;
+
+/// Elements per sign word, as a `usize`.
+pub const WORD: usize = SIGN_WORD as usize;
 /// Sign words hashed together (one AVX-512 vector of lanes).
 const BLOCK_WORDS: usize = 16;
-const SIGN_BIT: u32 = 1 << 31;
 
 #[inline(always)]
 fn fill_normals_portable(key: StreamKey, start: u32, scale: f32, out: &mut [f32]) {
@@ -114,11 +179,11 @@ fn fill_normals_portable(key: StreamKey, start: u32, scale: f32, out: &mut [f32]
             if let Ok(chunk) = <&mut [f32; WORD]>::try_from(&mut *chunk) {
                 // Whole words: fixed-length loops the compiler unrolls into vector code.
                 for (l, (o, &m)) in chunk.iter_mut().zip(src).enumerate() {
-                    *o = f32::from_bits(m.to_bits() ^ ((signs << (31 - l)) & SIGN_BIT)) * scale;
+                    *o = apply_sign(m, signs, l) * scale;
                 }
             } else {
                 for (l, (o, &m)) in chunk.iter_mut().zip(src).enumerate() {
-                    *o = f32::from_bits(m.to_bits() ^ ((signs << (31 - l)) & SIGN_BIT)) * scale;
+                    *o = apply_sign(m, signs, l) * scale;
                 }
             }
             j = j.wrapping_add(SIGN_WORD);
@@ -221,6 +286,23 @@ mod tests {
             far += (x.abs() > 2.66) as usize;
         }
         assert!(far > 300, "only {far} tail samples");
+    }
+
+    #[test]
+    fn signed_window_equals_the_stream() {
+        let key = StreamKey::new(8, 7, 6, 5);
+        let mut words = Vec::new();
+        let w = SignedWindow::new(key, 1000, &mut words);
+        for q in 0..1000usize.div_ceil(WORD) {
+            let (block, signs) = w.block(q);
+            for (l, &m) in block.iter().enumerate() {
+                let j = (q * WORD + l) as u32;
+                assert_eq!(
+                    apply_sign(m, signs, l).to_bits(),
+                    normal_at(key, j).to_bits()
+                );
+            }
+        }
     }
 
     #[test]
