@@ -113,17 +113,7 @@ fn lowrank_rows_with(
             let at = &at[..n_out];
             match eps {
                 VectorNoise::Values(eps) => {
-                    let terms = b.iter().zip(at).zip(&eps[..n_out]);
-                    if y1.is_empty() {
-                        for (o0, ((&bo, &a), &n)) in y0.iter_mut().zip(terms) {
-                            *o0 += (bo + k0 * a) + e0 * n;
-                        }
-                    } else {
-                        for ((o0, o1), ((&bo, &a), &n)) in y0.iter_mut().zip(y1).zip(terms) {
-                            *o0 += (bo + k0 * a) + e0 * n;
-                            *o1 += (bo + k1 * a) + e1 * n;
-                        }
-                    }
+                    pair_terms(y0, y1, b, at, &eps[..n_out], (k0, e0, k1, e1));
                 }
                 VectorNoise::Window(win) => {
                     // Whole blocks of 32 (the caller guarantees n_out % 32 == 0).
@@ -168,13 +158,27 @@ fn pair_block(
     a: &[f32],
     pool: &[f32; WORD],
     signs: u32,
-    (k0, e0, k1, e1): (f32, f32, f32, f32),
+    coefs: (f32, f32, f32, f32),
 ) {
     let mut eps = [0.0f32; WORD];
     for (l, (e, &m)) in eps.iter_mut().zip(pool).enumerate() {
         *e = apply_sign(m, signs, l);
     }
-    let terms = b.iter().zip(a).zip(&eps);
+    pair_terms(y0, y1, b, a, &eps, coefs);
+}
+
+/// `y += (b + k·a) + e·eps` for a pair of rows (`y1` empty for a single row), element by
+/// element: the rank-1 pass's one expression.
+#[inline(always)]
+fn pair_terms(
+    y0: &mut [f32],
+    y1: &mut [f32],
+    b: &[f32],
+    a: &[f32],
+    eps: &[f32],
+    (k0, e0, k1, e1): (f32, f32, f32, f32),
+) {
+    let terms = b.iter().zip(a).zip(eps);
     if y1.is_empty() {
         for (o0, ((&bo, &a), &n)) in y0.iter_mut().zip(terms) {
             *o0 += (bo + k0 * a) + e0 * n;
