@@ -232,8 +232,9 @@ impl Table {
     /// Stream `stream`'s vector noise if the table stores it (or stores it on this use, see
     /// [`Table::stored_slot`]); `None` when this use is to regenerate it.
     pub fn stored_vector(&self, stream: u32) -> Option<&[f32]> {
-        let key = self.keys.pair(stream);
-        let offset = self.stored_slot(stream, |out| fill_normals(key, 0, 1.0, out))?;
+        // The key is derived only if the stream is stored now (two hashes saved per use).
+        let fill = |out: &mut [f32]| fill_normals(self.keys.pair(stream), 0, 1.0, out);
+        let offset = self.stored_slot(stream, fill)?;
         // SAFETY: `stored_slot` returned, so the slot's lock is set.
         Some(unsafe { self.region(offset, self.per_stream) })
     }
