@@ -12,7 +12,7 @@ use super::kernels::{add_noise, axpy, lowrank_rows, Correction, VectorNoise};
 use super::noise_factors::{full_noise, table};
 use crate::backend::Activation;
 use crate::error::{check_len, CoreError, Result};
-use crate::noise::{fill_normals, SignedWindow, WORD};
+use crate::noise::{SignedWindow, WORD};
 use crate::population::{NoiseKind, Population, RowMembers};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -170,12 +170,8 @@ fn add_corrections(
                 None if window_bias => {
                     VectorNoise::Window(SignedWindow::new(t.key(stream), n_out, &mut words))
                 }
-                None => {
-                    // Regenerated for this use (`stored_vector` has counted it).
-                    bias_scratch.resize(n_out, 0.0);
-                    fill_normals(t.key(stream), 0, 1.0, &mut bias_scratch);
-                    VectorNoise::Values(&bias_scratch)
-                }
+                // Regenerated for this use (`stored_vector` has counted it).
+                None => VectorNoise::Values(t.regenerated_vector(stream, &mut bias_scratch)),
             };
             (eps, pop.sigma)
         });

@@ -168,16 +168,16 @@ impl Table {
         unsafe { std::slice::from_raw_parts(start as *const f32, len) }
     }
 
-    /// Where stream `stream`'s noise lies in the arena once it is stored there (the slot's
-    /// offset), storing it with `fill` on the use after the first [`REGENERATED_USES`]; `None`
-    /// when this use must regenerate it.
-    fn stored_slot(&self, stream: u32, fill: impl FnOnce(&mut [f32])) -> Option<usize> {
+    /// Stream `stream`'s noise in the arena once it is stored there, storing it with `fill` on
+    /// the use after the first [`REGENERATED_USES`]; `None` when this use must regenerate it.
+    fn stored(&self, stream: u32, fill: impl FnOnce(&mut [f32])) -> Option<&[f32]> {
         let len = self.per_stream;
         let offset = stream as usize * len;
         let i = stream as usize;
         let (ready, uses) = (self.ready.get(i)?, self.uses.get(i)?);
+        // SAFETY (both reads below): the slot's lock is set.
         if ready.get().is_some() {
-            return Some(offset);
+            return Some(unsafe { self.region(offset, len) });
         }
         // A plain load and store, not a locked add: a locked instruction waits for the
         // caller's pending stores (the output rows just written), which cost 90 cycles per
@@ -196,23 +196,21 @@ impl Table {
             let slot = unsafe { std::slice::from_raw_parts_mut(start as *mut f32, len) };
             fill(slot);
         });
-        Some(offset)
+        Some(unsafe { self.region(offset, len) })
     }
 
     /// Stream `stream`'s noise, written by `fill`: read from its arena slot once stored there
-    /// (see [`Table::stored_slot`]), else regenerated into `scratch`.
+    /// (see [`Table::stored`]), else regenerated into `scratch`.
     fn stream<'s>(
         &'s self,
         stream: u32,
         scratch: &'s mut Vec<f32>,
         fill: impl Fn(&mut [f32]),
     ) -> &'s [f32] {
-        let len = self.per_stream;
-        match self.stored_slot(stream, &fill) {
-            // SAFETY: `stored_slot` returned, so the slot's lock is set.
-            Some(offset) => unsafe { self.region(offset, len) },
+        match self.stored(stream, &fill) {
+            Some(stored) => stored,
             None => {
-                scratch.resize(len, 0.0);
+                scratch.resize(self.per_stream, 0.0);
                 fill(scratch);
                 scratch
             }
@@ -229,14 +227,23 @@ impl Table {
         }
     }
 
+    /// Write stream `stream`'s vector noise into `out` (its key derived only when needed).
+    fn fill_vector(&self, stream: u32, out: &mut [f32]) {
+        fill_normals(self.keys.pair(stream), 0, 1.0, out);
+    }
+
     /// Stream `stream`'s vector noise if the table stores it (or stores it on this use, see
-    /// [`Table::stored_slot`]); `None` when this use is to regenerate it.
+    /// [`Table::stored`]); `None` when this use is to regenerate it.
     pub fn stored_vector(&self, stream: u32) -> Option<&[f32]> {
-        // The key is derived only if the stream is stored now (two hashes saved per use).
-        let fill = |out: &mut [f32]| fill_normals(self.keys.pair(stream), 0, 1.0, out);
-        let offset = self.stored_slot(stream, fill)?;
-        // SAFETY: `stored_slot` returned, so the slot's lock is set.
-        Some(unsafe { self.region(offset, self.per_stream) })
+        self.stored(stream, |out| self.fill_vector(stream, out))
+    }
+
+    /// Stream `stream`'s vector noise regenerated into `scratch`, without counting a use (for
+    /// a caller that asked [`Table::stored_vector`] first).
+    pub fn regenerated_vector<'s>(&self, stream: u32, scratch: &'s mut Vec<f32>) -> &'s [f32] {
+        scratch.resize(self.per_stream, 0.0);
+        self.fill_vector(stream, scratch);
+        scratch
     }
 
     /// The key of stream `stream`.
@@ -247,8 +254,7 @@ impl Table {
     /// Stream `stream`'s whole vector noise `ε` (length `rows`), borrowed from the table or
     /// regenerated into `scratch`.
     pub fn vector<'s>(&'s self, stream: u32, scratch: &'s mut Vec<f32>) -> &'s [f32] {
-        let key = self.keys.pair(stream);
-        self.stream(stream, scratch, |out| fill_normals(key, 0, 1.0, out))
+        self.stream(stream, scratch, |out| self.fill_vector(stream, out))
     }
 }
 

@@ -119,26 +119,29 @@ impl<'a> SignedWindow<'a> {
     }
 }
 
-/// `words[w] = key.bits(first + w)`, as vector code where the CPU has it.
-fn hash_words(key: StreamKey, first: u32, words: &mut [u32]) {
-    #[inline(always)]
-    fn body(key: StreamKey, first: u32, words: &mut [u32]) {
-        for (w, s) in words.iter_mut().enumerate() {
-            *s = key.bits(first.wrapping_add(w as u32));
-        }
+/// The sign words of the elements from position `j` (a multiple of 32) on: `words[w] =
+/// key.bits((j + 32w) / 32)`, wrapping with the positions around 2^32.
+#[inline(always)]
+fn sign_words(key: StreamKey, j: u32, words: &mut [u32]) {
+    for (w, s) in words.iter_mut().enumerate() {
+        *s = key.bits(j.wrapping_add(w as u32 * SIGN_WORD) / SIGN_WORD);
     }
+}
+
+/// [`sign_words`] as vector code where the CPU has it (for callers outside a vector loop).
+fn hash_words(key: StreamKey, j: u32, words: &mut [u32]) {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    unsafe fn body_avx512(key: StreamKey, first: u32, words: &mut [u32]) {
-        body(key, first, words);
+    unsafe fn avx512(key: StreamKey, j: u32, words: &mut [u32]) {
+        sign_words(key, j, words);
     }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU supports AVX-512F, checked just above.
-        unsafe { body_avx512(key, first, words) };
+        unsafe { avx512(key, j, words) };
         return;
     }
-    body(key, first, words);
+    sign_words(key, j, words);
 }
 
 /// The element whose magnitude is `m`, negated when bit `l` of `signs` is set (exactly
@@ -169,22 +172,19 @@ fn fill_normals_portable(key: StreamKey, start: u32, scale: f32, out: &mut [f32]
     // Sign words are hashed sixteen at a time (one vector), then applied a word at a time.
     let mut words = [0u32; BLOCK_WORDS];
     for block in rest.chunks_mut(WORD * BLOCK_WORDS) {
-        for (w, s) in words.iter_mut().enumerate() {
-            // Positions wrap around 2^32, so word numbers wrap around 2^27.
-            *s = key.bits(j.wrapping_add(w as u32 * SIGN_WORD) / SIGN_WORD);
-        }
+        sign_words(key, j, &mut words);
         for (chunk, &signs) in block.chunks_mut(WORD).zip(&words) {
             let at = (offset.wrapping_add(j) & POOL_MASK) as usize;
             let src = &pool[at..at + WORD];
-            if let Ok(chunk) = <&mut [f32; WORD]>::try_from(&mut *chunk) {
-                // Whole words: fixed-length loops the compiler unrolls into vector code.
-                for (l, (o, &m)) in chunk.iter_mut().zip(src).enumerate() {
+            let apply = |out: &mut [f32]| {
+                for (l, (o, &m)) in out.iter_mut().zip(src).enumerate() {
                     *o = apply_sign(m, signs, l) * scale;
                 }
-            } else {
-                for (l, (o, &m)) in chunk.iter_mut().zip(src).enumerate() {
-                    *o = apply_sign(m, signs, l) * scale;
-                }
+            };
+            match <&mut [f32; WORD]>::try_from(&mut *chunk) {
+                // Whole words: a fixed length the compiler unrolls into vector code.
+                Ok(whole) => apply(whole),
+                Err(_) => apply(chunk),
             }
             j = j.wrapping_add(SIGN_WORD);
         }
