@@ -10,8 +10,47 @@ use std::path::Path;
 
 /// Metadata key that marks a file as an eggroll checkpoint.
 pub const FORMAT_KEY: &str = "eggroll.format";
-/// Current checkpoint format version.
-pub const FORMAT_VERSION: &str = "1";
+/// Current checkpoint format version (2: with [`CHECKSUM_KEY`]).
+pub const FORMAT_VERSION: &str = "2";
+/// The previous format version (no checksum), still readable.
+const FORMAT_VERSION_UNCHECKED: &str = "1";
+/// Metadata key of the checksum over every tensor and every other metadata entry.
+pub const CHECKSUM_KEY: &str = "eggroll.checksum";
+
+/// FNV-1a (64-bit) over the tensors (name, shape, little-endian data) and the metadata other
+/// than the format marker and the checksum itself, in sorted order: one flipped bit anywhere
+/// in the content changes it.
+fn checksum(
+    tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    metadata: &BTreeMap<String, String>,
+) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for (name, (shape, data)) in tensors {
+        eat(name.as_bytes());
+        eat(&[0]);
+        for &d in shape {
+            eat(&(d as u64).to_le_bytes());
+        }
+        for v in data {
+            eat(&v.to_le_bytes());
+        }
+    }
+    for (k, v) in metadata {
+        if k != FORMAT_KEY && k != CHECKSUM_KEY {
+            eat(k.as_bytes());
+            eat(&[0]);
+            eat(v.as_bytes());
+            eat(&[0]);
+        }
+    }
+    format!("{h:016x}")
+}
 
 /// An in-memory checkpoint.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -83,6 +122,10 @@ impl Checkpoint {
             .collect::<Result<Vec<_>>>()?;
         let mut meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
         meta.insert(FORMAT_KEY.into(), FORMAT_VERSION.into());
+        meta.insert(
+            CHECKSUM_KEY.into(),
+            checksum(&self.tensors, &self.metadata),
+        );
         safetensors::serialize(views, &Some(meta))
             .map_err(|e| CoreError::invalid("checkpoint", e.to_string()))
     }
@@ -101,11 +144,12 @@ impl Checkpoint {
             .unwrap_or_default()
             .into_iter()
             .collect();
-        match metadata.get(FORMAT_KEY).map(String::as_str) {
-            Some(FORMAT_VERSION) => {}
+        let checked = match metadata.get(FORMAT_KEY).map(String::as_str) {
+            Some(FORMAT_VERSION) => true,
+            Some(FORMAT_VERSION_UNCHECKED) => false,
             Some(v) => return Err(bad(format!("format version {v} is not supported"))),
             None => return Err(bad("not an eggroll checkpoint (no format marker)".into())),
-        }
+        };
         let st = SafeTensors::deserialize(bytes)
             .map_err(|e| bad(format!("not a valid safetensors file ({e})")))?;
         let mut tensors = BTreeMap::new();
@@ -123,6 +167,19 @@ impl Checkpoint {
                 .collect();
             tensors.insert(name, (view.shape().to_vec(), data));
         }
+        if checked {
+            let stored = metadata.get(CHECKSUM_KEY).ok_or_else(|| {
+                bad(format!("metadata `{CHECKSUM_KEY}` is missing (the file was altered)"))
+            })?;
+            let actual = checksum(&tensors, &metadata);
+            if *stored != actual {
+                return Err(bad(format!(
+                    "is corrupt: its checksum is {actual}, the file says {stored} (a tensor or the metadata changed after it was written)"
+                )));
+            }
+        }
+        let mut metadata = metadata;
+        metadata.remove(CHECKSUM_KEY);
         Ok(Checkpoint { tensors, metadata })
     }
 
@@ -155,11 +212,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         "{}.tmp",
         path.extension().and_then(|e| e.to_str()).unwrap_or("")
     ));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io)
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|_| std::fs::rename(&tmp, path)) {
+        // A full disk must not leave a half-written temporary file behind.
+        std::fs::remove_file(&tmp).ok();
+        return Err(io(e));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -198,5 +260,38 @@ mod tests {
             "{err}"
         );
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn every_flipped_bit_is_refused_or_harmless() {
+        let path = Path::new("flipped.safetensors");
+        let mut c = Checkpoint::default();
+        c.insert("params.w", vec![3], vec![0.5, -1.25, 2.0]);
+        c.metadata.insert("generation".into(), "3".into());
+        c.metadata.insert("strategy_state".into(), "{\"seed\":1}".into());
+        let bytes = c.to_bytes().unwrap();
+        let mut silent = Vec::new();
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut b = bytes.clone();
+                b[i] ^= 1 << bit;
+                if let Ok(back) = Checkpoint::from_bytes(&b, path) {
+                    if back != c {
+                        silent.push((i, bit));
+                    }
+                }
+            }
+        }
+        assert!(silent.is_empty(), "flips loaded silently as other content: {silent:?}");
+    }
+
+    #[test]
+    fn unchecked_format_one_still_loads() {
+        let path = Path::new("v1.safetensors");
+        let view = TensorView::new(Dtype::F32, vec![1], &[0u8, 0, 128, 63]).unwrap();
+        let meta = HashMap::from([(FORMAT_KEY.to_string(), "1".to_string())]);
+        let old = safetensors::serialize(vec![("x".to_string(), view)], &Some(meta)).unwrap();
+        let back = Checkpoint::from_bytes(&old, path).unwrap();
+        assert_eq!(back.tensors["x"].1, vec![1.0]);
     }
 }
