@@ -250,6 +250,11 @@ impl RunConfig {
         if self.run.stop_metric.is_some() != self.run.stop_value.is_some() {
             return Err("run.stop_metric and run.stop_value must be given together".into());
         }
+        if let Some(v) = self.run.stop_value {
+            if !v.is_finite() {
+                return Err(format!("run.stop_value: must be a finite number, not {v}"));
+            }
+        }
         self.task.validate()
     }
 

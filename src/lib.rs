@@ -11,6 +11,7 @@ pub mod dist_mpi;
 pub mod error;
 pub mod metrics;
 pub mod render;
+pub mod run_lock;
 pub mod run_state;
 pub mod tasks;
 pub mod train;

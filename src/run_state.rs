@@ -71,6 +71,19 @@ pub fn from_checkpoint<B: Backend>(
     }
     let strategy: StrategyState = serde_json::from_str(ck.meta("strategy_state", path)?)
         .map_err(|e| bad(format!("strategy_state: {e}")))?;
+    let generation = ck.meta("generation", path)?;
+    if generation != strategy.generation.to_string() {
+        return Err(bad(format!(
+            "metadata `generation` ({generation}) disagrees with strategy_state's generation ({})",
+            strategy.generation
+        )));
+    }
+    if strategy.seed != cfg.seed {
+        return Err(bad(format!(
+            "strategy_state's seed ({}) is not the config's seed ({})",
+            strategy.seed, cfg.seed
+        )));
+    }
     let specs = model_cfg.specs()?;
     let mut host = Vec::new();
     let mut optim = Vec::new();

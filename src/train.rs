@@ -5,6 +5,7 @@ use crate::config::{NanPolicy, RunConfig};
 use crate::dist::{Communicator, SingleProcess};
 use crate::error::{Error, Result};
 use crate::metrics::MetricsLog;
+use crate::run_lock::RunLock;
 use crate::run_state::{from_checkpoint, to_checkpoint, RunState};
 use crate::tasks::Task;
 use eggroll_core::checkpoint::Checkpoint;
@@ -66,6 +67,68 @@ pub fn latest_checkpoint(dir: &Path) -> PathBuf {
     dir.join("checkpoints").join("latest.safetensors")
 }
 
+/// Path of the checkpoint before the latest one (kept so a damaged latest can be skipped).
+pub fn previous_checkpoint(dir: &Path) -> PathBuf {
+    dir.join("checkpoints").join("previous.safetensors")
+}
+
+/// Write `ck` as the latest checkpoint, first keeping the current latest as the previous one.
+/// A kill between the two steps leaves `previous` alone, which resume then uses.
+fn save_rolling(ck: &Checkpoint, latest: &Path, previous: &Path) -> Result<()> {
+    if latest.exists() {
+        std::fs::rename(latest, previous).map_err(|e| Error::Io {
+            path: previous.display().to_string(),
+            error: e,
+        })?;
+    }
+    Ok(ck.save_atomic(latest)?)
+}
+
+/// Load the latest checkpoint, or the previous one when the latest is missing or damaged
+/// (the reason is printed, so a fallback is never silent).
+fn load_latest_or_previous(latest: &Path, previous: &Path) -> Result<(Checkpoint, PathBuf)> {
+    match Checkpoint::load(latest) {
+        Ok(ck) => Ok((ck, latest.to_path_buf())),
+        Err(e) if previous.exists() => {
+            let ck = Checkpoint::load(previous)?;
+            eprintln!(
+                "warning: {e}; resuming from {} (generation {})",
+                previous.display(),
+                ck.metadata.get("generation").map_or("?", String::as_str)
+            );
+            Ok((ck, previous.to_path_buf()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Stop before a non-finite parameter can reach a checkpoint, naming the tensor and the
+/// generation, and saying which checkpoint is still good.
+fn check_finite<B: Backend>(
+    backend: &B,
+    model: &Mlp<B>,
+    generation: u64,
+    last_saved: Option<u64>,
+) -> Result<()> {
+    for (spec, buf) in model.specs().iter().zip(model.params()) {
+        let host = backend.download(buf)?;
+        if let Some(i) = host.iter().position(|v| !v.is_finite()) {
+            let kept = match last_saved {
+                Some(g) => format!("the checkpoint of generation {g} is kept intact"),
+                None => "no checkpoint was written".into(),
+            };
+            return Err(Error::Training {
+                generation,
+                why: format!(
+                    "the update made parameter {} non-finite (element {i} = {}); stopped before saving it, and {kept} (lower lr or es.sigma)",
+                    spec.name, host[i]
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The MLP shape a task and config imply.
 pub fn model_config<B: Backend>(cfg: &RunConfig, task: &dyn Task<B>) -> MlpConfig {
     MlpConfig {
@@ -119,16 +182,37 @@ pub fn train_distributed<B: Backend>(
         dir: opts.out_dir.display().to_string(),
         why,
     };
-    if ckpt_path.exists() && !opts.resume {
+    // Rank 0 alone writes the directory, so it alone holds the lock; it is taken before the
+    // directory is inspected, so two processes never both see it empty or both resume it.
+    let _lock = if leader {
+        Some(RunLock::acquire(&opts.out_dir)?)
+    } else {
+        None
+    };
+    let previous = previous_checkpoint(&opts.out_dir);
+    let has_checkpoint = ckpt_path.exists() || previous.exists();
+    if has_checkpoint && !opts.resume {
         return Err(run_err(
             "already holds a run; pass --resume to continue it or choose another --out".into(),
         ));
     }
-    if opts.resume && !ckpt_path.exists() {
+    if opts.resume && !has_checkpoint {
         return Err(run_err("has no checkpoint to resume from".into()));
     }
+    if let Some(metric) = &cfg.run.stop_metric {
+        let known = task.metric_names();
+        if !known.contains(&metric.as_str()) {
+            return Err(Error::Config {
+                origin: "run.stop_metric".into(),
+                why: format!(
+                    "`{metric}` is not a metric of task {} (it reports {})",
+                    cfg.task.name(),
+                    known.join(", ")
+                ),
+            });
+        }
+    }
     if leader {
-        std::fs::create_dir_all(&opts.out_dir).map_err(|e| run_err(e.to_string()))?;
         eggroll_core::checkpoint::write_atomic(
             &opts.out_dir.join("config.toml"),
             cfg.to_toml()?.as_bytes(),
@@ -138,11 +222,11 @@ pub fn train_distributed<B: Backend>(
     let strategy = make_strategy(&cfg.es, cfg.generations)?;
     let mcfg = model_config(cfg, task);
     let mut state = if opts.resume {
-        let ck = Checkpoint::load(&ckpt_path)?;
+        let (ck, path) = load_latest_or_previous(&ckpt_path, &previous)?;
         if let Some(json) = ck.metadata.get("task_state") {
             task.load_state_json(json)?;
         }
-        from_checkpoint(backend, cfg, mcfg, &ck, &ckpt_path)?
+        from_checkpoint(backend, cfg, mcfg, &ck, &path)?
     } else {
         let model = Mlp::init(backend, mcfg, cfg.seed)?;
         let optim = zero_optim_state(backend, model.specs(), cfg.optimizer.state_slots())?;
@@ -171,6 +255,7 @@ pub fn train_distributed<B: Backend>(
     let lr = cfg.lr.schedule(cfg.generations);
     let mut last_eval = Vec::new();
     let mut stopped_early = false;
+    let mut last_saved = opts.resume.then_some(state.strategy.generation);
     let initial_eval = if opts.resume || !leader {
         Vec::new()
     } else {
@@ -199,6 +284,7 @@ pub fn train_distributed<B: Backend>(
             &weights,
             &step,
         )?;
+        check_finite(backend, &state.model, g, last_saved)?;
         task.after_generation(backend, &state.model, g)?;
 
         let done = state.strategy.generation;
@@ -234,7 +320,8 @@ pub fn train_distributed<B: Backend>(
                 if let Some(json) = task.state_json() {
                     ck.metadata.insert("task_state".into(), json);
                 }
-                ck.save_atomic(&ckpt_path)?;
+                save_rolling(&ck, &ckpt_path, &previous)?;
+                last_saved = Some(done);
             }
         }
         if !eval.is_empty() {
@@ -255,6 +342,14 @@ pub fn train_distributed<B: Backend>(
             stopped_early = true;
             break;
         }
+    }
+    if leader && !ckpt_path.exists() {
+        // `--stop-after 0` (or a run already complete) still leaves a checkpoint to resume.
+        let mut ck = to_checkpoint(backend, cfg, &state)?;
+        if let Some(json) = task.state_json() {
+            ck.metadata.insert("task_state".into(), json);
+        }
+        save_rolling(&ck, &ckpt_path, &previous)?;
     }
     Ok(TrainSummary {
         generation: state.strategy.generation,

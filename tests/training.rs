@@ -178,6 +178,9 @@ impl Task<Cpu> for NanTask {
         f[3] = f32::NAN;
         Ok(f)
     }
+    fn metric_names(&self) -> Vec<&'static str> {
+        self.0.metric_names()
+    }
     fn evaluate(&self, b: &Cpu, m: &Mlp<Cpu>) -> eggroll::Result<Vec<(&'static str, f64)>> {
         self.0.evaluate(b, m)
     }

@@ -76,7 +76,20 @@ pub fn run(a: TrainArgs) -> Result<()> {
             );
         }
     }
-    let (cfg, name) = match &a.config {
+    // `--resume` without CONFIG continues the run with its own resolved config.
+    let own_config = match (&a.config, &a.out) {
+        (None, Some(out)) if a.resume => Some(out.join("config.toml")),
+        _ => None,
+    };
+    if let Some(path) = &own_config {
+        if !path.exists() {
+            anyhow::bail!(
+                "run directory {}: has no config.toml to resume from (pass the run's CONFIG, or check --out)",
+                a.out.as_deref().unwrap_or(path).display()
+            );
+        }
+    }
+    let (cfg, name) = match a.config.as_ref().or(own_config.as_ref()) {
         Some(path) => (
             RunConfig::load(path, &overrides)?,
             path.file_stem()

@@ -142,6 +142,9 @@ pub trait Task<B: Backend> {
         generation: u64,
     ) -> Result<Vec<f32>>;
 
+    /// Names of the metrics [`Task::evaluate`] reports (checked against `run.stop_metric`).
+    fn metric_names(&self) -> Vec<&'static str>;
+
     /// Metrics of the unperturbed model (`eval_loss`, `eval_accuracy`, …).
     fn evaluate(&self, backend: &B, model: &Mlp<B>) -> Result<Vec<(&'static str, f64)>>;
 

@@ -137,6 +137,13 @@ impl<B: Backend> Task<B> for Supervised {
             .collect())
     }
 
+    fn metric_names(&self) -> Vec<&'static str> {
+        match self.test_y {
+            Loss::CrossEntropy { .. } => vec!["eval_loss", "eval_accuracy"],
+            _ => vec!["eval_loss"],
+        }
+    }
+
     fn evaluate(&self, backend: &B, model: &Mlp<B>) -> Result<Vec<(&'static str, f64)>> {
         let rows = self.test_x.len() / self.input;
         let xb = backend.upload(&self.test_x)?;

@@ -162,6 +162,10 @@ impl<B: Backend> Task<B> for RlTask {
         Ok(parts.concat())
     }
 
+    fn metric_names(&self) -> Vec<&'static str> {
+        vec!["eval_return", "eval_return_std"]
+    }
+
     fn evaluate(&self, backend: &B, model: &Mlp<B>) -> Result<Vec<(&'static str, f64)>> {
         let (mean, std) = self.evaluate_returns(backend, model, self.cfg.eval_episodes)?;
         Ok(vec![("eval_return", mean), ("eval_return_std", std)])

@@ -1,0 +1,206 @@
+//! A run is never lost and never silently corrupted: non-finite updates stop before the
+//! checkpoint, a damaged latest checkpoint falls back to the previous one, a run directory is
+//! locked, checkpoints are checksummed, and misnamed settings are refused (issue #13's defects).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::Scratch;
+use eggroll::train::{latest_checkpoint, previous_checkpoint, train, TrainOptions};
+use eggroll::RunConfig;
+use eggroll_core::checkpoint::Checkpoint;
+use eggroll_core::cpu::Cpu;
+use std::path::Path;
+use std::process::Command;
+
+fn config(extra: &[&str]) -> RunConfig {
+    let mut ov: Vec<String> = [
+        "generations=6",
+        "es.population=32",
+        "run.checkpoint_every=1",
+        "run.eval_every=2",
+        "task.batch=16",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    ov.extend(extra.iter().map(|s| s.to_string()));
+    RunConfig::from_toml("", "test", &ov).unwrap()
+}
+
+fn try_run(
+    cfg: &RunConfig,
+    dir: &Path,
+    resume: bool,
+    stop_after: Option<u64>,
+) -> eggroll::Result<eggroll::train::TrainSummary> {
+    let task = cfg.task.build::<Cpu>(cfg.seed).unwrap();
+    let opts = TrainOptions {
+        out_dir: dir.to_path_buf(),
+        resume,
+        stop_after,
+    };
+    train(&Cpu, cfg, &*task, &opts, &mut |_| {})
+}
+
+fn bits(path: &Path) -> Vec<(String, Vec<u32>)> {
+    let ck = Checkpoint::load(path).unwrap();
+    ck.tensors
+        .iter()
+        .map(|(k, (_, v))| (k.clone(), v.iter().map(|x| x.to_bits()).collect()))
+        .collect()
+}
+
+#[test]
+fn a_non_finite_update_stops_before_any_checkpoint_is_overwritten() {
+    // 1e39 is a finite f64 but infinite as the f32 the update uses.
+    let cfg = config(&["lr.value=1e39"]);
+    let dir = Scratch::new("safety", "inf-lr");
+    let err = try_run(&cfg, &dir, false, None).unwrap_err().to_string();
+    assert!(
+        err.contains("generation 0")
+            && err.contains("non-finite")
+            && err.contains("parameter layers.0"),
+        "{err}"
+    );
+    assert!(!err.contains("were not updated"), "{err}");
+    assert!(!latest_checkpoint(&dir).exists());
+}
+
+#[test]
+fn a_damaged_latest_checkpoint_resumes_from_the_previous_one_to_the_same_result() {
+    let cfg = config(&[]);
+    let straight = Scratch::new("safety", "straight");
+    try_run(&cfg, &straight, false, None).unwrap();
+
+    let split = Scratch::new("safety", "split");
+    try_run(&cfg, &split, false, Some(3)).unwrap();
+    assert!(previous_checkpoint(&split).exists());
+    // Flip one byte in the middle of the latest checkpoint's tensor data.
+    let latest = latest_checkpoint(&split);
+    let mut bytes = std::fs::read(&latest).unwrap();
+    let at = bytes.len() - 7;
+    bytes[at] ^= 0x10;
+    std::fs::write(&latest, &bytes).unwrap();
+    assert!(Checkpoint::load(&latest)
+        .unwrap_err()
+        .to_string()
+        .contains("corrupt"));
+
+    let s = try_run(&cfg, &split, true, None).unwrap();
+    assert_eq!(s.generation, 6);
+    assert_eq!(
+        bits(&latest_checkpoint(&split)),
+        bits(&latest_checkpoint(&straight))
+    );
+}
+
+#[test]
+fn a_run_directory_in_use_is_refused() {
+    let cfg = config(&[]);
+    let dir = Scratch::new("safety", "locked");
+    // This test process is alive, so its pid holds the lock.
+    std::fs::write(
+        dir.join("lock"),
+        format!(
+            "{} {}\n",
+            std::process::id(),
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "unknown-host".into())
+        ),
+    )
+    .unwrap();
+    let err = try_run(&cfg, &dir, false, None).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("in use by pid {}", std::process::id())),
+        "{err}"
+    );
+    assert!(
+        !dir.join("config.toml").exists(),
+        "a refused run wrote into the directory"
+    );
+}
+
+#[test]
+fn inconsistent_strategy_state_is_refused() {
+    let cfg = config(&[]);
+    let dir = Scratch::new("safety", "state");
+    try_run(&cfg, &dir, false, Some(2)).unwrap();
+    let path = latest_checkpoint(&dir);
+    let mut ck = Checkpoint::load(&path).unwrap();
+    ck.metadata.insert("generation".into(), "1".into());
+    ck.save_atomic(&path).unwrap();
+    std::fs::remove_file(previous_checkpoint(&dir)).unwrap();
+    let err = try_run(&cfg, &dir, true, None).unwrap_err().to_string();
+    assert!(err.contains("disagrees with strategy_state"), "{err}");
+}
+
+#[test]
+fn stop_after_zero_leaves_a_checkpoint() {
+    let cfg = config(&[]);
+    let dir = Scratch::new("safety", "stop0");
+    assert_eq!(try_run(&cfg, &dir, false, Some(0)).unwrap().generation, 0);
+    assert!(latest_checkpoint(&dir).exists());
+    assert_eq!(try_run(&cfg, &dir, true, None).unwrap().generation, 6);
+}
+
+#[test]
+fn misnamed_or_non_finite_stop_settings_are_refused() {
+    let cfg = config(&["run.stop_metric=\"eval_retrun\"", "run.stop_value=0.5"]);
+    let dir = Scratch::new("safety", "typo");
+    let err = try_run(&cfg, &dir, false, None).unwrap_err().to_string();
+    assert!(
+        err.contains("run.stop_metric")
+            && err.contains("eval_retrun")
+            && err.contains("eval_accuracy"),
+        "{err}"
+    );
+    let err = RunConfig::from_toml(
+        "",
+        "test",
+        &[
+            "run.stop_metric=\"eval_loss\"".into(),
+            "run.stop_value=nan".into(),
+        ],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("run.stop_value"), "{err}");
+}
+
+#[test]
+fn resume_without_config_reads_the_runs_own_config() {
+    let dir = Scratch::new("safety", "cli-resume");
+    let eggroll = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_eggroll"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let d = dir.to_str().unwrap();
+    let (ok, err) = eggroll(&[
+        "train",
+        "--out",
+        d,
+        "--generations",
+        "4",
+        "--stop-after",
+        "2",
+        "--set",
+        "es.population=32",
+        "--set",
+        "task.batch=16",
+        "--set",
+        "model.hidden=[8]",
+    ]);
+    assert!(ok, "{err}");
+    let (ok, err) = eggroll(&["train", "--out", d, "--resume"]);
+    assert!(ok, "{err}");
+    let ck = Checkpoint::load(&latest_checkpoint(&dir)).unwrap();
+    assert_eq!(ck.meta("generation", &dir).unwrap(), "4");
+}
