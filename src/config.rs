@@ -298,6 +298,11 @@ fn apply_override(table: &mut toml::Table, ov: &str) -> Result<()> {
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(raw.trim().to_string()));
+    if value.is_table() {
+        return Err(bad(format!(
+            "a table value would replace the whole `{key}` section; set its keys one at a time (e.g. --set {key}.population=2)"
+        )));
+    }
     let parts: Vec<&str> = key.split('.').collect();
     let mut cur = table;
     for p in &parts[..parts.len() - 1] {

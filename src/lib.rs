@@ -9,6 +9,7 @@ pub mod dist;
 #[cfg(feature = "mpi")]
 pub mod dist_mpi;
 pub mod error;
+pub mod memory;
 pub mod metrics;
 pub mod render;
 pub mod run_lock;

@@ -45,6 +45,13 @@ fn keep_freed_memory() {
 
 fn run(args: cli::Cli) -> Result<()> {
     if let Some(threads) = args.threads {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads == 0 || threads > 4 * cores {
+            anyhow::bail!(
+                "--threads {threads}: must be between 1 and {} (4 × this machine's {cores} cores)",
+                4 * cores
+            );
+        }
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build_global()?;

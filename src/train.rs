@@ -212,6 +212,12 @@ pub fn train_distributed<B: Backend>(
             });
         }
     }
+    crate::memory::check(
+        cfg,
+        task.input_dim(),
+        task.output_dim(),
+        task.rows_per_member(),
+    )?;
     if leader {
         eggroll_core::checkpoint::write_atomic(
             &opts.out_dir.join("config.toml"),

@@ -204,3 +204,61 @@ fn resume_without_config_reads_the_runs_own_config() {
     let ck = Checkpoint::load(&latest_checkpoint(&dir)).unwrap();
     assert_eq!(ck.meta("generation", &dir).unwrap(), "4");
 }
+
+#[test]
+fn settings_that_could_never_train_are_refused_by_key() {
+    let err = RunConfig::from_toml(
+        "",
+        "t",
+        &["es.population=1".into(), "es.antithetic=false".into()],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("population") && err.contains("at least 2"),
+        "{err}"
+    );
+    let err = RunConfig::from_toml("", "t", &["es={population=2}".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("es.population=2"), "{err}");
+    let cfg = config(&["es.population=1000000000"]);
+    let dir = Scratch::new("safety", "huge");
+    let err = try_run(&cfg, &dir, false, None).unwrap_err().to_string();
+    assert!(
+        err.contains("es.population") && err.contains("GiB"),
+        "{err}"
+    );
+}
+
+#[test]
+fn too_many_threads_are_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_eggroll"))
+        .args(["--threads", "5000", "train", "--out", "/nonexistent/never"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--threads 5000"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_egg_validation_split_too_small_to_score_is_refused() {
+    let cfg = eggroll_llm::EggConfig {
+        window: 8,
+        population: 4,
+        eval_streams: 64,
+        ..Default::default()
+    };
+    let data: Vec<u8> = (0..400u32).map(|i| b'a' + (i % 13) as u8).collect();
+    let dir = Scratch::new("safety", "egg-small");
+    let err = eggroll_llm::train::train(&cfg, &data, &dir, Some(1), false, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("validation split") && err.contains("eval_streams"),
+        "{err}"
+    );
+}

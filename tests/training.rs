@@ -178,6 +178,9 @@ impl Task<Cpu> for NanTask {
         f[3] = f32::NAN;
         Ok(f)
     }
+    fn rows_per_member(&self) -> usize {
+        self.0.rows_per_member()
+    }
     fn metric_names(&self) -> Vec<&'static str> {
         self.0.metric_names()
     }

@@ -122,10 +122,7 @@ impl Checkpoint {
             .collect::<Result<Vec<_>>>()?;
         let mut meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
         meta.insert(FORMAT_KEY.into(), FORMAT_VERSION.into());
-        meta.insert(
-            CHECKSUM_KEY.into(),
-            checksum(&self.tensors, &self.metadata),
-        );
+        meta.insert(CHECKSUM_KEY.into(), checksum(&self.tensors, &self.metadata));
         safetensors::serialize(views, &Some(meta))
             .map_err(|e| CoreError::invalid("checkpoint", e.to_string()))
     }
@@ -169,7 +166,9 @@ impl Checkpoint {
         }
         if checked {
             let stored = metadata.get(CHECKSUM_KEY).ok_or_else(|| {
-                bad(format!("metadata `{CHECKSUM_KEY}` is missing (the file was altered)"))
+                bad(format!(
+                    "metadata `{CHECKSUM_KEY}` is missing (the file was altered)"
+                ))
             })?;
             let actual = checksum(&tensors, &metadata);
             if *stored != actual {
@@ -268,7 +267,8 @@ mod tests {
         let mut c = Checkpoint::default();
         c.insert("params.w", vec![3], vec![0.5, -1.25, 2.0]);
         c.metadata.insert("generation".into(), "3".into());
-        c.metadata.insert("strategy_state".into(), "{\"seed\":1}".into());
+        c.metadata
+            .insert("strategy_state".into(), "{\"seed\":1}".into());
         let bytes = c.to_bytes().unwrap();
         let mut silent = Vec::new();
         for i in 0..bytes.len() {
@@ -282,7 +282,10 @@ mod tests {
                 }
             }
         }
-        assert!(silent.is_empty(), "flips loaded silently as other content: {silent:?}");
+        assert!(
+            silent.is_empty(),
+            "flips loaded silently as other content: {silent:?}"
+        );
     }
 
     #[test]

@@ -115,6 +115,17 @@ pub fn train_on(
 ) -> Result<TrainSummary> {
     cfg.validate()?;
     let corpus = Corpus::split(data, cfg.val_fraction, cfg.window)?;
+    let scored = cfg.eval_bytes.min(corpus.val.len()) / cfg.eval_streams.clamp(1, corpus.val.len());
+    if scored < 2 {
+        return Err(LlmError::Data {
+            what: "validation split".into(),
+            why: format!(
+                "{} bytes in {} eval_streams leave no byte to score per stream (need 2 per stream: raise val_fraction or eval_bytes, or lower eval_streams)",
+                corpus.val.len().min(cfg.eval_bytes),
+                cfg.eval_streams
+            ),
+        });
+    }
     let base = data::baselines(&corpus);
     let fp = data::fingerprint(data);
     let total = generations.unwrap_or(cfg.generations);

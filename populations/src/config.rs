@@ -90,8 +90,14 @@ fn invalid(key: &str, why: String) -> PopulationError {
 impl EsConfig {
     /// Check every value's range; `generations` sizes the σ schedule.
     pub fn validate(&self, generations: u64) -> Result<()> {
-        if self.population == 0 {
-            return Err(invalid("population", "must be at least 1".into()));
+        if self.population < 2 {
+            return Err(invalid(
+                "population",
+                format!(
+                    "{} is too small: at least 2 members are needed (a lone member's shaped fitness is 0, so it would never move)",
+                    self.population
+                ),
+            ));
         }
         if self.antithetic && self.population % 2 == 1 {
             return Err(invalid(

@@ -142,6 +142,10 @@ pub trait Task<B: Backend> {
         generation: u64,
     ) -> Result<Vec<f32>>;
 
+    /// Rows one member evaluates in one forward (minibatch size, episodes): sizes the memory
+    /// estimate made before a run starts.
+    fn rows_per_member(&self) -> usize;
+
     /// Names of the metrics [`Task::evaluate`] reports (checked against `run.stop_metric`).
     fn metric_names(&self) -> Vec<&'static str>;
 

@@ -137,6 +137,10 @@ impl<B: Backend> Task<B> for Supervised {
             .collect())
     }
 
+    fn rows_per_member(&self) -> usize {
+        self.batch
+    }
+
     fn metric_names(&self) -> Vec<&'static str> {
         match self.test_y {
             Loss::CrossEntropy { .. } => vec!["eval_loss", "eval_accuracy"],

@@ -162,6 +162,10 @@ impl<B: Backend> Task<B> for RlTask {
         Ok(parts.concat())
     }
 
+    fn rows_per_member(&self) -> usize {
+        self.cfg.episodes
+    }
+
     fn metric_names(&self) -> Vec<&'static str> {
         vec!["eval_return", "eval_return_std"]
     }
