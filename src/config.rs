@@ -188,7 +188,15 @@ impl RunConfig {
     pub fn from_toml(text: &str, origin: &str, overrides: &[String]) -> Result<Self> {
         let mut value: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Config {
             origin: origin.into(),
-            why: e.message().to_string(),
+            why: match e.span() {
+                Some(span) => {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!("line {line}, column {column}: {}", e.message())
+                }
+                None => e.message().to_string(),
+            },
         })?;
         for ov in overrides {
             apply_override(&mut value, ov)?;
@@ -293,11 +301,15 @@ fn apply_override(table: &mut toml::Table, ov: &str) -> Result<()> {
     if key.is_empty() || key.split('.').any(str::is_empty) {
         return Err(bad(format!("`{key}` is not a valid dotted key")));
     }
-    let value = format!("v = {raw}")
+    let parsed = format!("v = {raw}")
         .parse::<toml::Table>()
         .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.trim().to_string()));
+        .and_then(|mut t| t.remove("v"));
+    if parsed.is_none() && raw.trim().parse::<f64>().is_ok() {
+        // A number TOML cannot hold (1e400, 2^64) is not meant as a string.
+        return Err(bad(format!("`{}` is out of range for `{key}`", raw.trim())));
+    }
+    let value = parsed.unwrap_or_else(|| toml::Value::String(raw.trim().to_string()));
     if value.is_table() {
         return Err(bad(format!(
             "a table value would replace the whole `{key}` section; set its keys one at a time (e.g. --set {key}.population=2)"

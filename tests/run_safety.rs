@@ -262,3 +262,18 @@ fn an_egg_validation_split_too_small_to_score_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn messages_name_the_line_or_the_override() {
+    let err = RunConfig::from_toml("seed = 1\ngenerations = = 3\n", "bad.toml", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("bad.toml") && err.contains("line 2"), "{err}");
+    let err = RunConfig::from_toml("", "file.toml", &["es.sigma=1e400".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--set es.sigma=1e400") && err.contains("out of range"),
+        "{err}"
+    );
+}
