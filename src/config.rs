@@ -241,6 +241,14 @@ impl RunConfig {
         if self.generations == 0 {
             return Err("generations: must be at least 1".into());
         }
+        let known = eggroll_populations::strategy_names();
+        if !known.contains(&self.es.strategy.as_str()) {
+            return Err(format!(
+                "es.strategy: unknown strategy `{}` (known: {})",
+                self.es.strategy,
+                known.join(", ")
+            ));
+        }
         self.es
             .validate(self.generations)
             .map_err(|e| e.to_string())?;

@@ -277,3 +277,14 @@ fn messages_name_the_line_or_the_override() {
         "{err}"
     );
 }
+
+#[test]
+fn an_unknown_strategy_is_named_by_key_before_the_run_directory_is_touched() {
+    let err = RunConfig::from_toml("", "x.toml", &["es.strategy=\"opnes\"".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("es.strategy") && err.contains("opnes") && err.contains("eggroll"),
+        "{err}"
+    );
+}
