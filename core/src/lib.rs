@@ -7,6 +7,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod activation;
 pub mod backend;
 pub mod checkpoint;
 #[cfg(any(test, feature = "testing"))]
