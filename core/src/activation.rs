@@ -41,4 +41,3 @@ pub fn tanh_fast(x: f32) -> f32 {
     let t = if a < 0.0625 { small } else { big };
     t.copysign(x)
 }
-
