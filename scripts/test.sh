@@ -28,7 +28,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 # Every feature that builds on this kind of machine, in one build: the GPU backends (run on
 # lavapipe) and MPI. Not `cuda`: cubecl's CUDA runtime needs NVIDIA's toolkit.
-FEATURES=${FEATURES:-eggroll/wgpu,eggroll/cubecl,eggroll/mpi}
+FEATURES=${FEATURES:-eggroll/wgpu,eggroll/cubecl,eggroll/mpi,eggroll/fault-injection}
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --features "$FEATURES" --no-fail-fast "$@"

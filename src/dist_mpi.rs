@@ -5,7 +5,8 @@
 //!
 //! Test hook: with `EGGROLL_TEST_PANIC_RANK=r` in its environment, rank `r` panics in its
 //! first fitness exchange. It exists so the tests can check that a failing rank ends the
-//! job with a message naming it; it is read only in builds with the `mpi` feature.
+//! job with a message naming it; it is read only in builds with the test-only
+//! `fault-injection` feature (never in a release build).
 
 use crate::dist::Communicator;
 use crate::error::Result;
@@ -127,6 +128,7 @@ pub struct MpiCommunicator {
     rank: usize,
     size: usize,
     bytes: Cell<u64>,
+    #[cfg(feature = "fault-injection")]
     panic_rank: Option<usize>,
 }
 
@@ -138,6 +140,7 @@ impl MpiCommunicator {
         }
         let world = SimpleCommunicator::world();
         let (rank, size) = (world.rank() as usize, world.size() as usize);
+        #[cfg(feature = "fault-injection")]
         let panic_rank = std::env::var(TEST_PANIC_VAR)
             .ok()
             .and_then(|v| v.trim().parse().ok());
@@ -146,6 +149,7 @@ impl MpiCommunicator {
             rank,
             size,
             bytes: Cell::new(0),
+            #[cfg(feature = "fault-injection")]
             panic_rank,
         })
     }
@@ -171,6 +175,7 @@ impl Communicator for MpiCommunicator {
     }
 
     fn all_gather_f32(&self, local: &[f32], counts: &[usize]) -> Result<Vec<f32>> {
+        #[cfg(feature = "fault-injection")]
         if self.panic_rank == Some(self.rank) {
             panic!(
                 "test hook {TEST_PANIC_VAR}={}: rank {} panics in the fitness exchange",

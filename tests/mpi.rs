@@ -227,6 +227,7 @@ fn ranks_with_different_configs_are_refused() {
     assert!(!latest_checkpoint(&dir.join("run")).exists());
 }
 
+#[cfg(feature = "fault-injection")]
 #[test]
 fn a_panicking_rank_ends_the_job_and_is_named() {
     let dir = tmp("panic");

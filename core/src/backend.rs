@@ -32,7 +32,7 @@ impl Activation {
         match self {
             Activation::Identity => x,
             Activation::Relu => x.max(0.0),
-            Activation::Tanh => crate::cpu::tanh_fast(x),
+            Activation::Tanh => crate::activation::tanh_fast(x),
         }
     }
 }

@@ -2,12 +2,15 @@
 //!
 //! Counter-based noise ([`noise`]), population descriptions ([`population`]), the [`Backend`]
 //! trait and its CPU reference ([`cpu`]), fitness shaping, optimisers, schedules, models
-//! ([`mlp`]), checkpoints, the `VecEnv` trait, and the conformance suite every backend runs.
+//! ([`mlp`]), checkpoints, the `VecEnv` trait, and the conformance suite every backend runs
+//! (behind the `testing` feature, for backends' tests).
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod activation;
 pub mod backend;
 pub mod checkpoint;
+#[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 pub mod cpu;
 pub mod error;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 /// Arguments of `train`.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// TOML config (omit for the built-in default: digits classification, ~1 minute).
+    /// TOML config (omit for the built-in default: digits classification, about 5 s on two cores once built).
     pub config: Option<PathBuf>,
     /// Run directory (default: runs/<config name>, or the next free runs/<name>-N).
     #[arg(long)]

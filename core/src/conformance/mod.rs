@@ -93,3 +93,80 @@ macro_rules! conformance_suite {
         }
     };
 }
+
+#[cfg(test)]
+mod broken_backend {
+    //! The suite must be able to fail: a CPU backend whose `linear` is off by 1e-3 in one
+    //! output element is reported by the forward checks.
+    use crate::backend::{Activation, Backend, LinearLayer, Perturb};
+    use crate::cpu::Cpu;
+    use crate::error::Result;
+    use crate::noise::StreamKey;
+    use crate::optim::OptimStep;
+    use crate::params::ParamSpec;
+    use crate::population::Population;
+
+    /// `Cpu`, except that `linear` adds 1e-3 to its first output element.
+    struct OffByOne(Cpu);
+
+    impl Backend for OffByOne {
+        type Buffer = <Cpu as Backend>::Buffer;
+        fn name(&self) -> &'static str {
+            "off-by-one"
+        }
+        fn upload(&self, host: &[f32]) -> Result<Self::Buffer> {
+            self.0.upload(host)
+        }
+        fn download(&self, buf: &Self::Buffer) -> Result<Vec<f32>> {
+            self.0.download(buf)
+        }
+        fn linear(
+            &self,
+            x: &Self::Buffer,
+            rows: usize,
+            layer: &LinearLayer<'_, Self::Buffer>,
+            perturb: Perturb<'_>,
+        ) -> Result<Self::Buffer> {
+            let y = self.0.linear(x, rows, layer, perturb)?;
+            let mut host = self.0.download(&y)?;
+            if let Some(v) = host.first_mut() {
+                *v += 1e-3;
+            }
+            self.0.upload(&host)
+        }
+        fn activate(&self, x: &mut Self::Buffer, act: Activation) -> Result<()> {
+            self.0.activate(x, act)
+        }
+        fn es_gradient(
+            &self,
+            pop: &Population,
+            spec: &ParamSpec,
+            weights: &[f32],
+        ) -> Result<Self::Buffer> {
+            self.0.es_gradient(pop, spec, weights)
+        }
+        fn optimizer_step(
+            &self,
+            param: &mut Self::Buffer,
+            grad: &Self::Buffer,
+            state: &mut [Self::Buffer],
+            step: &OptimStep,
+        ) -> Result<()> {
+            self.0.optimizer_step(param, grad, state, step)
+        }
+        fn normals(&self, key: StreamKey, start: u32, len: usize) -> Result<Self::Buffer> {
+            self.0.normals(key, start, len)
+        }
+    }
+
+    #[test]
+    fn suite_reports_a_wrong_linear() {
+        let b = OffByOne(Cpu);
+        // What the wrapper leaves alone still passes...
+        super::check_noise_bit_exact(&b).unwrap();
+        super::check_gradient_matches_sum(&b).unwrap();
+        // ...and the checks of `linear` report the perturbed element.
+        assert!(super::check_forward_matches_dense(&b).is_err());
+        assert!(super::check_linear_matches_cpu_across_tiles(&b).is_err());
+    }
+}

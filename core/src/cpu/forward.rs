@@ -1,10 +1,10 @@
 //! The batched perturbed linear layer on the CPU.
 //!
 //! Rows are split into fixed-size chunks of whole members (the split never depends on the
-//! thread count, so results are bit-identical for any `RAYON_NUM_THREADS`). Per chunk: the
-//! bias and each member's correction regenerated from its key (low rank `s·(σ/√r)·(X_i·B)·Aᵀ`,
-//! or for OpenES the dense `s·σ·X_i·Eᵀ`), then one shared GEMM adding `X·Wᵀ` onto them, then
-//! the layer's activation while the chunk is still in cache.
+//! thread count, so results are bit-identical for any `RAYON_NUM_THREADS`). Per chunk: first
+//! one shared GEMM writing `X·Wᵀ` (beta = 0), then, per row, the bias and the member's
+//! correction regenerated from its key (low rank `s·(σ/√r)·(X_i·B)·Aᵀ`, or for OpenES the dense
+//! `s·σ·X_i·Eᵀ`) added onto it, then the layer's activation while the chunk is still in cache.
 
 use super::activation::activate_in_place;
 use super::gemm::{sgemm, sgemm_into, MatRef};

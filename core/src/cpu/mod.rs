@@ -8,7 +8,8 @@ mod gradient;
 mod kernels;
 mod noise_factors;
 
-pub use activation::{activate_in_place, tanh_fast};
+pub use crate::activation::tanh_fast;
+pub use activation::activate_in_place;
 pub use forward::{linear_forward, HostLinear};
 pub use gemm::{sgemm, MatRef};
 pub use gradient::es_gradient;
