@@ -2,7 +2,8 @@
 //!
 //! Counter-based noise ([`noise`]), population descriptions ([`population`]), the [`Backend`]
 //! trait and its CPU reference ([`cpu`]), fitness shaping, optimisers, schedules, models
-//! ([`mlp`]), checkpoints, the `VecEnv` trait, and the conformance suite every backend runs.
+//! ([`mlp`]), checkpoints, the `VecEnv` trait, the conformance suite every backend runs, and the
+//! integer kernel contract of the language model ([`int`]).
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -11,6 +12,7 @@ pub mod checkpoint;
 pub mod conformance;
 pub mod cpu;
 pub mod error;
+pub mod int;
 pub mod mlp;
 pub mod model;
 pub mod noise;
