@@ -39,6 +39,14 @@ pub enum CoreError {
         /// The underlying error (shown in the message, so not chained as a source).
         error: std::io::Error,
     },
+    /// A compute backend's kernel failed (device lost, out of memory, …).
+    #[error("backend {backend}: {why}")]
+    Backend {
+        /// The backend's name.
+        backend: String,
+        /// Its error message.
+        why: String,
+    },
 }
 
 impl CoreError {

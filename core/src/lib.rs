@@ -2,8 +2,9 @@
 //!
 //! Counter-based noise ([`noise`]), population descriptions ([`population`]), the [`Backend`]
 //! trait and its CPU reference ([`cpu`]), fitness shaping, optimisers, schedules, models
-//! ([`mlp`]), checkpoints, the `VecEnv` trait, and the conformance suite every backend runs
-//! (behind the `testing` feature, for backends' tests).
+//! ([`mlp`]), checkpoints, the `VecEnv` trait, the integer kernel contract of the language
+//! model ([`int`]), and the conformance suites every backend runs (behind the `testing`
+//! feature, for backends' tests).
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -14,6 +15,7 @@ pub mod checkpoint;
 pub mod conformance;
 pub mod cpu;
 pub mod error;
+pub mod int;
 pub mod mlp;
 pub mod model;
 pub mod noise;

@@ -1,6 +1,6 @@
-//! `eggroll_llm::IntKernels` for [`Cubecl`]: the language model's integer kernels
+//! `eggroll_core::int::IntKernels` for [`Cubecl`]: the language model's integer kernels
 //! ([`crate::kernels::int8`]) on resident buffers, bit-identical to the CPU reference
-//! `eggroll_llm::CpuInt` (checked by eggroll-llm's integer conformance suite in
+//! `eggroll_core::int::CpuInt` (checked by eggroll-core's integer conformance suite in
 //! `tests/int_conformance.rs`). Inputs and weights travel packed four int8 to a word; only
 //! stream keys are uploaded, the noise is regenerated inside the kernels.
 
@@ -9,13 +9,12 @@ use crate::device::Cubecl;
 use crate::error::{CubeclError, Result};
 use crate::kernels::int8;
 use crate::launch::to_u32;
-use eggroll_llm::forward::rescale_multiplier;
-use eggroll_llm::int_backend::{
-    check_matmul, check_update, matmul_keys, pack_int8, update_keys, IntKernels, IntMatmul,
-    UpdateShape, UpdateSpec,
+use eggroll_core::int::{
+    check_matmul, check_update, matmul_keys, pack_int8, rescale_multiplier, update_keys,
+    IntKernels, IntMatmul, UpdateShape, UpdateSpec,
 };
 
-fn invalid(op: &str, e: eggroll_llm::LlmError) -> CubeclError {
+fn invalid(op: &str, e: eggroll_core::CoreError) -> CubeclError {
     CubeclError::op(op, e)
 }
 

@@ -1,4 +1,4 @@
-//! Both conformance suites (core's float backend checks and eggroll-llm's integer kernels) on
+//! Both conformance suites (core's float backend checks and eggroll-core's integer kernels) on
 //! cubecl's CUDA runtime. Built only with the `cuda` feature, which needs an NVIDIA GPU and the
 //! CUDA toolkit; `scripts/gpu-check.sh` with `CUDA=1` runs it.
 
@@ -24,5 +24,5 @@ mod float {
 
 mod int {
     use super::gpu;
-    eggroll_llm::int_conformance_suite!(*gpu());
+    eggroll_core::int_conformance_suite!(*gpu());
 }

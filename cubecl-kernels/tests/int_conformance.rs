@@ -1,4 +1,4 @@
-//! The integer language-model kernels' conformance suite (eggroll-llm's), run against the
+//! The integer language-model kernels' conformance suite (eggroll-core's `int::conformance`), run against the
 //! cubecl backend on one shared device (opening a device is slow on lavapipe).
 
 #![allow(clippy::unwrap_used)]
@@ -15,4 +15,4 @@ fn gpu() -> &'static Cubecl {
     })
 }
 
-eggroll_llm::int_conformance_suite!(*gpu());
+eggroll_core::int_conformance_suite!(*gpu());

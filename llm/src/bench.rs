@@ -173,7 +173,7 @@ pub fn bench_egg(o: &EggBenchOptions) -> Result<EggBenchReport> {
     Ok(EggBenchReport {
         options: o.clone(),
         threads: rayon::current_num_threads(),
-        simd: crate::kernels::simd_available(),
+        simd: eggroll_core::int::simd_available(),
         large,
         small,
         memory_generation_seconds: mem_secs,

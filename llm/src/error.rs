@@ -46,7 +46,7 @@ pub enum LlmError {
         /// Its error message.
         why: String,
     },
-    /// An error from `eggroll-core` (checkpoint parsing, atomic writes).
+    /// An error from `eggroll-core` (checkpoint parsing, atomic writes, the integer kernels).
     #[error(transparent)]
     Core(#[from] eggroll_core::CoreError),
 }

@@ -8,10 +8,10 @@
 
 use crate::error::Result;
 use crate::forward::Runner;
-use crate::int_backend::DynIntKernels;
 use crate::noise::ChunkNoise;
 use crate::params::{Weights, VOCAB};
 use crate::tables::log_prob16;
+use eggroll_core::int::DynIntKernels;
 use rayon::prelude::*;
 
 /// Byte that separates documents: the hidden state is reset before it is read.

@@ -1,7 +1,7 @@
 //! The batched integer forward pass: many rows (population members or evaluation streams)
 //! advance one byte per step through the same weights.
 //!
-//! Every matrix product is ONE shared int8 GEMM over all rows ([`crate::kernels::gemm_i16`]),
+//! Every matrix product is ONE shared int8 GEMM over all rows ([`eggroll_core::int::gemm_i16`]),
 //! followed, for population members, by each member's rank-r correction
 //! `s·(((x·B) >> 4)·Aᵀ >> sigma_shift)`, both in int32, before the rescale
 //! `clip((acc · M) >> 32)` with `M = round(2^32 / (16·⌊√fan_in⌋))`. Row `r` of a noisy batch is
@@ -20,60 +20,16 @@
 //! with `m4 = ⌊4·Σ|x|/D⌋` (the mean |x| in quarter units).
 
 use crate::error::LlmError;
-use crate::int_backend::{DynIntKernels, IntMatmul, NoiseSpec};
-use crate::kernels::{dot, gemm_i16};
 use crate::noise::ChunkNoise;
 use crate::params::{Kind, Weights, VOCAB};
 use crate::tables::{RECIP, RECIP_MAX, RECIP_SHIFT};
+use eggroll_core::int::{
+    add_correction, gemm_i16, rescale_into, rescale_multiplier, DynIntKernels, IntMatmul, NoiseSpec,
+};
 
 #[inline(always)]
 fn clip8(v: i32) -> i16 {
     v.clamp(-127, 127) as i16
-}
-
-/// The multiplier `round(2^32 / (16·⌊√fan_in⌋))` of a matrix's rescale.
-pub fn rescale_multiplier(fan_in: usize) -> i64 {
-    let mut s = 1usize;
-    while (s + 1) * (s + 1) <= fan_in {
-        s += 1;
-    }
-    let div = 16 * s as i64;
-    ((1i64 << 32) + div / 2) / div
-}
-
-/// Add one row's rank-r correction `s·((Σ_j u_j·A[j][o]) >> shift)` to `acc` (`out` values),
-/// with `u_j = (x·B[j]) >> 4` for the row's input `x` (`inp` values), `A` (rank × out) and
-/// `B` (rank × inp). The rank is `b.len() / x.len()`; `u` is scratch of at least `rank` values.
-/// [`Runner`] and [`crate::int_cpu::CpuInt`] both add their corrections through this.
-pub fn add_correction(
-    acc: &mut [i32],
-    x: &[i16],
-    a: &[i16],
-    b: &[i16],
-    sign: i32,
-    shift: u32,
-    u: &mut [i32],
-) {
-    let (inp, out) = (x.len(), acc.len());
-    let rank = b.len() / inp.max(1);
-    for j in 0..rank {
-        u[j] = dot(x, &b[j * inp..][..inp]) >> 4;
-    }
-    if rank == 1 {
-        // The general formula with one term, without the inner loop.
-        let u = u[0];
-        for (o, &av) in acc.iter_mut().zip(a) {
-            *o += sign * ((u * av as i32) >> shift);
-        }
-    } else {
-        for (oi, o) in acc.iter_mut().enumerate() {
-            let mut c = 0i32;
-            for j in 0..rank {
-                c += u[j] * a[j * out + oi] as i32;
-            }
-            *o += sign * (c >> shift);
-        }
-    }
 }
 
 /// A batch of rows stepping through the model together, with their hidden states.
@@ -273,7 +229,7 @@ impl<'w> Runner<'w> {
                             ),
                         })
                     }
-                    Err(e) => self.error = Some(e),
+                    Err(e) => self.error = Some(e.into()),
                 }
             }
             acc.fill(0);
@@ -294,24 +250,6 @@ impl<'w> Runner<'w> {
                 shift,
                 &mut self.u,
             );
-        }
-    }
-
-    /// Rescale `acc` (rows × out, fan-in `inp`) into int8-range values.
-    pub(crate) fn rescale_into(
-        acc: &[i32],
-        rows: usize,
-        out: usize,
-        inp: usize,
-        dst: &mut [i16],
-        stride: usize,
-    ) {
-        let m = rescale_multiplier(inp);
-        for r in 0..rows {
-            let (src, d) = (&acc[r * out..][..out], &mut dst[r * stride..][..out]);
-            for (o, &v) in d.iter_mut().zip(src) {
-                *o = clip8(((v as i64 * m) >> 32) as i32);
-            }
         }
     }
 
@@ -354,7 +292,7 @@ impl<'w> Runner<'w> {
                 self.cat[r * 2 * d + d..][..d].copy_from_slice(&self.h[hoff + r * d..][..d]);
             }
             self.linear(ids.gate, Input::Cat);
-            Self::rescale_into(&self.acc, rows, d, 2 * d, &mut self.f, d);
+            rescale_into(&self.acc, rows, d, 2 * d, &mut self.f, d);
             for r in 0..rows {
                 self.vector(ids.gate_b, r);
                 for k in 0..d {
@@ -367,7 +305,7 @@ impl<'w> Runner<'w> {
             }
             self.linear(ids.cand, Input::Cat);
             // The candidate goes into `a`'s place after `cat` has consumed it.
-            Self::rescale_into(&self.acc, rows, d, 2 * d, &mut self.a, d);
+            rescale_into(&self.acc, rows, d, 2 * d, &mut self.a, d);
             for r in 0..rows {
                 self.vector(ids.cand_b, r);
                 for k in 0..d {
@@ -382,7 +320,7 @@ impl<'w> Runner<'w> {
             }
             self.norm(ids.ln2, true);
             self.linear(ids.up, Input::A);
-            Self::rescale_into(&self.acc, rows, 4 * d, d, &mut self.mid, 4 * d);
+            rescale_into(&self.acc, rows, 4 * d, d, &mut self.mid, 4 * d);
             self.linear(ids.down, Input::Mid);
             for r in 0..rows {
                 let m = rescale_multiplier(4 * d);
@@ -395,7 +333,7 @@ impl<'w> Runner<'w> {
         }
         self.norm(self.wts.layout.lnf, true);
         self.linear(self.wts.layout.head, Input::A);
-        Self::rescale_into(&self.acc, rows, VOCAB, d, &mut self.logits, VOCAB);
+        rescale_into(&self.acc, rows, VOCAB, d, &mut self.logits, VOCAB);
     }
 }
 
@@ -410,14 +348,6 @@ enum Input {
 mod tests {
     use super::*;
     use crate::tables::log_prob16;
-
-    #[test]
-    fn rescale_multiplier_hand_values() {
-        assert_eq!(rescale_multiplier(256), (1i64 << 32) / 256);
-        assert_eq!(rescale_multiplier(1), (1i64 << 32) / 16);
-        // ⌊√512⌋ = 22.
-        assert_eq!(rescale_multiplier(512), ((1i64 << 32) + 176) / 352);
-    }
 
     #[test]
     fn members_do_not_depend_on_their_batch() {

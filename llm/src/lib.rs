@@ -7,10 +7,11 @@
 //!
 //! Device kernels: the two hot integer operations (the perturbed matmul `x·Wᵀ` plus each
 //! member's rank-r correction, optionally rescaled to int8, and the update sum
-//! `Σ_k f_k·A_k·B_kᵀ`) form the [`IntKernels`] trait. [`CpuInt`] is the reference (the same
-//! code the forward pass and [`update::es_update`] run); the WGSL (`eggroll-shaders`) and cubecl
-//! (`eggroll-cubecl`) backends regenerate the noise on the device and are bit-identical to it,
-//! as [`int_conformance_suite!`] checks on every backend.
+//! `Σ_k f_k·A_k·B_kᵀ`) form the [`IntKernels`] trait of `eggroll-core` ([`eggroll_core::int`],
+//! re-exported here). [`CpuInt`] is the reference (the same code the forward pass and
+//! [`update::es_update`] run); the WGSL (`eggroll-shaders`) and cubecl (`eggroll-cubecl`)
+//! backends regenerate the noise on the device and are bit-identical to it, as core's
+//! `int_conformance_suite!` (feature `testing`) checks on every backend.
 //!
 //! Entry points: [`train::train`], [`generate::generate`], [`bench::bench_egg`], configured by
 //! [`config::EggConfig`].
@@ -24,10 +25,6 @@ pub mod error;
 pub mod evaluate;
 pub mod forward;
 pub mod generate;
-pub mod int_backend;
-pub mod int_conformance;
-pub mod int_cpu;
-pub mod kernels;
 pub mod noise;
 pub mod params;
 pub mod tables;
@@ -35,6 +32,7 @@ pub mod train;
 pub mod update;
 
 pub use config::EggConfig;
+pub use eggroll_core::int::{
+    CpuInt, DynIntKernels, IntKernels, IntMatmul, NoiseSpec, UpdateShape, UpdateSpec,
+};
 pub use error::{LlmError, Result};
-pub use int_backend::{DynIntKernels, IntKernels, IntMatmul, NoiseSpec, UpdateShape, UpdateSpec};
-pub use int_cpu::CpuInt;

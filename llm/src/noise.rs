@@ -1,50 +1,10 @@
-//! Integer perturbations regenerated from core's counter-based noise stream.
-//!
-//! `q8(bits)` rounds `16·N(0,1)` (core's `normal_fixed`, in 2^-16 units) to an integer and
-//! clips it to ±127, sign applied after rounding so antithetic values are exact negatives.
-//! Stream keys are `StreamKey::new(seed, param id, epoch, pair)`. A matrix's stream holds
-//! `B` (rank×in, elements `jr·in + i`) then `A` (rank×out, elements `rank·in + jr·out + o`);
-//! a vector's holds `ε` (elements `i`). Member `2k+s` of pair `k` uses sign `+` for `s = 0`.
+//! The language model's per-chunk noise: every parameter's q8 perturbations for a range of
+//! pairs, built from core's [`eggroll_core::int::matrix_noise`] and
+//! [`eggroll_core::int::vector_noise`] (whose module doc gives the stream layout).
 
 use crate::params::{Kind, Layout};
-use eggroll_core::noise::{normal_fixed, StreamKey};
-
-/// `round(16·z)` clipped to ±127 for the standard normal `z` of the hash word `bits`.
-#[inline(always)]
-pub fn q8(bits: u32) -> i16 {
-    let z = normal_fixed(bits);
-    let m = ((z.unsigned_abs() + 2048) >> 12).min(127) as i16;
-    if z < 0 {
-        -m
-    } else {
-        m
-    }
-}
-
-/// Fill a matrix's `B` (rank×inp) and `A` (rank×out) for one stream key.
-pub fn matrix_noise(
-    key: StreamKey,
-    inp: usize,
-    out: usize,
-    rank: usize,
-    a: &mut [i16],
-    b: &mut [i16],
-) {
-    for (j, v) in b[..rank * inp].iter_mut().enumerate() {
-        *v = q8(key.bits(j as u32));
-    }
-    let base = (rank * inp) as u32;
-    for (j, v) in a[..rank * out].iter_mut().enumerate() {
-        *v = q8(key.bits(base + j as u32));
-    }
-}
-
-/// Fill a vector's `ε` for one stream key.
-pub fn vector_noise(key: StreamKey, out: &mut [i16]) {
-    for (j, v) in out.iter_mut().enumerate() {
-        *v = q8(key.bits(j as u32));
-    }
-}
+use eggroll_core::int::{matrix_noise, vector_noise};
+use eggroll_core::noise::StreamKey;
 
 /// One parameter's noise for a range of pairs, pair-major.
 #[derive(Clone, Debug, Default)]
@@ -160,23 +120,6 @@ impl ChunkNoise {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn q8_is_symmetric_and_scaled() {
-        assert_eq!(q8(0), -q8(1));
-        let key = StreamKey::new(1, 2, 3, 4);
-        let n = 100_000;
-        let (mut s, mut s2) = (0f64, 0f64);
-        for j in 0..n {
-            let v = q8(key.bits(j)) as f64;
-            s += v;
-            s2 += v * v;
-        }
-        let mean = s / n as f64;
-        let std = (s2 / n as f64 - mean * mean).sqrt();
-        assert!(mean.abs() < 0.2, "mean {mean}");
-        assert!((std - 16.0).abs() < 0.2, "std {std}");
-    }
 
     #[test]
     fn chunk_noise_is_a_pure_function_of_pair() {

@@ -7,8 +7,8 @@
 //! matrices are stored side by side so `W x + U h` is one product with the concatenated input.
 
 use crate::error::{LlmError, Result};
-use crate::noise::q8;
 use eggroll_core::checkpoint::Checkpoint;
+use eggroll_core::int::q8;
 use eggroll_core::noise::StreamKey;
 use std::path::Path;
 
@@ -35,6 +35,15 @@ pub enum Kind {
         /// Initial value (16 for norm weights, 0 for biases).
         init: i8,
     },
+}
+
+impl From<Kind> for eggroll_core::int::UpdateShape {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Matrix { out, inp } => eggroll_core::int::UpdateShape::Matrix { out, inp },
+            Kind::Vector { len, .. } => eggroll_core::int::UpdateShape::Vector { len },
+        }
+    }
 }
 
 impl Kind {

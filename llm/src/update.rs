@@ -8,10 +8,9 @@
 //! the test is `Z²·2^16 ≥ thr²·K·r` resp. `Z²·2^24 ≥ thr²·K`, with `thr = Φ⁻¹(1 − α/2)` in
 //! 2^-16 units read from core's normal-quantile table (`normal_fixed` of the tail probability).
 
-use crate::kernels::gemm_i16;
-use crate::noise::{matrix_noise, vector_noise};
 use crate::params::{Kind, Weights};
-use eggroll_core::noise::{normal_fixed, StreamKey};
+use eggroll_core::int::{matrix_update_sum, vector_update_sum};
+use eggroll_core::noise::normal_fixed;
 use rayon::prelude::*;
 
 /// The z-test threshold `Φ⁻¹(1 − α/2)` in 2^-16 units for α in 2^-31 units (0 when α ≥ 1).
@@ -38,60 +37,6 @@ pub struct UpdateStats {
     pub changed: u64,
     /// Pairs with a nonzero sign.
     pub active_pairs: u64,
-}
-
-/// A matrix's `Z = Σ_k f_k·A_k·B_kᵀ` (out × inp, int32) over the active pairs `(pair, f)`, as
-/// ONE int GEMM of `(out × K·r)·(K·r × inp)` with the noise of parameter `param` regenerated.
-/// Callers keep `Σ|f_k|·rank·127²` within int32 ([`crate::int_backend::check_update`]).
-pub fn matrix_update_sum(
-    seed: u64,
-    param: u32,
-    epoch: u32,
-    rank: usize,
-    out: usize,
-    inp: usize,
-    active: &[(u32, i8)],
-) -> Vec<i32> {
-    let kr = active.len() * rank;
-    let mut fa = vec![0i16; out * kr];
-    let mut bt = vec![0i16; inp * kr];
-    let mut a = vec![0i16; rank * out];
-    let mut b = vec![0i16; rank * inp];
-    for (col, &(pair, f)) in active.iter().enumerate() {
-        let key = StreamKey::new(seed, param, epoch, pair);
-        matrix_noise(key, inp, out, rank, &mut a, &mut b);
-        for j in 0..rank {
-            let c = col * rank + j;
-            for o in 0..out {
-                fa[o * kr + c] = f as i16 * a[j * out + o];
-            }
-            for i in 0..inp {
-                bt[i * kr + c] = b[j * inp + i];
-            }
-        }
-    }
-    let mut z = vec![0i32; out * inp];
-    gemm_i16(&fa, out, &bt, inp, kr, &mut z);
-    z
-}
-
-/// A vector's `Z = Σ_k f_k·ε_k` (`len` values, int32) over the active pairs `(pair, f)`.
-pub fn vector_update_sum(
-    seed: u64,
-    param: u32,
-    epoch: u32,
-    len: usize,
-    active: &[(u32, i8)],
-) -> Vec<i32> {
-    let mut z = vec![0i32; len];
-    let mut e = vec![0i16; len];
-    for &(pair, f) in active {
-        vector_noise(StreamKey::new(seed, param, epoch, pair), &mut e);
-        for (zi, &ei) in z.iter_mut().zip(&e) {
-            *zi += f as i32 * ei as i32;
-        }
-    }
-    z
 }
 
 /// Apply one update in place (and refresh the i16 copy).
@@ -170,6 +115,8 @@ pub fn es_update(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use eggroll_core::int::matrix_noise;
+    use eggroll_core::noise::StreamKey;
 
     #[test]
     fn thresholds_match_normal_quantiles() {

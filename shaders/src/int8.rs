@@ -1,6 +1,6 @@
 //! The language model's integer kernels on wgpu: [`WgpuInt`] implements
-//! [`eggroll_llm::IntKernels`] with WGSL compute shaders (`wgsl/int8_*.wgsl`), bit-identical
-//! to the CPU reference [`eggroll_llm::CpuInt`] (checked by `eggroll_llm`'s integer
+//! [`eggroll_core::int::IntKernels`] with WGSL compute shaders (`wgsl/int8_*.wgsl`), bit-identical
+//! to the CPU reference [`eggroll_core::int::CpuInt`] (checked by `eggroll_core`'s integer
 //! conformance suite in `tests/int_conformance.rs`).
 //!
 //! - perturbed matmul: `project` computes every row's `u = (x·B) >> 4` (one thread per pair
@@ -18,10 +18,9 @@ use crate::device::Wgpu;
 use crate::dispatch::{to_u32, Batch, Uniform};
 use crate::error::{Result, ShaderError};
 use crate::kernels::Kernel;
-use eggroll_llm::forward::rescale_multiplier;
-use eggroll_llm::int_backend::{
-    check_matmul, check_update, matmul_keys, pack_int8, update_keys, IntKernels, IntMatmul,
-    UpdateShape, UpdateSpec,
+use eggroll_core::int::{
+    check_matmul, check_update, matmul_keys, pack_int8, rescale_multiplier, update_keys,
+    IntKernels, IntMatmul, UpdateShape, UpdateSpec,
 };
 
 /// The int8 pipelines.
@@ -86,7 +85,7 @@ impl std::fmt::Debug for WgpuInt {
     }
 }
 
-fn invalid(op: &str, e: eggroll_llm::LlmError) -> ShaderError {
+fn invalid(op: &str, e: eggroll_core::CoreError) -> ShaderError {
     ShaderError::op(op, e)
 }
 

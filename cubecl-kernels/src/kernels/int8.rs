@@ -1,5 +1,5 @@
-//! The language model's integer kernels as `#[cube]` functions (eggroll-llm's
-//! `IntKernels`): the perturbed int8 matmul (projection `u = (x·B) >> 4`, then one tiled GEMM
+//! The language model's integer kernels as `#[cube]` functions (eggroll-core's
+//! `int::IntKernels`): the perturbed int8 matmul (projection `u = (x·B) >> 4`, then one tiled GEMM
 //! whose epilogue adds `s·((u·A) >> σ_shift)` and optionally rescales) and the update sums.
 //!
 //! Every integer lives in a u32 as its two's-complement bits: additions and multiplications
@@ -26,7 +26,7 @@ pub fn unpack_i8(word: u32, e: u32) -> u32 {
     (byte ^ 0x80u32) - 0x80u32
 }
 
-/// eggroll-llm's `q8` of a hash word (as i32 bits): `round(16·z)` clipped to ±127, from the
+/// eggroll-core's `int::q8` of a hash word (as i32 bits): `round(16·z)` clipped to ±127, from the
 /// exact normal of [`normal_from_bits`] (`|z|·2^16` is the table's integer magnitude).
 #[cube]
 pub fn q8(bits: u32, knots: &[u32]) -> u32 {

@@ -7,7 +7,7 @@ fn unpack_i8(word: u32, e: u32) -> i32 {
     return i32(byte ^ 0x80u) - 128;
 }
 
-// eggroll-llm's `q8`: round(16·z) clipped to ±127 for the normal z of hash word `bits`
+// eggroll-core's `int::q8`: round(16·z) clipped to ±127 for the normal z of hash word `bits`
 // (z in 2^-16 units, so 16·z rounds as (|z| + 2048) >> 12), the sign applied after rounding.
 fn q8(bits: u32) -> i32 {
     let z = normal_fixed(bits);

@@ -1,4 +1,4 @@
-// The LM's perturbed int8 matmul (eggroll-llm `IntKernels::perturbed_matmul`):
+// The LM's perturbed int8 matmul (eggroll-core `int::IntKernels::perturbed_matmul`):
 //   acc[r][o] = Σ_i x[r][i]·w[o][i]  +  s·((Σ_j u[r][j]·A[j][o]) >> sigma_shift)
 // with x and w packed int8, row r of pair q = r/2 (key `keys[q]`), s = +1 for even r, and
 // u[r][j] = (Σ_i x[r][i]·B[j][i]) >> 4 from the `project` entry point. B[j][i] and A[j][o] are

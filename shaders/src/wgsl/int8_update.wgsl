@@ -1,4 +1,4 @@
-// The LM's update sums (eggroll-llm `IntKernels::update_sum`), noise regenerated in the
+// The LM's update sums (eggroll-core `int::IntKernels::update_sum`), noise regenerated in the
 // kernels from each active pair's key: `keys[s] = (k0, k1, bitcast f_s, 0)`.
 // `main` (the tiled GEMM of gemm_tile.wgsl, Scalar = i32): a matrix's
 // Z[o][i] = Σ_c fA[o][c]·B[c][i] over c = s·rank + j, with A[j][o] = q8(bits(rank·inp + j·out + o))

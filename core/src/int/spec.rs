@@ -1,28 +1,26 @@
-//! The language model's two device kernels as a backend trait, [`IntKernels`], specified
+//! The inputs of the language model's two device kernels ([`IntKernels`](super::IntKernels)), specified
 //! exactly as the CPU computes them, so any backend (the CPU reference
-//! [`CpuInt`](crate::int_cpu::CpuInt), the WGSL and cubecl GPU backends) gives the same bits.
+//! [`CpuInt`](super::CpuInt), the WGSL and cubecl GPU backends) gives the same bits.
 //!
 //! **Perturbed matmul.** `x` is `rows × inp` (int8-range values held as i16), `w` is
 //! `out × inp` int8. The result is `acc[r][o] = Σ_i x[r][i]·w[o][i]` (int32) plus, with a
 //! [`NoiseSpec`], each row's rank-r correction: row `r` is member `r` of the pairs starting at
 //! `first_pair` (pair `q = first_pair + r/2`, sign `s = +1` for even `r`, else −1), its key
 //! is `StreamKey::new(seed, param, epoch, q)`, `B[j][i] = q8(bits(j·inp + i))`,
-//! `A[j][o] = q8(bits(rank·inp + j·out + o))` ([`crate::noise::matrix_noise`]),
+//! `A[j][o] = q8(bits(rank·inp + j·out + o))` ([`super::matrix_noise`]),
 //! `u_j = (Σ_i x[r][i]·B[j][i]) >> 4` and the correction is
 //! `s·((Σ_j u_j·A[j][o]) >> sigma_shift)` (arithmetic shifts). The rescaled variant returns
 //! `clip((acc·M) >> 32, −127, 127)` with `M = rescale_multiplier(inp)`.
 //!
 //! **Update sum.** For active pairs `(pair_k, f_k)`: a matrix's `Z[o][i] =
 //! Σ_k f_k·Σ_j A_k[j][o]·B_k[j][i]`, a vector's `Z[i] = Σ_k f_k·ε_k[i]`
-//! ([`crate::noise::vector_noise`]), int32.
+//! ([`super::vector_noise`]), int32.
 //!
 //! Noise is always regenerated from the key by the backend, never passed in. Every input is
 //! validated by [`check_matmul`] / [`check_update`] first, which also refuse shapes whose
 //! worst case could overflow int32 (so no backend ever wraps and all agree).
 
-use crate::error::{LlmError, Result};
-use crate::params::Kind;
-use eggroll_core::noise::StreamKey;
+use crate::error::{CoreError, Result};
 
 /// The noise of one perturbed matmul: which stream, which pairs, rank and σ = 2^-sigma_shift.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,15 +103,6 @@ impl UpdateShape {
     }
 }
 
-impl From<Kind> for UpdateShape {
-    fn from(k: Kind) -> Self {
-        match k {
-            Kind::Matrix { out, inp } => UpdateShape::Matrix { out, inp },
-            Kind::Vector { len, .. } => UpdateShape::Vector { len },
-        }
-    }
-}
-
 /// Which parameter's update sum is wanted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UpdateSpec {
@@ -129,53 +118,11 @@ pub struct UpdateSpec {
     pub shape: UpdateShape,
 }
 
-/// The integer kernels of the language model, bit-identical on every backend.
-pub trait IntKernels: Send + Sync {
-    /// The backend's error type.
-    type Error: std::error::Error + Send + Sync + 'static;
-
-    /// A short name for reports, e.g. `cpu` or the device description.
-    fn name(&self) -> String;
-
-    /// `x·wᵀ` (rows × out, int32) plus each row's low-rank correction when `noise` is given.
-    fn perturbed_matmul(&self, m: &IntMatmul<'_>) -> Result<Vec<i32>, Self::Error>;
-
-    /// [`IntKernels::perturbed_matmul`] rescaled to int8 range:
-    /// `clip((acc·rescale_multiplier(inp)) >> 32, −127, 127)`.
-    fn perturbed_matmul_rescaled(&self, m: &IntMatmul<'_>) -> Result<Vec<i16>, Self::Error>;
-
-    /// `Z` (int32, `spec.shape.numel()` values) for the active pairs `(pair, f)`.
-    fn update_sum(&self, spec: &UpdateSpec, active: &[(u32, i8)]) -> Result<Vec<i32>, Self::Error>;
-}
-
-/// The perturbed matmul of any [`IntKernels`] behind one object-safe interface, so the model's
-/// forward pass ([`crate::forward::Runner::with_kernels`]) can run on a backend chosen at run time.
-pub trait DynIntKernels: Send + Sync {
-    /// The backend's name.
-    fn backend_name(&self) -> String;
-
-    /// [`IntKernels::perturbed_matmul`], its error turned into [`LlmError::Backend`].
-    fn matmul(&self, m: &IntMatmul<'_>) -> Result<Vec<i32>>;
-}
-
-impl<K: IntKernels> DynIntKernels for K {
-    fn backend_name(&self) -> String {
-        self.name()
-    }
-
-    fn matmul(&self, m: &IntMatmul<'_>) -> Result<Vec<i32>> {
-        self.perturbed_matmul(m).map_err(|e| LlmError::Backend {
-            backend: self.name(),
-            why: e.to_string(),
-        })
-    }
-}
-
 /// Largest |x|, |w| and |noise| value the kernels accept (int8 range without −128).
 pub const INT8_MAX: i64 = 127;
 
-fn shape_error(why: String) -> LlmError {
-    LlmError::config("int kernel input", why)
+fn shape_error(why: String) -> CoreError {
+    CoreError::invalid("int kernel input", why)
 }
 
 /// Validate a perturbed matmul: lengths, value ranges, noise parameters, and that no
@@ -294,42 +241,6 @@ pub fn check_update(spec: &UpdateSpec, active: &[(u32, i8)]) -> Result<()> {
     Ok(())
 }
 
-/// Device upload helper: int8-range values packed four to a little-endian u32 word (element
-/// `e` in byte `e % 4` of word `e / 4`, two's complement), as the GPU kernels unpack them.
-pub fn pack_int8<T: Copy + Into<i32>>(values: &[T]) -> Vec<u32> {
-    values
-        .chunks(4)
-        .map(|c| {
-            c.iter().enumerate().fold(0u32, |w, (b, &v)| {
-                w | (((v.into() as u32) & 0xff) << (8 * b))
-            })
-        })
-        .collect()
-}
-
-/// Device upload helper: the stream keys of a perturbed matmul's pairs, four words per pair
-/// `(k0, k1, 0, 0)` for pairs `first_pair .. first_pair + ⌈rows/2⌉`.
-pub fn matmul_keys(n: &NoiseSpec, rows: usize) -> Vec<u32> {
-    (0..rows.div_ceil(2) as u32)
-        .flat_map(|q| {
-            let k = StreamKey::new(n.seed, n.param, n.epoch, n.first_pair.wrapping_add(q));
-            [k.k0, k.k1, 0, 0]
-        })
-        .collect()
-}
-
-/// Device upload helper: the keys and weights of an update's active pairs, four words per
-/// pair `(k0, k1, f as i32 bits, 0)`.
-pub fn update_keys(spec: &UpdateSpec, active: &[(u32, i8)]) -> Vec<u32> {
-    active
-        .iter()
-        .flat_map(|&(pair, f)| {
-            let k = StreamKey::new(spec.seed, spec.param, spec.epoch, pair);
-            [k.k0, k.k1, f as i32 as u32, 0]
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,40 +278,6 @@ mod tests {
     }
 
     #[test]
-    fn packing_and_keys() {
-        assert_eq!(pack_int8(&[1i16, -1, 127, -127, 5]), vec![0x817f_ff01, 5]);
-        assert_eq!(pack_int8::<i8>(&[]), Vec::<u32>::new());
-        let n = NoiseSpec {
-            seed: 3,
-            param: 4,
-            epoch: 5,
-            first_pair: 6,
-            rank: 1,
-            sigma_shift: 1,
-        };
-        let k = matmul_keys(&n, 3);
-        assert_eq!(k.len(), 8);
-        assert_eq!(k[4], StreamKey::new(3, 4, 5, 7).k0);
-        let spec = UpdateSpec {
-            seed: 3,
-            param: 4,
-            epoch: 5,
-            rank: 1,
-            shape: UpdateShape::Vector { len: 2 },
-        };
-        let u = update_keys(&spec, &[(9, -2)]);
-        assert_eq!(
-            u,
-            vec![
-                StreamKey::new(3, 4, 5, 9).k0,
-                StreamKey::new(3, 4, 5, 9).k1,
-                (-2i32) as u32,
-                0
-            ]
-        );
-    }
-
-    #[test]
     fn update_checks_bound_the_sum() {
         let spec = UpdateSpec {
             seed: 1,
@@ -419,9 +296,6 @@ mod tests {
             ..spec
         };
         assert!(check_update(&v, &many).is_ok());
-        assert_eq!(
-            UpdateShape::from(Kind::Vector { len: 3, init: 16 }).numel(),
-            3
-        );
+        assert_eq!(UpdateShape::Vector { len: 3 }.numel(), 3);
     }
 }

@@ -1,29 +1,30 @@
 //! The CPU reference of [`IntKernels`]: the same code the language model runs
-//! ([`gemm_i16`], [`add_correction`], [`Runner`]'s rescale, the update sums of
-//! [`crate::update`]), so every GPU backend that matches it matches training bit for bit.
+//! ([`gemm_i16`], [`add_correction`], [`rescale_into`], the update sums
+//! [`matrix_update_sum`] / [`vector_update_sum`]), so every GPU backend that matches it matches
+//! training bit for bit.
 
-use crate::error::LlmError;
-use crate::forward::{add_correction, Runner};
-use crate::int_backend::{
-    check_matmul, check_update, IntKernels, IntMatmul, UpdateShape, UpdateSpec,
-};
-use crate::kernels::gemm_i16;
-use crate::noise::matrix_noise;
-use crate::update::{matrix_update_sum, vector_update_sum};
-use eggroll_core::noise::StreamKey;
+use super::correction::add_correction;
+use super::gemm::gemm_i16;
+use super::kernels::IntKernels;
+use super::noise::matrix_noise;
+use super::rescale::rescale_into;
+use super::spec::{check_matmul, check_update, IntMatmul, UpdateShape, UpdateSpec};
+use super::update_sum::{matrix_update_sum, vector_update_sum};
+use crate::error::CoreError;
+use crate::noise::StreamKey;
 
 /// The CPU integer kernels (AVX2 when available; the portable path gives the same bits).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuInt;
 
 impl IntKernels for CpuInt {
-    type Error = LlmError;
+    type Error = CoreError;
 
     fn name(&self) -> String {
         "cpu".into()
     }
 
-    fn perturbed_matmul(&self, m: &IntMatmul<'_>) -> Result<Vec<i32>, LlmError> {
+    fn perturbed_matmul(&self, m: &IntMatmul<'_>) -> Result<Vec<i32>, CoreError> {
         check_matmul(m)?;
         let IntMatmul {
             x,
@@ -59,14 +60,14 @@ impl IntKernels for CpuInt {
         Ok(acc)
     }
 
-    fn perturbed_matmul_rescaled(&self, m: &IntMatmul<'_>) -> Result<Vec<i16>, LlmError> {
+    fn perturbed_matmul_rescaled(&self, m: &IntMatmul<'_>) -> Result<Vec<i16>, CoreError> {
         let acc = self.perturbed_matmul(m)?;
         let mut y = vec![0i16; m.rows * m.out];
-        Runner::rescale_into(&acc, m.rows, m.out, m.inp, &mut y, m.out);
+        rescale_into(&acc, m.rows, m.out, m.inp, &mut y, m.out);
         Ok(y)
     }
 
-    fn update_sum(&self, spec: &UpdateSpec, active: &[(u32, i8)]) -> Result<Vec<i32>, LlmError> {
+    fn update_sum(&self, spec: &UpdateSpec, active: &[(u32, i8)]) -> Result<Vec<i32>, CoreError> {
         check_update(spec, active)?;
         Ok(match spec.shape {
             UpdateShape::Matrix { out, inp } => matrix_update_sum(
@@ -82,9 +83,7 @@ impl IntKernels for CpuInt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forward::rescale_multiplier;
-    use crate::int_backend::NoiseSpec;
-    use crate::noise::q8;
+    use crate::int::{q8, rescale_multiplier, NoiseSpec};
 
     #[test]
     fn hand_checked_small_case() {
@@ -127,8 +126,8 @@ mod tests {
         // The formulas of the module doc written out element by element, independently of
         // the shared GEMM and correction code.
         let (rows, inp, out, rank) = (5, 7, 6, 3);
-        let x = crate::int_conformance::values(rows * inp, 1);
-        let w: Vec<i8> = crate::int_conformance::values(out * inp, 2)
+        let x = crate::int::conformance::values(rows * inp, 1);
+        let w: Vec<i8> = crate::int::conformance::values(out * inp, 2)
             .into_iter()
             .map(|v| v as i8)
             .collect();

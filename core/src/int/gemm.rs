@@ -165,9 +165,7 @@ mod tests {
 
     fn fill(n: usize, seed: u32) -> Vec<i16> {
         (0..n as u32)
-            .map(|i| {
-                (eggroll_core::noise::hash32(i ^ seed.wrapping_mul(0x9e37_79b9)) % 255) as i16 - 127
-            })
+            .map(|i| (crate::noise::hash32(i ^ seed.wrapping_mul(0x9e37_79b9)) % 255) as i16 - 127)
             .collect()
     }
 

@@ -5,9 +5,8 @@
 //! negative weights) and checks that invalid inputs are refused. Run it for a backend with
 //! [`int_conformance_suite!`](crate::int_conformance_suite).
 
-use crate::int_backend::{IntKernels, IntMatmul, NoiseSpec, UpdateShape, UpdateSpec};
-use crate::int_cpu::CpuInt;
-use eggroll_core::noise::hash32;
+use super::{CpuInt, IntKernels, IntMatmul, NoiseSpec, UpdateShape, UpdateSpec};
+use crate::noise::hash32;
 
 /// Deterministic int8-range values (−127..=127) for a case; `salt` picks the sequence.
 pub fn values(n: usize, salt: u32) -> Vec<i16> {
@@ -298,27 +297,27 @@ macro_rules! int_conformance_suite {
     ($k:expr) => {
         #[test]
         fn int_conformance_matmul_plain() {
-            $crate::int_conformance::check_matmul_plain(&$k).unwrap();
+            $crate::int::conformance::check_matmul_plain(&$k).unwrap();
         }
         #[test]
         fn int_conformance_matmul_noise() {
-            $crate::int_conformance::check_matmul_noise(&$k).unwrap();
+            $crate::int::conformance::check_matmul_noise(&$k).unwrap();
         }
         #[test]
         fn int_conformance_matmul_extremes() {
-            $crate::int_conformance::check_matmul_extremes(&$k).unwrap();
+            $crate::int::conformance::check_matmul_extremes(&$k).unwrap();
         }
         #[test]
         fn int_conformance_update_matrix() {
-            $crate::int_conformance::check_update_matrix(&$k).unwrap();
+            $crate::int::conformance::check_update_matrix(&$k).unwrap();
         }
         #[test]
         fn int_conformance_update_vector() {
-            $crate::int_conformance::check_update_vector(&$k).unwrap();
+            $crate::int::conformance::check_update_vector(&$k).unwrap();
         }
         #[test]
         fn int_conformance_rejects_invalid() {
-            $crate::int_conformance::check_rejects_invalid(&$k).unwrap();
+            $crate::int::conformance::check_rejects_invalid(&$k).unwrap();
         }
     };
 }
@@ -326,7 +325,7 @@ macro_rules! int_conformance_suite {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::LlmError;
+    use crate::error::CoreError;
 
     /// A backend that is right except for one deliberate error in each kernel.
     struct Wrong {
@@ -335,7 +334,7 @@ mod tests {
     }
 
     impl IntKernels for Wrong {
-        type Error = LlmError;
+        type Error = CoreError;
         fn name(&self) -> String {
             "wrong".into()
         }

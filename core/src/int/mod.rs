@@ -1,0 +1,32 @@
+//! The integer kernel contract of the integer-only language model (`eggroll-llm`): the two hot
+//! integer operations (the perturbed int8 matmul `x·Wᵀ` plus each member's rank-r correction,
+//! optionally rescaled to int8, and the update sum `Σ_k f_k·A_k·B_kᵀ`) as the [`IntKernels`]
+//! trait, their input types and validation ([`spec`]), the q8 noise they regenerate
+//! ([`noise`]), and the CPU reference [`CpuInt`] with the integer kernels it is built from.
+//! Device backends (`eggroll-shaders`, `eggroll-cubecl`) implement [`IntKernels`] against this
+//! module only and are checked bit for bit against [`CpuInt`] by
+//! [`int_conformance_suite!`](crate::int_conformance_suite) (feature `testing`).
+
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
+pub mod correction;
+pub mod cpu;
+pub mod gemm;
+pub mod kernels;
+pub mod noise;
+pub mod rescale;
+pub mod spec;
+pub mod update_sum;
+pub mod upload;
+
+pub use correction::add_correction;
+pub use cpu::CpuInt;
+pub use gemm::{dot, dot_portable, gemm_i16, gemm_i16_portable, simd_available};
+pub use kernels::{DynIntKernels, IntKernels};
+pub use noise::{matrix_noise, q8, vector_noise};
+pub use rescale::{rescale_into, rescale_multiplier};
+pub use spec::{
+    check_matmul, check_update, IntMatmul, NoiseSpec, UpdateShape, UpdateSpec, INT8_MAX,
+};
+pub use update_sum::{matrix_update_sum, vector_update_sum};
+pub use upload::{matmul_keys, pack_int8, update_keys};
