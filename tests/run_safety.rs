@@ -288,3 +288,94 @@ fn an_unknown_strategy_is_named_by_key_before_the_run_directory_is_touched() {
         "{err}"
     );
 }
+
+/// A small deterministic generator (xorshift) so the fuzz cases are the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Mutate `text` once: delete, duplicate or replace a character, or swap in an extreme value.
+fn mutate(text: &str, rng: &mut Rng) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    let at = rng.below(chars.len());
+    let pieces = [
+        "0",
+        "-1",
+        "1e400",
+        "nan",
+        "inf",
+        "18446744073709551616",
+        "\"x\"",
+        "[",
+        "]",
+        "=",
+        "\n",
+        "[[a]]",
+        "{",
+        "true",
+        "0.0",
+        "99999999999",
+    ];
+    match rng.below(4) {
+        0 if !chars.is_empty() => {
+            chars.remove(at);
+        }
+        1 if !chars.is_empty() => {
+            let c = chars[at];
+            chars.insert(at, c);
+        }
+        _ => {
+            let piece = pieces[rng.below(pieces.len())];
+            for (i, c) in piece.chars().enumerate() {
+                chars.insert(at.min(chars.len()) + i, c);
+            }
+        }
+    }
+    chars.into_iter().collect()
+}
+
+#[test]
+fn mutated_configs_never_panic() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut cases = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.contains("workload") {
+            continue; // the EGG configs have their own parser
+        }
+        for _ in 0..400 {
+            let mut m = text.clone();
+            for _ in 0..1 + rng.below(3) {
+                m = mutate(&m, &mut rng);
+            }
+            let outcome = std::panic::catch_unwind(|| RunConfig::from_toml(&m, "fuzz", &[]));
+            assert!(
+                outcome.is_ok(),
+                "{} mutated to:\n{m}\npanicked",
+                path.display()
+            );
+            if let Ok(Ok(cfg)) = outcome {
+                // Whatever parses must also validate its task and serialise again.
+                assert!(cfg.to_toml().is_ok());
+            }
+            cases += 1;
+        }
+    }
+    assert!(
+        cases >= 400,
+        "no example configs found in {}",
+        dir.display()
+    );
+}
