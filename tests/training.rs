@@ -154,6 +154,20 @@ fn open_es_trains_too() {
     let cfg = small_config(&["es.strategy=\"open_es\"", "generations=3"]);
     let dir = tmp("openes");
     assert_eq!(run(&cfg, &dir, false, None).generation, 3);
+    // open_es must perturb with full-rank noise, not EGGROLL's low-rank factors …
+    let strategy = eggroll_populations::make_strategy(&cfg.es, cfg.generations).unwrap();
+    let state = eggroll_populations::StrategyState {
+        seed: cfg.seed,
+        generation: 0,
+        total_generations: cfg.generations,
+    };
+    let pop = strategy.ask(&state).unwrap();
+    assert_eq!(pop.kind, eggroll_core::NoiseKind::Full);
+    // … and so train to other parameters than EGGROLL from the same seed.
+    let low = small_config(&["generations=3"]);
+    let low_dir = tmp("openes-vs-eggroll");
+    run(&low, &low_dir, false, None);
+    assert_ne!(params(&dir), params(&low_dir));
 }
 
 /// A task whose member 3 returns NaN in every generation.
