@@ -6,6 +6,8 @@ use crate::tasks::TaskConfig;
 use eggroll_core::backend::Activation;
 use eggroll_core::optim::Optimizer;
 use eggroll_core::schedule::{Schedule, ScheduleKind};
+use eggroll_core::shaping::Shaping;
+use eggroll_llm::{EggConfig, EggModelConfig};
 use eggroll_populations::EsConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -23,9 +25,9 @@ pub struct RunConfig {
     /// What is learned and how fitness is measured.
     #[serde(default)]
     pub task: TaskConfig,
-    /// Hidden layers of the MLP (input and output widths come from the task).
+    /// The model family (`kind`, default `mlp`) and its settings.
     #[serde(default)]
-    pub model: ModelConfig,
+    pub model: ModelSection,
     /// Strategy and population.
     #[serde(default)]
     pub es: EsConfig,
@@ -40,7 +42,35 @@ pub struct RunConfig {
     pub run: RunSection,
 }
 
-/// The MLP's hidden shape.
+/// The `[model]` section: which model family (`kind`) with its settings. Adding a family is a
+/// variant here plus its learner in `crate::models`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ModelSection {
+    /// A multilayer perceptron whose input and output widths come from the task.
+    Mlp(ModelConfig),
+    /// EGG's integer-only GRU language model, trained on task `text` with `es.shaping =
+    /// "pair_sign"`.
+    EggGru(EggModelConfig),
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        ModelSection::Mlp(ModelConfig::default())
+    }
+}
+
+impl ModelSection {
+    /// The family's name, as written in `kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ModelSection::Mlp(_) => "mlp",
+            ModelSection::EggGru(_) => eggroll_llm::checkpoint::MODEL_KIND,
+        }
+    }
+}
+
+/// `[model] kind = "mlp"`: the MLP's hidden shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
@@ -198,13 +228,24 @@ impl RunConfig {
                 None => e.message().to_string(),
             },
         })?;
+        if value.contains_key(crate::config_legacy::WORKLOAD_KEY) {
+            return Err(Error::Config {
+                origin: origin.into(),
+                why: crate::config_legacy::old_egg_form(&value),
+            });
+        }
         for ov in overrides {
             apply_override(&mut value, ov)?;
         }
-        // `[task]` without a name means the default task.
-        if let Some(task) = value.get_mut("task").and_then(toml::Value::as_table_mut) {
-            task.entry("name")
-                .or_insert_with(|| toml::Value::String(TaskConfig::default().name().into()));
+        // `[task]` without a name means the default task, `[model]` without a kind the MLP.
+        for (section, key, default) in [
+            ("task", "name", TaskConfig::default().name()),
+            ("model", "kind", ModelSection::default().kind()),
+        ] {
+            if let Some(t) = value.get_mut(section).and_then(toml::Value::as_table_mut) {
+                t.entry(key)
+                    .or_insert_with(|| toml::Value::String(default.into()));
+            }
         }
         let de = toml::Value::Table(value);
         let cfg: RunConfig = serde_path_to_error::deserialize(de).map_err(|e| Error::Config {
@@ -257,8 +298,24 @@ impl RunConfig {
             .schedule(self.generations)
             .validate_positive("lr")
             .map_err(|e| e.to_string())?;
-        if self.model.hidden.contains(&0) {
-            return Err("model.hidden: widths must be at least 1".into());
+        match (&self.model, &self.task) {
+            (ModelSection::Mlp(_), TaskConfig::Text(_)) => {
+                return Err(
+                    "task.name: task `text` trains the EGG language model (set [model] kind = \"egg_gru\")".into(),
+                )
+            }
+            (ModelSection::Mlp(m), _) => {
+                if m.hidden.contains(&0) {
+                    return Err("model.hidden: widths must be at least 1".into());
+                }
+            }
+            (ModelSection::EggGru(_), TaskConfig::Text(_)) => self.validate_egg()?,
+            (ModelSection::EggGru(_), task) => {
+                return Err(format!(
+                    "task.name: model kind egg_gru trains on task `text` (next-byte prediction on a file), not `{}`",
+                    task.name()
+                ))
+            }
         }
         if self.run.eval_every == 0 || self.run.checkpoint_every == 0 {
             return Err("run.eval_every and run.checkpoint_every must be at least 1".into());
@@ -272,6 +329,53 @@ impl RunConfig {
             }
         }
         self.task.validate()
+    }
+
+    /// The MLP section, when the model is an MLP.
+    pub fn mlp(&self) -> Option<&ModelConfig> {
+        match &self.model {
+            ModelSection::Mlp(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The EGG run this config describes, when its model is `egg_gru` on task `text`.
+    pub fn egg(&self) -> Option<EggConfig> {
+        match (&self.model, &self.task) {
+            (ModelSection::EggGru(model), TaskConfig::Text(text)) => Some(EggConfig {
+                seed: self.seed,
+                population: self.es.population,
+                rank: self.es.rank,
+                model: model.clone(),
+                text: text.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// What the EGG model needs of the strategy, and its own ranges.
+    fn validate_egg(&self) -> std::result::Result<(), String> {
+        let es = &self.es;
+        if es.strategy != "eggroll" || !es.antithetic {
+            return Err(format!(
+                "es.strategy: the EGG model is perturbed by antithetic low-rank noise (strategy \"eggroll\", antithetic = true), not `{}`{}",
+                es.strategy,
+                if es.antithetic { "" } else { " without antithetic pairs" }
+            ));
+        }
+        if es.shaping != Shaping::PairSign {
+            return Err(format!(
+                "es.shaping: the EGG model takes integer sign steps; set shaping = \"pair_sign\" (not {:?})",
+                es.shaping
+            ));
+        }
+        if es.group_size != 1 {
+            return Err("es.group_size: pair_sign shaping has no groups; leave it at 1".into());
+        }
+        match self.egg() {
+            Some(egg) => egg.validate().map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
     }
 
     /// The fully resolved config as TOML.

@@ -40,6 +40,9 @@ pub enum Error {
     /// From the core.
     #[error(transparent)]
     Core(#[from] eggroll_core::CoreError),
+    /// From the EGG language model.
+    #[error(transparent)]
+    Llm(#[from] eggroll_llm::LlmError),
     /// From the strategies.
     #[error(transparent)]
     Population(#[from] eggroll_populations::PopulationError),

@@ -5,12 +5,14 @@
 
 pub mod bench;
 pub mod config;
+pub mod config_legacy;
 pub mod dist;
 #[cfg(feature = "mpi")]
 pub mod dist_mpi;
 pub mod error;
 pub mod memory;
 pub mod metrics;
+pub mod models;
 pub mod render;
 pub mod run_lock;
 pub mod run_state;

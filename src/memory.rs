@@ -29,7 +29,9 @@ pub fn estimate(
     rows_per_member: usize,
 ) -> [(u64, &'static str); 2] {
     let mut widths = vec![input as u64];
-    widths.extend(cfg.model.hidden.iter().map(|&h| h as u64));
+    if let Some(m) = cfg.mlp() {
+        widths.extend(m.hidden.iter().map(|&h| h as u64));
+    }
     widths.push(output as u64);
     let params: u64 = widths
         .windows(2)

@@ -1,72 +1,69 @@
-//! What a checkpoint holds for an MLP run, and turning it back into a model and optimiser.
+//! The one checkpoint layout of every run: what the loop writes beside the learner's own
+//! tensors (the resolved config under `config`, its hash, the model kind, the strategy state
+//! and the generation), and the checks made when a checkpoint is resumed.
 
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use eggroll_core::checkpoint::Checkpoint;
-use eggroll_core::mlp::{Mlp, MlpConfig};
-use eggroll_core::model::OptimState;
-use eggroll_core::{Backend, Model};
+use eggroll_core::learner::Learner;
 use eggroll_populations::StrategyState;
+use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Everything needed to continue a run exactly.
-pub struct RunState<B: Backend> {
-    /// The model.
-    pub model: Mlp<B>,
-    /// Optimiser buffers per tensor.
-    pub optim: OptimState<B>,
-    /// Strategy state (next generation).
-    pub strategy: StrategyState,
-}
-
-/// Build a checkpoint of `state` for `cfg`.
-pub fn to_checkpoint<B: Backend>(
-    backend: &B,
+/// A checkpoint of `learner` at `strategy`'s generation, run with `cfg`.
+pub fn to_checkpoint<L: Learner>(
     cfg: &RunConfig,
-    state: &RunState<B>,
-) -> Result<Checkpoint> {
+    strategy: &StrategyState,
+    learner: &L,
+) -> Result<Checkpoint>
+where
+    Error: From<L::Error>,
+{
     let mut ck = Checkpoint::default();
-    for (i, spec) in state.model.specs().iter().enumerate() {
-        let data = backend.download(&state.model.params()[i])?;
-        ck.insert(format!("params.{}", spec.name), spec.shape.dims(), data);
-        for (slot, buf) in state.optim[i].iter().enumerate() {
-            ck.insert(
-                format!("optim.{slot}.{}", spec.name),
-                spec.shape.dims(),
-                backend.download(buf)?,
-            );
-        }
-    }
-    ck.metadata
-        .insert("generation".into(), state.strategy.generation.to_string());
-    ck.metadata.insert("config_hash".into(), cfg.hash()?);
-    ck.metadata.insert("config".into(), cfg.to_toml()?);
-    ck.metadata
-        .insert("strategy_state".into(), to_json(&state.strategy)?);
-    ck.metadata
-        .insert("model".into(), to_json(state.model.config())?);
+    learner.save(&mut ck)?;
+    let meta = &mut ck.metadata;
+    meta.insert("generation".into(), strategy.generation.to_string());
+    meta.insert("config_hash".into(), cfg.hash()?);
+    meta.insert("config".into(), cfg.to_toml()?);
+    meta.insert("model_kind".into(), learner.kind().into());
+    meta.insert("strategy_state".into(), to_json(strategy)?);
     Ok(ck)
 }
 
-/// Restore a run from a checkpoint, checking it belongs to `cfg`.
-pub fn from_checkpoint<B: Backend>(
-    backend: &B,
+/// Restore `learner` from `ck` (at `path`), checking the checkpoint belongs to `cfg`; returns
+/// the strategy state to continue from.
+pub fn from_checkpoint<L: Learner>(
     cfg: &RunConfig,
-    model_cfg: MlpConfig,
     ck: &Checkpoint,
     path: &Path,
-) -> Result<RunState<B>> {
+    learner: &mut L,
+) -> Result<StrategyState>
+where
+    Error: From<L::Error>,
+{
     let bad = |why: String| {
         Error::Core(eggroll_core::CoreError::Checkpoint {
             path: path.display().to_string(),
             why,
         })
     };
+    let kind = ck.metadata.get("model_kind").map_or("mlp", String::as_str);
+    if kind != learner.kind() {
+        return Err(bad(format!(
+            "holds a `{kind}` model, but the config trains `{}`",
+            learner.kind()
+        )));
+    }
     let hash = ck.meta("config_hash", path)?;
     if hash != cfg.hash()? {
+        let keys = changed_keys(ck.meta("config", path)?, &cfg.to_toml()?);
         return Err(bad(format!(
-            "was written by a different config (hash {hash}, this config {}); resume with the run's own config.toml",
-            cfg.hash()?
+            "was written by a different config ({}); resume with the run's own config.toml",
+            if keys.is_empty() {
+                format!("hash {hash}, this config {}", cfg.hash()?)
+            } else {
+                format!("changed: {}", keys.join(", "))
+            }
         )));
     }
     let strategy: StrategyState = serde_json::from_str(ck.meta("strategy_state", path)?)
@@ -84,31 +81,47 @@ pub fn from_checkpoint<B: Backend>(
             strategy.seed, cfg.seed
         )));
     }
-    let specs = model_cfg.specs()?;
-    let mut host = Vec::new();
-    let mut optim = Vec::new();
-    let slots = cfg.optimizer.state_slots();
-    for spec in &specs {
-        let n = spec.shape.numel();
-        host.push(
-            ck.tensor(&format!("params.{}", spec.name), n, path)?
-                .to_vec(),
-        );
-        let mut st = Vec::new();
-        for slot in 0..slots {
-            let data = ck.tensor(&format!("optim.{slot}.{}", spec.name), n, path)?;
-            st.push(backend.upload(data)?);
+    learner.load(ck, path)?;
+    Ok(strategy)
+}
+
+/// The dotted keys whose values differ between two resolved configs (`generations` aside,
+/// which a resumed run may change).
+fn changed_keys(old: &str, new: &str) -> Vec<String> {
+    fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
+        match v {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    flatten(&key, v, out);
+                }
+            }
+            other => {
+                out.insert(prefix.to_string(), other.to_string());
+            }
         }
-        optim.push(st);
     }
-    if let Some(i) = host.iter().flatten().position(|v| !v.is_finite()) {
-        return Err(bad(format!("parameter element {i} is not finite")));
-    }
-    Ok(RunState {
-        model: Mlp::from_host(backend, model_cfg, &host)?,
-        optim,
-        strategy,
-    })
+    let parse = |text: &str| {
+        let mut out = BTreeMap::new();
+        if let Ok(t) = text.parse::<toml::Table>() {
+            flatten("", &toml::Value::Table(t), &mut out);
+        }
+        out
+    };
+    let (a, b) = (parse(old), parse(new));
+    let mut keys: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| *k != "generations" && a.get(*k) != b.get(*k))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
@@ -116,4 +129,16 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
         origin: "checkpoint metadata".into(),
         why: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_keys_name_what_differs() {
+        let a = "seed = 1\n[es]\nsigma = 0.1\nrank = 2\n[run]\neval_every = 5\n";
+        let b = "seed = 1\ngenerations = 9\n[es]\nsigma = 0.2\nrank = 2\n[run]\neval_every = 5\nnan_policy = \"worst\"\n";
+        assert_eq!(changed_keys(a, b), vec!["es.sigma", "run.nan_policy"]);
+    }
 }

@@ -1,18 +1,19 @@
-//! The training loop: ask → evaluate the whole population → tell → one ES update, with
-//! metrics, periodic evaluation and atomic checkpoints. Flat and readable on purpose.
+//! The one training loop of every model family: ask → score this process's share of the
+//! population → gather the fitness → tell → the learner's update, with metrics, periodic
+//! evaluation and atomic checkpoints. Flat and readable on purpose; what differs between
+//! families sits behind [`Learner`] (built by `crate::models` from `[model] kind`).
 
 use crate::config::{NanPolicy, RunConfig};
-use crate::dist::{Communicator, SingleProcess};
+use crate::dist::Communicator;
 use crate::error::{Error, Result};
 use crate::metrics::MetricsLog;
 use crate::run_lock::RunLock;
-use crate::run_state::{from_checkpoint, to_checkpoint, RunState};
-use crate::tasks::Task;
+use crate::run_state::{from_checkpoint, to_checkpoint};
 use eggroll_core::checkpoint::Checkpoint;
-use eggroll_core::mlp::{Mlp, MlpConfig};
-use eggroll_core::model::{apply_es_update, zero_optim_state};
-use eggroll_core::{Activation, Backend, Model};
-use eggroll_populations::shard::shard_range;
+use eggroll_core::learner::Learner;
+use eggroll_core::population::Population;
+use eggroll_core::task::Metrics;
+use eggroll_populations::shard::member_shard;
 use eggroll_populations::{make_strategy, StrategyState};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -42,7 +43,9 @@ pub struct GenerationReport {
     /// Best raw fitness.
     pub fitness_max: f64,
     /// Evaluation metrics, when evaluated this generation.
-    pub eval: Vec<(&'static str, f64)>,
+    pub eval: Metrics,
+    /// The family's own figures of this generation (training bits/byte, weights changed, …).
+    pub extra: Metrics,
     /// Wall seconds of this generation.
     pub seconds: f64,
 }
@@ -53,13 +56,15 @@ pub struct TrainSummary {
     /// The next generation to run (= generations completed).
     pub generation: u64,
     /// Last evaluation metrics.
-    pub eval: Vec<(&'static str, f64)>,
+    pub eval: Metrics,
     /// Whether `run.stop_metric` reached `run.stop_value` before the last generation.
     pub stopped_early: bool,
     /// Evaluation of the initial model (fresh runs only).
-    pub initial_eval: Vec<(&'static str, f64)>,
+    pub initial_eval: Metrics,
     /// Wall seconds of this invocation.
     pub seconds: f64,
+    /// The learner's reference figures (also in `baselines.json`; empty for most families).
+    pub baselines: Metrics,
 }
 
 /// Path of the latest checkpoint in a run directory.
@@ -102,67 +107,85 @@ fn load_latest_or_previous(latest: &Path, previous: &Path) -> Result<(Checkpoint
     }
 }
 
-/// Stop before a non-finite parameter can reach a checkpoint, naming the tensor and the
-/// generation, and saying which checkpoint is still good.
-fn check_finite<B: Backend>(
-    backend: &B,
-    model: &Mlp<B>,
-    generation: u64,
-    last_saved: Option<u64>,
-) -> Result<()> {
-    for (spec, buf) in model.specs().iter().zip(model.params()) {
-        let host = backend.download(buf)?;
-        if let Some(i) = host.iter().position(|v| !v.is_finite()) {
-            let kept = match last_saved {
-                Some(g) => format!("the checkpoint of generation {g} is kept intact"),
-                None => "no checkpoint was written".into(),
-            };
-            return Err(Error::Training {
-                generation,
-                why: format!(
-                    "the update made parameter {} non-finite (element {i} = {}); stopped before saving it, and {kept} (lower lr or es.sigma)",
-                    spec.name, host[i]
-                ),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// The MLP shape a task and config imply.
-pub fn model_config<B: Backend>(cfg: &RunConfig, task: &dyn Task<B>) -> MlpConfig {
-    MlpConfig {
-        input: task.input_dim(),
-        hidden: cfg.model.hidden.clone(),
-        output: task.output_dim(),
-        activation: cfg.model.activation,
-        output_activation: Activation::Identity,
-        bias: cfg.model.bias,
-    }
-}
-
-/// Train `cfg` on `backend` in this process alone, calling `progress` after every generation.
-pub fn train<B: Backend>(
+/// Train `cfg` in this process alone (the EGG model's products on the CPU), calling
+/// `progress` after every generation.
+pub fn train<B: eggroll_core::Backend>(
     backend: &B,
     cfg: &RunConfig,
-    task: &dyn Task<B>,
     opts: &TrainOptions,
     progress: &mut dyn FnMut(&GenerationReport),
 ) -> Result<TrainSummary> {
-    train_distributed(backend, cfg, task, opts, &SingleProcess, progress)
+    crate::models::train_run(
+        backend,
+        None,
+        cfg,
+        opts,
+        &crate::dist::SingleProcess,
+        progress,
+    )
 }
 
-/// Train with the population sharded over the processes of `comm`. Every rank evaluates its
-/// contiguous share of members, the fitness is all-gathered, and every rank applies the same
-/// update; rank 0 alone writes the run directory and reports progress.
-pub fn train_distributed<B: Backend>(
-    backend: &B,
+/// Stop before a non-finite parameter can reach a checkpoint, naming the tensor and the
+/// generation, and saying which checkpoint is still good.
+fn check_finite<L: Learner>(learner: &L, generation: u64, last_saved: Option<u64>) -> Result<()>
+where
+    Error: From<L::Error>,
+{
+    let Some((name, i, value)) = learner.first_nonfinite()? else {
+        return Ok(());
+    };
+    let kept = match last_saved {
+        Some(g) => format!("the checkpoint of generation {g} is kept intact"),
+        None => "no checkpoint was written".into(),
+    };
+    Err(Error::Training {
+        generation,
+        why: format!(
+            "the update made parameter {name} non-finite (element {i} = {value}); stopped before saving it, and {kept} (lower lr or es.sigma)"
+        ),
+    })
+}
+
+/// Gather the per-member state every process updated for its own members only (see
+/// [`Learner::member_state`]), so the checkpoint holds every member's.
+fn gather_member_state<L: Learner>(
+    learner: &mut L,
+    pop: &Population,
+    comm: &dyn Communicator,
+) -> Result<()>
+where
+    Error: From<L::Error>,
+{
+    let size = comm.size() as u32;
+    if size == 1 {
+        return Ok(());
+    }
+    let mine = member_shard(pop, size, comm.rank() as u32);
+    let Some(local) = learner.member_state(mine.clone()) else {
+        return Ok(());
+    };
+    let per = local.len() / mine.len().max(1);
+    let counts: Vec<usize> = (0..size)
+        .map(|r| member_shard(pop, size, r).len() * per)
+        .collect();
+    let all = comm.all_gather_f32(&local, &counts)?;
+    Ok(learner.set_member_state(&all)?)
+}
+
+/// Train `learner` as `cfg` says, with the population sharded over the processes of `comm`.
+/// Every rank scores its contiguous share of members (whole antithetic pairs), the fitness is
+/// all-gathered, and every rank applies the same update; rank 0 alone writes the run
+/// directory and reports progress. `crate::models::train_run` builds the learner.
+pub fn run_loop<L: Learner>(
+    learner: &mut L,
     cfg: &RunConfig,
-    task: &dyn Task<B>,
     opts: &TrainOptions,
     comm: &dyn Communicator,
     progress: &mut dyn FnMut(&GenerationReport),
-) -> Result<TrainSummary> {
+) -> Result<TrainSummary>
+where
+    Error: From<L::Error>,
+{
     let started = Instant::now();
     let leader = comm.rank() == 0;
     let hash = u64::from_str_radix(&cfg.hash()?, 16).unwrap_or_default();
@@ -200,7 +223,7 @@ pub fn train_distributed<B: Backend>(
         return Err(run_err("has no checkpoint to resume from".into()));
     }
     if let Some(metric) = &cfg.run.stop_metric {
-        let known = task.metric_names();
+        let known = learner.metric_names();
         if !known.contains(&metric.as_str()) {
             return Err(Error::Config {
                 origin: "run.stop_metric".into(),
@@ -212,45 +235,40 @@ pub fn train_distributed<B: Backend>(
             });
         }
     }
-    crate::memory::check(
-        cfg,
-        task.input_dim(),
-        task.output_dim(),
-        task.rows_per_member(),
-    )?;
+    let baselines = learner.baselines();
     if leader {
         eggroll_core::checkpoint::write_atomic(
             &opts.out_dir.join("config.toml"),
             cfg.to_toml()?.as_bytes(),
         )?;
+        if !baselines.is_empty() {
+            let map: Map<String, Value> = baselines
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), json!(v)))
+                .collect();
+            eggroll_core::checkpoint::write_atomic(
+                &opts.out_dir.join("baselines.json"),
+                Value::Object(map).to_string().as_bytes(),
+            )?;
+        }
     }
 
     let strategy = make_strategy(&cfg.es, cfg.generations)?;
-    let mcfg = model_config(cfg, task);
     let mut state = if opts.resume {
         let (ck, path) = load_latest_or_previous(&ckpt_path, &previous)?;
-        if let Some(json) = ck.metadata.get("task_state") {
-            task.load_state_json(json)?;
-        }
-        from_checkpoint(backend, cfg, mcfg, &ck, &path)?
+        from_checkpoint(cfg, &ck, &path, learner)?
     } else {
-        let model = Mlp::init(backend, mcfg, cfg.seed)?;
-        let optim = zero_optim_state(backend, model.specs(), cfg.optimizer.state_slots())?;
-        RunState {
-            model,
-            optim,
-            strategy: StrategyState {
-                seed: cfg.seed,
-                generation: 0,
-                total_generations: cfg.generations,
-            },
+        StrategyState {
+            seed: cfg.seed,
+            generation: 0,
+            total_generations: cfg.generations,
         }
     };
-    state.strategy.total_generations = cfg.generations;
+    state.total_generations = cfg.generations;
     let mut log = if leader {
         Some(MetricsLog::open(
             &opts.out_dir.join("metrics.jsonl"),
-            state.strategy.generation,
+            state.generation,
         )?)
     } else {
         None
@@ -258,46 +276,37 @@ pub fn train_distributed<B: Backend>(
     let end = opts
         .stop_after
         .map_or(cfg.generations, |s| s.min(cfg.generations));
-    let lr = cfg.lr.schedule(cfg.generations);
     let mut last_eval = Vec::new();
     let mut stopped_early = false;
-    let mut last_saved = opts.resume.then_some(state.strategy.generation);
+    let mut last_saved = opts.resume.then_some(state.generation);
     let initial_eval = if opts.resume || !leader {
         Vec::new()
     } else {
-        task.evaluate(backend, &state.model)?
+        learner.evaluate()?
     };
-    while state.strategy.generation < end {
-        let g = state.strategy.generation;
+    while state.generation < end {
+        let g = state.generation;
         let t0 = Instant::now();
-        let pop = strategy.ask(&state.strategy)?;
+        let pop = strategy.ask(&state)?;
         let counts: Vec<usize> = (0..comm.size())
-            .map(|r| shard_range(pop.size, comm.size() as u32, r as u32).len())
+            .map(|r| member_shard(&pop, comm.size() as u32, r as u32).len())
             .collect();
-        let mine = shard_range(pop.size, comm.size() as u32, comm.rank() as u32);
+        let mine = member_shard(&pop, comm.size() as u32, comm.rank() as u32);
         let bytes_before = comm.bytes_exchanged();
-        let local = task.fitness(backend, &state.model, &pop, mine, g)?;
+        let local = learner.fitness(&pop, mine, g)?;
         let mut fitness = comm.all_gather_f32(&local, &counts)?;
         let bytes = comm.bytes_exchanged() - bytes_before;
         let nonfinite = apply_nan_policy(&mut fitness, cfg.run.nan_policy, g)?;
-        let weights = strategy.tell(&mut state.strategy, &pop, &fitness)?;
-        let step = cfg.optimizer.step(g + 1, lr.at(g), pop.size);
-        apply_es_update(
-            backend,
-            &mut state.model,
-            &mut state.optim,
-            &pop,
-            &weights,
-            &step,
-        )?;
-        check_finite(backend, &state.model, g, last_saved)?;
-        task.after_generation(backend, &state.model, g)?;
+        let extra = learner.fitness_metrics(&fitness);
+        let update = strategy.tell(&mut state, &pop, &fitness)?;
+        let applied = learner.apply(&pop, &update, g)?;
+        check_finite(learner, g, last_saved)?;
 
-        let done = state.strategy.generation;
+        let done = state.generation;
         // With early stopping every rank evaluates (identically), so all stop together.
         let evaluate_here = leader || cfg.run.stop_metric.is_some();
         let eval = if evaluate_here && (done % cfg.run.eval_every == 0 || done == end) {
-            task.evaluate(backend, &state.model)?
+            learner.evaluate()?
         } else {
             Vec::new()
         };
@@ -307,26 +316,25 @@ pub fn train_distributed<B: Backend>(
         line.insert("generation".into(), json!(g));
         line.insert("fitness_mean".into(), json!(mean));
         line.insert("fitness_max".into(), json!(max));
-        line.insert("sigma".into(), json!(pop.sigma));
-        line.insert("lr".into(), json!(lr.at(g)));
         line.insert("seconds".into(), json!(seconds));
         line.insert("nonfinite".into(), json!(nonfinite));
         if comm.size() > 1 {
             line.insert("ranks".into(), json!(comm.size()));
             line.insert("bytes_exchanged".into(), json!(bytes));
         }
-        for (k, v) in &eval {
-            line.insert((*k).into(), json!(v));
+        for (k, v) in extra.iter().chain(&applied).chain(&eval) {
+            line.insert((*k).into(), number(*v));
         }
         let reached = cfg.run.target_reached(&eval);
+        // Every rank takes the same decision (with early stopping every rank evaluates).
+        let save = done % cfg.run.checkpoint_every == 0 || done == end || reached;
+        if save {
+            gather_member_state(learner, &pop, comm)?;
+        }
         if let Some(log) = log.as_mut() {
             log.append(&Value::Object(line))?;
-            if done % cfg.run.checkpoint_every == 0 || done == end || reached {
-                let mut ck = to_checkpoint(backend, cfg, &state)?;
-                if let Some(json) = task.state_json() {
-                    ck.metadata.insert("task_state".into(), json);
-                }
-                save_rolling(&ck, &ckpt_path, &previous)?;
+            if save {
+                save_rolling(&to_checkpoint(cfg, &state, learner)?, &ckpt_path, &previous)?;
                 last_saved = Some(done);
             }
         }
@@ -342,6 +350,7 @@ pub fn train_distributed<B: Backend>(
             fitness_mean: mean,
             fitness_max: max,
             eval,
+            extra,
             seconds,
         });
         if reached {
@@ -351,19 +360,25 @@ pub fn train_distributed<B: Backend>(
     }
     if leader && !ckpt_path.exists() {
         // `--stop-after 0` (or a run already complete) still leaves a checkpoint to resume.
-        let mut ck = to_checkpoint(backend, cfg, &state)?;
-        if let Some(json) = task.state_json() {
-            ck.metadata.insert("task_state".into(), json);
-        }
-        save_rolling(&ck, &ckpt_path, &previous)?;
+        save_rolling(&to_checkpoint(cfg, &state, learner)?, &ckpt_path, &previous)?;
     }
     Ok(TrainSummary {
-        generation: state.strategy.generation,
+        generation: state.generation,
         eval: last_eval,
         initial_eval,
         stopped_early,
         seconds: started.elapsed().as_secs_f64(),
+        baselines,
     })
+}
+
+/// A metric as JSON: whole numbers (counts) as integers, the rest as floats.
+fn number(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        json!(v as i64)
+    } else {
+        json!(v)
+    }
 }
 
 fn mean_max(f: &[f32]) -> (f64, f64) {

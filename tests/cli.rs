@@ -191,7 +191,7 @@ fn egg_language_model_train_and_generate() {
     std::fs::write(
         &cfg,
         format!(
-            "workload = \"egg\"\ndata = {:?}\nd_model = 16\nn_layers = 1\npopulation = 32\ngenerations = 4\neval_every = 2\neval_bytes = 1024\neval_streams = 2\nchunk_members = 8\n",
+            "generations = 4\n[model]\nkind = \"egg_gru\"\nd_model = 16\nn_layers = 1\nchunk_members = 8\n[task]\nname = \"text\"\ndata = {:?}\neval_bytes = 1024\neval_streams = 2\n[es]\npopulation = 32\nrank = 1\nshaping = \"pair_sign\"\n[run]\neval_every = 2\n",
             text.to_str().unwrap()
         ),
     )
@@ -200,10 +200,40 @@ fn egg_language_model_train_and_generate() {
     let o = out.to_str().unwrap();
     let (ok, stdout, err) = eggroll(&["train", cfg.to_str().unwrap(), "--out", o]);
     assert!(ok, "{err}");
-    assert!(stdout.contains("bits/byte"), "{stdout}");
+    assert!(stdout.contains("eval_bits_per_byte"), "{stdout}");
     let (ok, stdout, err) = eggroll(&["generate", o, "--prompt", "the ", "--bytes", "20"]);
     assert!(ok, "{err}");
     assert!(stdout.starts_with("the "), "{stdout}");
+    // `eval` reads the EGG checkpoint like any other and gives the run's last evaluation.
+    let (ok, stdout, err) = eggroll(&["eval", o, "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let last: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(out.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v["generation"], 4);
+    assert_eq!(v["eval_bits_per_byte"], last["eval_bits_per_byte"]);
+    // `--stop-after` holds for EGG runs too.
+    let (ok, _, err) = eggroll(&[
+        "train",
+        cfg.to_str().unwrap(),
+        "--out",
+        dir.join("stopped").to_str().unwrap(),
+        "--stop-after",
+        "2",
+    ]);
+    assert!(ok, "{err}");
+    let lines = std::fs::read_to_string(dir.join("stopped").join("metrics.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 2);
+    // A config in the old flat form is refused with the sections to write instead.
+    let old = dir.join("old.toml");
+    std::fs::write(&old, "workload = \"egg\"\nd_model = 16\n").unwrap();
+    fails_with(&["train", old.to_str().unwrap()], "kind = \"egg_gru\"");
     fails_with(&["train", cfg.to_str().unwrap(), "--out", o], "--resume");
     fails_with(
         &[
@@ -212,9 +242,9 @@ fn egg_language_model_train_and_generate() {
             "--out",
             o,
             "--set",
-            "d_model=0",
+            "model.d_model=0",
         ],
-        "d_model",
+        "model.d_model",
     );
     // The same run with the matrix products on a GPU backend gives the same figures.
     #[cfg(feature = "wgpu")]
@@ -229,7 +259,7 @@ fn egg_language_model_train_and_generate() {
             "--backend",
             "wgpu",
             "--set",
-            "eval_bytes=128",
+            "task.eval_bytes=128",
         ];
         let (ok, stdout, err) = eggroll(&args);
         assert!(ok, "{err}");

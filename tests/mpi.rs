@@ -10,7 +10,7 @@ use common::Scratch;
 use eggroll::dist_mpi::{all_gather_bytes, LAUNCHER_VARS, MPI_SWITCH_VAR, TEST_PANIC_VAR};
 use eggroll::train::latest_checkpoint;
 use eggroll_core::checkpoint::Checkpoint;
-use eggroll_populations::shard::shard_range;
+use eggroll_populations::shard::member_shard;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -250,7 +250,17 @@ fn a_panicking_rank_ends_the_job_and_is_named() {
 fn only_fitness_is_exchanged_whatever_the_model_size() {
     let dir = tmp("bytes");
     let ranks = 3u32;
-    let counts: Vec<usize> = (0..ranks).map(|r| shard_range(N, ranks, r).len()).collect();
+    let pop = eggroll_core::Population {
+        seed: 0,
+        epoch: 0,
+        size: N,
+        sigma: 0.1,
+        kind: eggroll_core::NoiseKind::LowRank { rank: 4 },
+        antithetic: true,
+    };
+    let counts: Vec<usize> = (0..ranks)
+        .map(|r| member_shard(&pop, ranks, r).len())
+        .collect();
     let want = all_gather_bytes(&counts, 0, 4);
     assert!(want <= 8 * N as u64 + 1024);
     let mut seen = Vec::new();
@@ -274,4 +284,66 @@ fn only_fitness_is_exchanged_whatever_the_model_size() {
         seen.iter().all(|&b| b == want),
         "bytes per generation {seen:?}, expected {want} for every generation and model size"
     );
+}
+
+/// Every tensor (weights and hidden states) and the read positions of an EGG checkpoint.
+fn egg_state(run: &Path) -> (Vec<(String, Vec<u32>)>, Option<String>) {
+    let ck = Checkpoint::load(&latest_checkpoint(run)).unwrap();
+    let mut t: Vec<(String, Vec<u32>)> = ck
+        .tensors
+        .iter()
+        .map(|(k, (_, v))| (k.clone(), v.iter().map(|x| x.to_bits()).collect()))
+        .collect();
+    t.sort();
+    assert!(t.iter().any(|(k, _)| k == "state.hidden"));
+    (t, ck.metadata.get("egg.positions").cloned())
+}
+
+#[test]
+fn egg_is_identical_for_any_rank_count_and_resumes_on_another() {
+    let dir = tmp("egg");
+    let words = [
+        "to ",
+        "be ",
+        "or ",
+        "not ",
+        "that ",
+        "is ",
+        "the ",
+        "question.\n",
+    ];
+    let text: String = (0..3000u32)
+        .map(|i| words[(eggroll_core::noise::hash32(i) % 8) as usize])
+        .collect();
+    std::fs::write(dir.join("text.txt"), text).unwrap();
+    // 32 members = 16 pairs: shards of 6, 5 and 5 pairs on three ranks.
+    std::fs::write(
+        dir.join("egg.toml"),
+        "generations = 3\n[model]\nkind = \"egg_gru\"\nd_model = 16\nchunk_members = 4\n\
+         [task]\nname = \"text\"\ndata = \"text.txt\"\nwindow = 16\neval_bytes = 256\neval_streams = 4\n\
+         [es]\npopulation = 32\nrank = 1\nshaping = \"pair_sign\"\n[run]\neval_every = 2\n",
+    )
+    .unwrap();
+    let args = |out: &str, extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = ["--threads", "1", "train", "egg.toml", "--out", out]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    train_ok(&dir, 0, &args("plain", &[]), "egg-plain");
+    let want = egg_state(&dir.join("plain"));
+    for ranks in [1, 2, 3] {
+        let run = format!("egg-np{ranks}");
+        train_ok(&dir, ranks, &args(&run, &[]), &run);
+        assert!(
+            egg_state(&dir.join(&run)) == want,
+            "{ranks} ranks: the EGG run differs from the one without MPI"
+        );
+    }
+    // Stopped on 2 ranks, resumed on 3: every member's hidden state was gathered.
+    train_ok(&dir, 2, &args("split", &["--stop-after", "2"]), "egg-first");
+    train_ok(&dir, 3, &args("split", &["--resume"]), "egg-second");
+    assert!(egg_state(&dir.join("split")) == want);
 }

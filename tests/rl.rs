@@ -2,9 +2,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+use eggroll::models::model_config;
 use eggroll::tasks::rl::{Batching, RlConfig, RlTask};
 use eggroll::tasks::Task;
-use eggroll::train::{model_config, train, TrainOptions};
+use eggroll::train::{train, TrainOptions};
 use eggroll::RunConfig;
 use eggroll_core::cpu::Cpu;
 use eggroll_core::mlp::Mlp;
@@ -22,7 +23,7 @@ fn setup(env: &str, batching: Batching) -> (RunConfig, RlTask, Mlp<Cpu>) {
         obs_norm: false,
     };
     let task = RlTask::new(rl, 9).unwrap();
-    let model = Mlp::init(&Cpu, model_config::<Cpu>(&cfg, &task), 4).unwrap();
+    let model = Mlp::init(&Cpu, model_config::<Cpu, _>(&cfg, &task).unwrap(), 4).unwrap();
     (cfg, task, model)
 }
 
@@ -81,13 +82,12 @@ fn cartpole_example_is_solved() {
     let cfg = RunConfig::from_toml(text, "examples/cartpole.toml", &[]).unwrap();
     let dir = std::env::temp_dir().join(format!("eggroll-rl-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let task = cfg.task.build::<Cpu>(cfg.seed).unwrap();
     let opts = TrainOptions {
         out_dir: dir.clone(),
         resume: false,
         stop_after: None,
     };
-    let s = train(&Cpu, &cfg, &*task, &opts, &mut |_| {}).unwrap();
+    let s = train(&Cpu, &cfg, &opts, &mut |_| {}).unwrap();
     let ret = s.eval.iter().find(|(k, _)| *k == "eval_return").unwrap().1;
     assert!(ret >= 475.0, "eval return {ret}");
     assert!(s.stopped_early);
@@ -111,13 +111,12 @@ fn observation_normalisation_resumes_exactly() {
                 [model]\nhidden = [8]\n[es]\npopulation = 16\n[run]\ncheckpoint_every = 2\neval_every = 2\n";
     let cfg = RunConfig::from_toml(text, "test", &["generations=4".into()]).unwrap();
     let run = |dir: &std::path::Path, resume: bool, stop: Option<u64>| {
-        let task = cfg.task.build::<Cpu>(cfg.seed).unwrap();
         let opts = TrainOptions {
             out_dir: dir.to_path_buf(),
             resume,
             stop_after: stop,
         };
-        train(&Cpu, &cfg, &*task, &opts, &mut |_| {}).unwrap();
+        train(&Cpu, &cfg, &opts, &mut |_| {}).unwrap();
         eggroll_core::checkpoint::Checkpoint::load(&eggroll::train::latest_checkpoint(dir)).unwrap()
     };
     let base = std::env::temp_dir().join(format!("eggroll-obsnorm-{}", std::process::id()));

@@ -5,8 +5,10 @@
 mod common;
 use common::Scratch;
 use eggroll::config::NanPolicy;
-use eggroll::tasks::Task;
-use eggroll::train::{latest_checkpoint, train, TrainOptions};
+use eggroll::dist::SingleProcess;
+use eggroll::models::{model_config, FloatLearner};
+use eggroll::tasks::{MlpTask, Task};
+use eggroll::train::{latest_checkpoint, run_loop, train, TrainOptions, TrainSummary};
 use eggroll::RunConfig;
 use eggroll_core::checkpoint::Checkpoint;
 use eggroll_core::cpu::Cpu;
@@ -41,13 +43,12 @@ fn run(
     resume: bool,
     stop_after: Option<u64>,
 ) -> eggroll::train::TrainSummary {
-    let task = cfg.task.build::<Cpu>(cfg.seed).unwrap();
     let opts = TrainOptions {
         out_dir: dir.to_path_buf(),
         resume,
         stop_after,
     };
-    train(&Cpu, cfg, &*task, &opts, &mut |_| {}).unwrap()
+    train(&Cpu, cfg, &opts, &mut |_| {}).unwrap()
 }
 
 fn params(dir: &Path) -> Vec<(String, Vec<u32>)> {
@@ -117,19 +118,18 @@ fn resume_equals_straight_run() {
 fn refuses_to_overwrite_or_resume_nothing() {
     let cfg = small_config(&["generations=2"]);
     let dir = tmp("overwrite");
-    let task = cfg.task.build::<Cpu>(cfg.seed).unwrap();
     let opts = |resume| TrainOptions {
         out_dir: dir.to_path_buf(),
         resume,
         stop_after: None,
     };
-    let err = train(&Cpu, &cfg, &*task, &opts(true), &mut |_| {}).unwrap_err();
+    let err = train(&Cpu, &cfg, &opts(true), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("no checkpoint to resume"), "{err}");
-    train(&Cpu, &cfg, &*task, &opts(false), &mut |_| {}).unwrap();
-    let err = train(&Cpu, &cfg, &*task, &opts(false), &mut |_| {}).unwrap_err();
+    train(&Cpu, &cfg, &opts(false), &mut |_| {}).unwrap();
+    let err = train(&Cpu, &cfg, &opts(false), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("--resume"), "{err}");
     let other = small_config(&["generations=2", "es.sigma=0.07"]);
-    let err = train(&Cpu, &other, &*task, &opts(true), &mut |_| {}).unwrap_err();
+    let err = train(&Cpu, &other, &opts(true), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("different config"), "{err}");
 }
 
@@ -171,9 +171,10 @@ fn open_es_trains_too() {
 }
 
 /// A task whose member 3 returns NaN in every generation.
-struct NanTask(Box<dyn Task<Cpu>>);
+struct NanTask(Box<MlpTask<Cpu>>);
 
-impl Task<Cpu> for NanTask {
+impl Task<Cpu, Mlp<Cpu>> for NanTask {
+    type Error = eggroll::Error;
     fn input_dim(&self) -> usize {
         self.0.input_dim()
     }
@@ -203,19 +204,24 @@ impl Task<Cpu> for NanTask {
     }
 }
 
+/// The custom task in the one loop, as a new model family or task would use it.
+fn train_nan(cfg: &RunConfig, opts: &TrainOptions) -> eggroll::Result<TrainSummary> {
+    let task = NanTask(cfg.task.build::<Cpu>(cfg.seed).unwrap());
+    let model = Mlp::init(&Cpu, model_config::<Cpu, _>(cfg, &task)?, cfg.seed)?;
+    let mut learner = FloatLearner::new(&Cpu, "mlp", model, Box::new(task), cfg)?;
+    run_loop(&mut learner, cfg, opts, &SingleProcess, &mut |_| {})
+}
+
 #[test]
 fn nan_fitness_policies() {
     let mut cfg = small_config(&["generations=4"]);
-    let task = NanTask(cfg.task.build::<Cpu>(cfg.seed).unwrap());
     let dir = tmp("nan");
     let opts = TrainOptions {
         out_dir: dir.to_path_buf(),
         resume: false,
         stop_after: None,
     };
-    let err = train(&Cpu, &cfg, &task, &opts, &mut |_| {})
-        .unwrap_err()
-        .to_string();
+    let err = train_nan(&cfg, &opts).unwrap_err().to_string();
     assert!(
         err.contains("member 3") && err.contains("generation 0"),
         "{err}"
@@ -231,7 +237,7 @@ fn nan_fitness_policies() {
         out_dir: dir.to_path_buf(),
         ..opts
     };
-    let s = train(&Cpu, &cfg, &task, &opts, &mut |_| {}).unwrap();
+    let s = train_nan(&cfg, &opts).unwrap();
     assert_eq!(s.generation, 4);
     let lines = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
     assert!(lines.lines().all(|l| l.contains("\"nonfinite\":1")));

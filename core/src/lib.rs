@@ -2,7 +2,8 @@
 //!
 //! Counter-based noise ([`noise`]), population descriptions ([`population`]), the [`Backend`]
 //! trait and its CPU reference ([`cpu`]), fitness shaping, optimisers, schedules, models
-//! ([`mlp`]), checkpoints, the `VecEnv` trait, the integer kernel contract of the language
+//! ([`mlp`]), the contracts of tasks ([`task`]) and of model families as the training loop
+//! drives them ([`learner`]), checkpoints, the `VecEnv` trait, the integer kernel contract of the language
 //! model ([`int`]), and the conformance suites every backend runs (behind the `testing`
 //! feature, for backends' tests).
 
@@ -16,6 +17,7 @@ pub mod conformance;
 pub mod cpu;
 pub mod error;
 pub mod int;
+pub mod learner;
 pub mod mlp;
 pub mod model;
 pub mod noise;
@@ -24,12 +26,15 @@ pub mod params;
 pub mod population;
 pub mod schedule;
 pub mod shaping;
+pub mod task;
 pub mod vec_env;
 
 pub use backend::{Activation, Backend, LinearLayer, Perturb};
 pub use error::{CoreError, Result};
+pub use learner::{Learner, Update};
 pub use model::Model;
 pub use population::{MemberRows, NoiseKind, Population};
+pub use task::{Metrics, Task};
 
 #[cfg(test)]
 mod cpu_conformance {

@@ -17,6 +17,10 @@ pub enum Shaping {
     /// Antithetic pair difference `(f₊ − f₋)/2` for the + member, its negation for the − member,
     /// divided by the standard deviation of the differences.
     PairDifference,
+    /// The sign of each antithetic pair's difference, `sign(f₊ − f₋)` for the + member and its
+    /// negation for the − member (EGG's integer fitness; integer models take it as
+    /// [`crate::learner::Update::PairSigns`]).
+    PairSign,
 }
 
 /// Shape `fitness` into update weights.
@@ -57,8 +61,37 @@ pub fn shape_fitness(fitness: &[f32], shaping: Shaping, group_size: usize) -> Re
             let inv = 1.0 / (var + 1e-5).sqrt();
             diffs.iter().flat_map(|d| [d * inv, -d * inv]).collect()
         }
+        Shaping::PairSign => pair_signs(fitness)?
+            .into_iter()
+            .flat_map(|s| [s as f64, -(s as f64)])
+            .collect(),
     };
     Ok(out.into_iter().map(|x| x as f32).collect())
+}
+
+/// One sign per antithetic pair, `sign(f₂ₖ − f₂ₖ₊₁)` ∈ {−1, 0, 1} (ties give 0), for an even
+/// population of finite fitness.
+pub fn pair_signs(fitness: &[f32]) -> Result<Vec<i8>> {
+    if fitness.len() % 2 == 1 {
+        return Err(CoreError::invalid(
+            "shaping",
+            "pair_sign needs an even, antithetic population",
+        ));
+    }
+    if let Some(i) = fitness.iter().position(|f| !f.is_finite()) {
+        return Err(CoreError::invalid(
+            "fitness",
+            format!("member {i} has non-finite fitness {}", fitness[i]),
+        ));
+    }
+    Ok(fitness
+        .chunks_exact(2)
+        .map(|p| match p[0].partial_cmp(&p[1]) {
+            Some(std::cmp::Ordering::Greater) => 1,
+            Some(std::cmp::Ordering::Less) => -1,
+            _ => 0,
+        })
+        .collect())
 }
 
 fn centre(f: &[f64], group_size: usize) -> Result<Vec<f64>> {
@@ -142,6 +175,16 @@ mod tests {
         assert_eq!(w[0], -w[1]);
         assert_eq!(w[2], -w[3]);
         assert!(w[0] > 0.0 && w[2] < 0.0);
+    }
+
+    #[test]
+    fn pair_sign_hand_computed() {
+        let f = [3.0, 1.0, 0.0, 2.0, 5.0, 5.0];
+        assert_eq!(pair_signs(&f).unwrap(), vec![1, -1, 0]);
+        let w = shape_fitness(&f, Shaping::PairSign, 1).unwrap();
+        assert_eq!(w, vec![1.0, -1.0, -1.0, 1.0, 0.0, 0.0]);
+        assert!(pair_signs(&[1.0, 2.0, 3.0]).is_err());
+        assert!(pair_signs(&[1.0, f32::NAN]).is_err());
     }
 
     #[test]

@@ -134,7 +134,7 @@ fn run_shape(
             share_pair_state: false,
         };
         let t0 = Instant::now();
-        let scores = evaluate_population(&w, spec, &wins, &resets, &mut hidden, None)?;
+        let scores = evaluate_population(&w, spec, 0, &wins, &resets, &mut hidden, None)?;
         te += t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         es_update(&mut w, 1, g as u32, 1, &pair_signs(&scores), 1 << 31);

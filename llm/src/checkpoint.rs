@@ -1,106 +1,63 @@
-//! EGG checkpoints: the int8 weights, every member's hidden state, the read positions and the
-//! generation, in core's safetensors [`Checkpoint`] (int8 values are exact in f32), so a
-//! resumed run continues bit-identically.
+//! EGG's share of a run checkpoint: the int8 weights (`param.*`), every member's hidden state
+//! (`state.hidden`), the read positions and the data fingerprint, in core's safetensors
+//! [`Checkpoint`] (int8 values are exact in f32), so a resumed run continues bit-identically.
+//! The training loop adds what every checkpoint holds: the run config (key `config`, whose
+//! `[model]` section describes this model), the strategy state and the generation.
 
-use crate::config::EggConfig;
+use crate::config::{EggConfig, EggModelConfig};
 use crate::data::Streams;
 use crate::error::{LlmError, Result};
 use crate::params::Weights;
 use eggroll_core::checkpoint::Checkpoint;
 use std::path::Path;
 
-/// Metadata value naming this model family.
-pub const MODEL_TAG: &str = "egg-gru-v1";
+/// The model family's name, as in `[model] kind` and the checkpoint's `model_kind` metadata.
+pub const MODEL_KIND: &str = "egg_gru";
 
-/// Everything a run needs to continue.
+/// Everything of an EGG run that changes as it trains.
 #[derive(Clone, Debug)]
-pub struct TrainState {
+pub struct EggState {
     /// Current weights.
     pub weights: Weights,
     /// Hidden state of every member (members × layers × D).
     pub hidden: Vec<i8>,
     /// Read positions of every pair.
     pub streams: Streams,
-    /// Completed generations.
-    pub generation: u64,
-    /// Training wall time so far, seconds.
-    pub elapsed: f64,
 }
 
-/// Write `state` atomically to `path`.
-pub fn save(path: &Path, cfg: &EggConfig, state: &TrainState, data_fp: u64) -> Result<()> {
-    let mut c = Checkpoint::default();
-    state.weights.save_into(&mut c);
-    let (n, l, d) = (cfg.population as usize, cfg.n_layers, cfg.d_model);
-    c.insert(
+/// Add `state` (trained on data with fingerprint `data_fp`) to `ck`.
+pub fn save_into(ck: &mut Checkpoint, cfg: &EggConfig, state: &EggState, data_fp: u64) {
+    state.weights.save_into(ck);
+    let (n, l, d) = (
+        cfg.population as usize,
+        cfg.model.n_layers,
+        cfg.model.d_model,
+    );
+    ck.insert(
         "state.hidden",
         vec![n, l, d],
         state.hidden.iter().map(|&v| v as f32).collect(),
     );
-    c.metadata.insert("egg.model".into(), MODEL_TAG.into());
-    c.metadata.insert("egg.config".into(), json(cfg));
-    c.metadata
-        .insert("egg.positions".into(), json(&state.streams));
-    c.metadata
-        .insert("egg.generation".into(), state.generation.to_string());
-    c.metadata
-        .insert("egg.elapsed".into(), format!("{}", state.elapsed));
-    c.metadata
+    ck.metadata.insert(
+        "egg.positions".into(),
+        serde_json::to_string(&state.streams).unwrap_or_default(),
+    );
+    ck.metadata
         .insert("egg.data_fingerprint".into(), format!("{data_fp:016x}"));
-    c.metadata
-        .insert("generation".into(), state.generation.to_string());
-    c.save_atomic(path)?;
-    Ok(())
 }
 
-/// Serialise to a JSON string (serde_json cannot fail on these plain structs).
-fn json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_default()
-}
-
-/// Read a checkpoint's config and weights (for sampling).
-pub fn load_model(path: &Path) -> Result<(EggConfig, Weights, Checkpoint)> {
-    let c = Checkpoint::load(path)?;
-    match c.metadata.get("egg.model").map(String::as_str) {
-        Some(MODEL_TAG) => {}
-        Some(other) => {
-            return Err(LlmError::checkpoint(
-                path,
-                format!("model `{other}` is not {MODEL_TAG}"),
-            ))
-        }
-        None => {
-            return Err(LlmError::checkpoint(
-                path,
-                "not an EGG language-model checkpoint (no egg.model metadata)",
-            ))
-        }
-    }
-    let cfg: EggConfig = serde_json::from_str(c.meta("egg.config", path)?)
-        .map_err(|e| LlmError::checkpoint(path, format!("egg.config is unreadable ({e})")))?;
-    cfg.validate()
-        .map_err(|e| LlmError::checkpoint(path, format!("egg.config is invalid ({e})")))?;
-    let w = Weights::load_from(&c, cfg.d_model, cfg.n_layers, path)?;
-    Ok((cfg, w, c))
-}
-
-/// Read a full training state; returns the checkpoint's config and data fingerprint too.
-pub fn load_state(path: &Path) -> Result<(EggConfig, TrainState, u64)> {
-    let (cfg, weights, c) = load_model(path)?;
+/// Read the state [`save_into`] wrote for `cfg`; returns it with the data fingerprint.
+pub fn load_from(ck: &Checkpoint, cfg: &EggConfig, path: &Path) -> Result<(EggState, u64)> {
+    refuse_old_layout(ck, path)?;
     let bad = |why: String| LlmError::checkpoint(path, why);
-    let n = cfg.population as usize * cfg.n_layers * cfg.d_model;
-    let hidden = c
+    let weights = Weights::load_from(ck, cfg.model.d_model, cfg.model.n_layers, path)?;
+    let n = cfg.population as usize * cfg.model.n_layers * cfg.model.d_model;
+    let hidden = ck
         .tensor("state.hidden", n, path)?
         .iter()
-        .map(|&v| {
-            if v.fract() == 0.0 && (-127.0..=127.0).contains(&v) {
-                Ok(v as i8)
-            } else {
-                Err(bad(format!("state.hidden holds {v}, not an int8 value")))
-            }
-        })
+        .map(|&v| int8(v).ok_or_else(|| bad(format!("state.hidden holds {v}, not an int8 value"))))
         .collect::<Result<Vec<i8>>>()?;
-    let streams: Streams = serde_json::from_str(c.meta("egg.positions", path)?)
+    let streams: Streams = serde_json::from_str(ck.meta("egg.positions", path)?)
         .map_err(|e| bad(format!("egg.positions is unreadable ({e})")))?;
     if streams.pos.len() != cfg.population as usize / 2 {
         return Err(bad(format!(
@@ -109,25 +66,70 @@ pub fn load_state(path: &Path) -> Result<(EggConfig, TrainState, u64)> {
             cfg.population / 2
         )));
     }
-    let generation = c
-        .meta("egg.generation", path)?
-        .parse::<u64>()
-        .map_err(|e| bad(format!("egg.generation is not a number ({e})")))?;
-    let elapsed = c
-        .meta("egg.elapsed", path)?
-        .parse::<f64>()
-        .map_err(|e| bad(format!("egg.elapsed is not a number ({e})")))?;
-    let fp = u64::from_str_radix(c.meta("egg.data_fingerprint", path)?, 16)
+    let fp = u64::from_str_radix(ck.meta("egg.data_fingerprint", path)?, 16)
         .map_err(|e| bad(format!("egg.data_fingerprint is not hex ({e})")))?;
     Ok((
-        cfg,
-        TrainState {
+        EggState {
             weights,
             hidden,
             streams,
-            generation,
-            elapsed,
         },
         fp,
     ))
+}
+
+/// An int8 value stored as f32, if it is one.
+pub fn int8(v: f32) -> Option<i8> {
+    (v.fract() == 0.0 && (-127.0..=127.0).contains(&v)).then_some(v as i8)
+}
+
+/// Checkpoints of EGG's former loop (metadata `egg.model`) kept their config elsewhere.
+fn refuse_old_layout(ck: &Checkpoint, path: &Path) -> Result<()> {
+    if ck.metadata.contains_key("egg.model") {
+        return Err(LlmError::checkpoint(
+            path,
+            "was written by an older eggroll (EGG's own checkpoint layout, before the one training loop); train the run again",
+        ));
+    }
+    Ok(())
+}
+
+/// The `[model]` section of a run checkpoint's embedded config, when it describes an EGG model.
+pub fn model_config(ck: &Checkpoint, path: &Path) -> Result<EggModelConfig> {
+    refuse_old_layout(ck, path)?;
+    let bad = |why: String| LlmError::checkpoint(path, why);
+    let kind = ck.metadata.get("model_kind").map_or("mlp", String::as_str);
+    if kind != MODEL_KIND {
+        return Err(bad(format!(
+            "holds a `{kind}` model, not an EGG language model ({MODEL_KIND})"
+        )));
+    }
+    let config: toml::Table = ck
+        .meta("config", path)?
+        .parse()
+        .map_err(|e: toml::de::Error| bad(format!("embedded config is unreadable ({e})")))?;
+    let mut model = config
+        .get("model")
+        .and_then(toml::Value::as_table)
+        .cloned()
+        .ok_or_else(|| bad("embedded config has no [model] section".into()))?;
+    model.remove("kind");
+    model
+        .try_into()
+        .map_err(|e: toml::de::Error| bad(format!("embedded [model] is invalid ({})", e.message())))
+}
+
+/// Read a run checkpoint's model config and weights (for sampling).
+pub fn load_model(path: &Path) -> Result<(EggModelConfig, Weights)> {
+    let ck = Checkpoint::load(path)?;
+    let model = model_config(&ck, path)?;
+    let probe = EggConfig {
+        model: model.clone(),
+        ..EggConfig::default()
+    };
+    probe
+        .validate()
+        .map_err(|e| LlmError::checkpoint(path, format!("embedded [model] is invalid ({e})")))?;
+    let w = Weights::load_from(&ck, model.d_model, model.n_layers, path)?;
+    Ok((model, w))
 }

@@ -1,4 +1,5 @@
-//! The configuration of an integer EGG language-model run (one TOML table).
+//! The configuration of an integer EGG language-model run: its `[model]` and `[task]`
+//! sections, and [`EggConfig`], everything a run needs, assembled from the run config.
 
 use crate::error::{LlmError, Result};
 use serde::{Deserialize, Serialize};
@@ -17,28 +18,18 @@ pub enum AlphaSchedule {
     Harmonic,
 }
 
-/// Every knob of an EGG run; unknown keys are rejected, missing keys take the defaults below.
+/// `[model] kind = "egg_gru"`: the integer GRU language model and its thresholded update.
+/// Unknown keys are rejected; missing keys take the defaults below.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct EggConfig {
-    /// Run seed: initial weights and every noise stream derive from it.
-    pub seed: u64,
-    /// Training text (any byte file); NUL bytes separate documents.
-    pub data: String,
+pub struct EggModelConfig {
     /// Model width D (the MLP is D→4D→D).
     pub d_model: usize,
     /// Number of blocks L.
     pub n_layers: usize,
-    /// Population size N (antithetic pairs, so even).
-    pub population: u32,
-    /// Rank r of each member's int8 perturbation A·Bᵀ.
-    pub rank: u32,
-    /// σ = 2^-sigma_shift relative to the weights' unit of 16.
+    /// σ = 2^-sigma_shift relative to the weights' unit of 16 (the integer model's perturbation
+    /// scale; `es.sigma` is not used).
     pub sigma_shift: u32,
-    /// Bytes T each member is scored on per generation.
-    pub window: usize,
-    /// Generations that reuse one noise epoch (epoch = generation / noise_reuse).
-    pub noise_reuse: u32,
     /// Shape of the α schedule of the update's z-test.
     pub alpha_schedule: AlphaSchedule,
     /// α at generation 0 (two-sided tail probability; 1 updates every nonzero sign).
@@ -47,18 +38,6 @@ pub struct EggConfig {
     pub alpha_end: f64,
     /// Length of the α schedule in generations.
     pub alpha_generations: u64,
-    /// Generations to train when the caller does not say.
-    pub generations: u64,
-    /// Evaluate validation bits/byte every this many generations (0: only at the end).
-    pub eval_every: u64,
-    /// Validation bytes scored per evaluation (capped by the validation split).
-    pub eval_bytes: usize,
-    /// Parallel streams the validation bytes are split into.
-    pub eval_streams: usize,
-    /// Fraction of the data (from its end) held out for validation.
-    pub val_fraction: f64,
-    /// Write `checkpoints/latest.safetensors` every this many generations.
-    pub checkpoint_every: u64,
     /// Members per work item (one shared GEMM per item and step); even. Results do not depend
     /// on it, only speed and memory do.
     pub chunk_members: usize,
@@ -68,30 +47,74 @@ pub struct EggConfig {
     pub share_pair_state: bool,
 }
 
-impl Default for EggConfig {
+impl Default for EggModelConfig {
     fn default() -> Self {
-        EggConfig {
-            seed: 0,
-            data: "data/shakespeare.txt".into(),
+        EggModelConfig {
             d_model: 64,
             n_layers: 1,
-            population: 512,
-            rank: 1,
             sigma_shift: 3,
-            window: 100,
-            noise_reuse: 1,
             alpha_schedule: AlphaSchedule::Harmonic,
             alpha_start: 1.0,
             alpha_end: 1.0 / 16.0,
             alpha_generations: 4000,
-            generations: 1000,
-            eval_every: 10,
-            eval_bytes: 16384,
-            eval_streams: 16,
-            val_fraction: 0.05,
-            checkpoint_every: 50,
             chunk_members: 64,
             share_pair_state: false,
+        }
+    }
+}
+
+/// `[task] name = "text"`: next-byte prediction on a byte file. Unknown keys are rejected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TextTaskConfig {
+    /// Training text (any byte file); NUL bytes separate documents.
+    pub data: String,
+    /// Bytes T each member is scored on per generation.
+    pub window: usize,
+    /// Fraction of the data (from its end) held out for validation.
+    pub val_fraction: f64,
+    /// Validation bytes scored per evaluation (capped by the validation split).
+    pub eval_bytes: usize,
+    /// Parallel streams the validation bytes are split into.
+    pub eval_streams: usize,
+}
+
+impl Default for TextTaskConfig {
+    fn default() -> Self {
+        TextTaskConfig {
+            data: "data/shakespeare.txt".into(),
+            window: 100,
+            val_fraction: 0.05,
+            eval_bytes: 16384,
+            eval_streams: 16,
+        }
+    }
+}
+
+/// Everything an EGG run needs, assembled from the run config's sections (`seed`, `[es]`
+/// population and rank, `[model]`, `[task]`); errors name those keys.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EggConfig {
+    /// Run seed: initial weights and every noise stream derive from it.
+    pub seed: u64,
+    /// Population size N (`es.population`; antithetic pairs, so even).
+    pub population: u32,
+    /// Rank r of each member's int8 perturbation A·Bᵀ (`es.rank`).
+    pub rank: u32,
+    /// The model and its update.
+    pub model: EggModelConfig,
+    /// The data and how members and the model are scored on it.
+    pub text: TextTaskConfig,
+}
+
+impl Default for EggConfig {
+    fn default() -> Self {
+        EggConfig {
+            seed: 0,
+            population: 512,
+            rank: 1,
+            model: EggModelConfig::default(),
+            text: TextTaskConfig::default(),
         }
     }
 }
@@ -100,62 +123,62 @@ impl Default for EggConfig {
 pub const MAX_PAIRS_TIMES_RANK: u64 = 131_072;
 
 impl EggConfig {
-    /// Parse a TOML table (unknown keys are an error naming the key).
-    pub fn from_toml_str(text: &str) -> Result<Self> {
-        let cfg: EggConfig =
-            toml::from_str(text).map_err(|e| LlmError::config("toml", e.message().to_string()))?;
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
-    /// Check every value; the error names the key at fault.
+    /// Check every value; the error names the key at fault (`model.d_model`, `es.population`,
+    /// `task.window`, …).
     pub fn validate(&self) -> Result<()> {
         let bad = |key: &str, why: String| Err(LlmError::config(key, why));
-        if self.d_model < 1 || self.d_model > 1024 {
-            return bad("d_model", format!("{} must be in 1..=1024", self.d_model));
+        let (m, t) = (&self.model, &self.text);
+        if m.d_model < 1 || m.d_model > 1024 {
+            return bad(
+                "model.d_model",
+                format!("{} must be in 1..=1024", m.d_model),
+            );
         }
-        if self.n_layers < 1 || self.n_layers > 64 {
-            return bad("n_layers", format!("{} must be in 1..=64", self.n_layers));
+        if m.n_layers < 1 || m.n_layers > 64 {
+            return bad(
+                "model.n_layers",
+                format!("{} must be in 1..=64", m.n_layers),
+            );
         }
         if self.population < 2 || self.population % 2 == 1 || self.population > 1 << 20 {
             return bad(
-                "population",
+                "es.population",
                 format!("{} must be even and in 2..=1048576", self.population),
             );
         }
         if self.rank < 1 || self.rank > 16 {
-            return bad("rank", format!("{} must be in 1..=16", self.rank));
+            return bad("es.rank", format!("{} must be in 1..=16", self.rank));
         }
-        if 4 * self.d_model * self.rank as usize > 16384 {
+        if 4 * m.d_model * self.rank as usize > 16384 {
             return bad(
-                "rank",
+                "es.rank",
                 format!(
                     "4·d_model·rank = {} exceeds 16384 (int32 noise products could overflow)",
-                    4 * self.d_model * self.rank as usize
+                    4 * m.d_model * self.rank as usize
                 ),
             );
         }
         if (self.population as u64 / 2) * self.rank as u64 > MAX_PAIRS_TIMES_RANK {
             return bad(
-                "population",
+                "es.population",
                 format!("population/2 · rank must be ≤ {MAX_PAIRS_TIMES_RANK}"),
             );
         }
-        if self.sigma_shift < 1 || self.sigma_shift > 15 {
+        if m.sigma_shift < 1 || m.sigma_shift > 15 {
             return bad(
-                "sigma_shift",
-                format!("{} must be in 1..=15", self.sigma_shift),
+                "model.sigma_shift",
+                format!("{} must be in 1..=15", m.sigma_shift),
             );
         }
-        if self.window < 1 || self.window > 1 << 20 {
-            return bad("window", format!("{} must be in 1..=1048576", self.window));
-        }
-        if self.noise_reuse < 1 {
-            return bad("noise_reuse", "must be at least 1".into());
+        if t.window < 1 || t.window > 1 << 20 {
+            return bad(
+                "task.window",
+                format!("{} must be in 1..=1048576", t.window),
+            );
         }
         for (key, v) in [
-            ("alpha_start", self.alpha_start),
-            ("alpha_end", self.alpha_end),
+            ("model.alpha_start", m.alpha_start),
+            ("model.alpha_end", m.alpha_end),
         ] {
             if !(v.is_finite() && v > 0.0 && v <= 1.0) {
                 return bad(key, format!("{v} must be in (0, 1]"));
@@ -167,31 +190,28 @@ impl EggConfig {
                 );
             }
         }
-        if self.alpha_generations < 1 {
-            return bad("alpha_generations", "must be at least 1".into());
+        if m.alpha_generations < 1 {
+            return bad("model.alpha_generations", "must be at least 1".into());
         }
-        if self.eval_bytes < 1 {
-            return bad("eval_bytes", "must be at least 1".into());
+        if t.eval_bytes < 1 {
+            return bad("task.eval_bytes", "must be at least 1".into());
         }
-        if self.eval_streams < 1 || self.eval_streams > 65536 {
+        if t.eval_streams < 1 || t.eval_streams > 65536 {
             return bad(
-                "eval_streams",
-                format!("{} must be in 1..=65536", self.eval_streams),
+                "task.eval_streams",
+                format!("{} must be in 1..=65536", t.eval_streams),
             );
         }
-        if !(self.val_fraction.is_finite() && self.val_fraction > 0.0 && self.val_fraction <= 0.5) {
+        if !(t.val_fraction.is_finite() && t.val_fraction > 0.0 && t.val_fraction <= 0.5) {
             return bad(
-                "val_fraction",
-                format!("{} must be in (0, 0.5]", self.val_fraction),
+                "task.val_fraction",
+                format!("{} must be in (0, 0.5]", t.val_fraction),
             );
         }
-        if self.checkpoint_every < 1 {
-            return bad("checkpoint_every", "must be at least 1".into());
-        }
-        if self.chunk_members < 2 || self.chunk_members % 2 == 1 || self.chunk_members > 4096 {
+        if m.chunk_members < 2 || m.chunk_members % 2 == 1 || m.chunk_members > 4096 {
             return bad(
-                "chunk_members",
-                format!("{} must be even and in 2..=4096", self.chunk_members),
+                "model.chunk_members",
+                format!("{} must be even and in 2..=4096", m.chunk_members),
             );
         }
         Ok(())
@@ -201,11 +221,12 @@ impl EggConfig {
     /// only, from the config's values fixed once).
     pub fn alpha_fixed(&self, generation: u64) -> u64 {
         let one = 1u64 << 31;
-        let a0 = ((self.alpha_start * one as f64).round() as u64).clamp(1, one);
-        let a1 = ((self.alpha_end * one as f64).round() as u64).clamp(1, one);
-        let span = self.alpha_generations.max(1);
+        let m = &self.model;
+        let a0 = ((m.alpha_start * one as f64).round() as u64).clamp(1, one);
+        let a1 = ((m.alpha_end * one as f64).round() as u64).clamp(1, one);
+        let span = m.alpha_generations.max(1);
         let t = generation.min(span);
-        match self.alpha_schedule {
+        match m.alpha_schedule {
             AlphaSchedule::Constant => a0,
             AlphaSchedule::Linear => {
                 let (a0, a1) = (a0 as i128, a1 as i128);
@@ -222,7 +243,7 @@ impl EggConfig {
 
     /// Number of parameters of the model this config describes.
     pub fn parameter_count(&self) -> usize {
-        crate::params::Layout::new(self.d_model, self.n_layers).total()
+        crate::params::Layout::new(self.model.d_model, self.model.n_layers).total()
     }
 }
 
@@ -231,41 +252,105 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_validate_and_round_trip() {
+    fn defaults_validate_and_sections_round_trip() {
         let cfg = EggConfig::default();
         cfg.validate().unwrap();
-        let text = toml::to_string(&cfg).unwrap();
-        assert_eq!(EggConfig::from_toml_str(&text).unwrap(), cfg);
+        let text = toml::to_string(&cfg.model).unwrap();
+        assert_eq!(toml::from_str::<EggModelConfig>(&text).unwrap(), cfg.model);
+        let text = toml::to_string(&cfg.text).unwrap();
+        assert_eq!(toml::from_str::<TextTaskConfig>(&text).unwrap(), cfg.text);
+        assert!(toml::from_str::<EggModelConfig>("widht = 3").is_err());
     }
 
     #[test]
     fn bad_values_name_their_key() {
-        let cases = [
-            ("population = 7", "population"),
-            ("d_model = 0", "d_model"),
-            ("rank = 0", "rank"),
-            ("sigma_shift = 0", "sigma_shift"),
-            ("alpha_end = 1.5", "alpha_end"),
-            ("val_fraction = 0.0", "val_fraction"),
-            ("chunk_members = 3", "chunk_members"),
-            ("window = 0", "window"),
+        let d = EggConfig::default;
+        let cases: Vec<(EggConfig, &str)> = vec![
+            (
+                EggConfig {
+                    population: 7,
+                    ..d()
+                },
+                "es.population",
+            ),
+            (EggConfig { rank: 0, ..d() }, "es.rank"),
+            (
+                EggConfig {
+                    model: EggModelConfig {
+                        d_model: 0,
+                        ..Default::default()
+                    },
+                    ..d()
+                },
+                "model.d_model",
+            ),
+            (
+                EggConfig {
+                    model: EggModelConfig {
+                        sigma_shift: 0,
+                        ..Default::default()
+                    },
+                    ..d()
+                },
+                "model.sigma_shift",
+            ),
+            (
+                EggConfig {
+                    model: EggModelConfig {
+                        alpha_end: 1.5,
+                        ..Default::default()
+                    },
+                    ..d()
+                },
+                "model.alpha_end",
+            ),
+            (
+                EggConfig {
+                    model: EggModelConfig {
+                        chunk_members: 3,
+                        ..Default::default()
+                    },
+                    ..d()
+                },
+                "model.chunk_members",
+            ),
+            (
+                EggConfig {
+                    text: TextTaskConfig {
+                        val_fraction: 0.0,
+                        ..Default::default()
+                    },
+                    ..d()
+                },
+                "task.val_fraction",
+            ),
+            (
+                EggConfig {
+                    text: TextTaskConfig {
+                        window: 0,
+                        ..Default::default()
+                    },
+                    ..d()
+                },
+                "task.window",
+            ),
         ];
-        for (text, key) in cases {
-            let err = EggConfig::from_toml_str(text).unwrap_err().to_string();
-            assert!(err.contains(key), "{text}: {err}");
+        for (cfg, key) in cases {
+            let err = cfg.validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{key}: {err}");
         }
-        let err = EggConfig::from_toml_str("widht = 3")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("widht"), "{err}");
     }
 
     #[test]
     fn harmonic_schedule_matches_reference_formula() {
-        let cfg = EggConfig {
+        let model = EggModelConfig {
             alpha_start: 1.0,
             alpha_end: 1.0 / 16.0,
             alpha_generations: 1000,
+            ..EggModelConfig::default()
+        };
+        let cfg = EggConfig {
+            model: model.clone(),
             ..EggConfig::default()
         };
         let one = (1u64 << 31) as f64;
@@ -274,15 +359,14 @@ mod tests {
             let got = cfg.alpha_fixed(t) as f64 / one;
             assert!((got - want).abs() < 1e-6, "t={t}: {got} vs {want}");
         }
-        let lin = EggConfig {
-            alpha_schedule: AlphaSchedule::Linear,
-            ..cfg.clone()
+        let with = |alpha_schedule| EggConfig {
+            model: EggModelConfig {
+                alpha_schedule,
+                ..model.clone()
+            },
+            ..EggConfig::default()
         };
-        assert_eq!(lin.alpha_fixed(1000), 1 << 27);
-        let c = EggConfig {
-            alpha_schedule: AlphaSchedule::Constant,
-            ..cfg
-        };
-        assert_eq!(c.alpha_fixed(777), 1 << 31);
+        assert_eq!(with(AlphaSchedule::Linear).alpha_fixed(1000), 1 << 27);
+        assert_eq!(with(AlphaSchedule::Constant).alpha_fixed(777), 1 << 31);
     }
 }

@@ -35,14 +35,16 @@ pub struct PopulationSpec {
     pub share_pair_state: bool,
 }
 
-/// Score every member: `windows[k]` (T+1 bytes) is read by pair `k`'s two members, whose
-/// hidden states (`state`, members × layers × D) are zeroed first when `resets[k]`, carried
-/// otherwise, and updated in place (see [`PopulationSpec::share_pair_state`]). Returns each
-/// member's Σ log2 p in 1/16 bit. Matrix products run on `kernels` when given (same bits), else
+/// Score pairs `first_pair ..` (a process's share of the population, or all of it):
+/// `windows[k]` (T+1 bytes) is read by pair `first_pair + k`'s two members, whose hidden states
+/// (`state`, their members × layers × D) are zeroed first when `resets[k]`, carried otherwise,
+/// and updated in place (see [`PopulationSpec::share_pair_state`]). Returns each member's
+/// Σ log2 p in 1/16 bit. Matrix products run on `kernels` when given (same bits), else
 /// on the CPU; a kernel failure is the error.
 pub fn evaluate_population(
     wts: &Weights,
     spec: PopulationSpec,
+    first_pair: usize,
     windows: &[&[u8]],
     resets: &[bool],
     state: &mut [i8],
@@ -57,12 +59,12 @@ pub fn evaluate_population(
         .enumerate()
         .map(|(c, st)| {
             let rows = st.len() / per_member;
-            let first_pair = c * chunk / 2;
+            let local = c * chunk / 2;
             let noise = ChunkNoise::generate_for(
                 &wts.layout,
                 spec.seed,
                 spec.epoch,
-                first_pair as u32,
+                (first_pair + local) as u32,
                 rows / 2,
                 spec.rank,
                 spec.sigma_shift,
@@ -70,8 +72,8 @@ pub fn evaluate_population(
             );
             let mut run = Runner::new(wts, Some(&noise), rows).with_kernels(kernels);
             run.load_state(st);
-            let wins = &windows[first_pair..first_pair + rows / 2];
-            for (q, _) in resets[first_pair..first_pair + rows / 2]
+            let wins = &windows[local..local + rows / 2];
+            for (q, _) in resets[local..local + rows / 2]
                 .iter()
                 .enumerate()
                 .filter(|(_, &r)| r)

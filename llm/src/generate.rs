@@ -53,7 +53,7 @@ pub fn generate_with(wts: &Weights, prompt: &[u8], bytes: usize, seed: u64) -> V
 
 /// Load `checkpoint` and continue `prompt` by `bytes` sampled bytes (seeded, reproducible).
 pub fn generate(checkpoint: &Path, prompt: &[u8], bytes: usize, seed: u64) -> Result<Vec<u8>> {
-    let (_, wts, _) = load_model(checkpoint)?;
+    let (_, wts) = load_model(checkpoint)?;
     Ok(generate_with(&wts, prompt, bytes, seed))
 }
 

@@ -13,8 +13,9 @@
 //! backends regenerate the noise on the device and are bit-identical to it, as core's
 //! `int_conformance_suite!` (feature `testing`) checks on every backend.
 //!
-//! Entry points: [`train::train`], [`generate::generate`], [`bench::bench_egg`], configured by
-//! [`config::EggConfig`].
+//! Entry points: [`learner::EggLearner`] (the model as the root package's one training loop
+//! drives it, configured by `[model] kind = "egg_gru"` and `[task] name = "text"`, assembled
+//! into [`config::EggConfig`]), [`generate::generate`] and [`bench::bench_egg`].
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod bench;
@@ -25,14 +26,15 @@ pub mod error;
 pub mod evaluate;
 pub mod forward;
 pub mod generate;
+pub mod learner;
 pub mod noise;
 pub mod params;
 pub mod tables;
-pub mod train;
 pub mod update;
 
-pub use config::EggConfig;
+pub use config::{EggConfig, EggModelConfig, TextTaskConfig};
 pub use eggroll_core::int::{
     CpuInt, DynIntKernels, IntKernels, IntMatmul, NoiseSpec, UpdateShape, UpdateSpec,
 };
 pub use error::{LlmError, Result};
+pub use learner::EggLearner;

@@ -55,7 +55,7 @@ mod tests {
             let w = s
                 .tell(&mut st, &pop, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
                 .expect("tell");
-            assert_eq!(w.len(), 8);
+            assert_eq!(w.member_weights().len(), 8);
             assert_eq!(st.generation, 1);
         }
     }

@@ -2,8 +2,9 @@
 
 use crate::config::EsConfig;
 use crate::error::Result;
+use eggroll_core::learner::Update;
 use eggroll_core::population::Population;
-use eggroll_core::shaping::shape_fitness;
+use eggroll_core::shaping::{pair_signs, shape_fitness, Shaping};
 use serde::{Deserialize, Serialize};
 
 /// Everything a strategy needs to continue a run (saved in checkpoints).
@@ -28,18 +29,23 @@ pub trait Strategy: Send + Sync {
     /// The population of the state's current generation.
     fn ask(&self, state: &StrategyState) -> Result<Population>;
 
-    /// Shape `fitness` (one value per member) into update weights and advance the state.
+    /// Shape `fitness` (one value per member) into the generation's [`Update`] and advance the
+    /// state: per-pair signs for `shaping = "pair_sign"` (integer models step by them; float
+    /// models take them as ±1 weights), else the shaped per-member direction weights.
     fn tell(
         &self,
         state: &mut StrategyState,
         population: &Population,
         fitness: &[f32],
-    ) -> Result<Vec<f32>> {
+    ) -> Result<Update> {
         let cfg = self.config();
-        let weights = shape_fitness(fitness, cfg.shaping, cfg.group_size)?;
-        debug_assert_eq!(weights.len(), population.size as usize);
+        let update = match cfg.shaping {
+            Shaping::PairSign => Update::PairSigns(pair_signs(fitness)?),
+            shaping => Update::Direction(shape_fitness(fitness, shaping, cfg.group_size)?),
+        };
+        debug_assert_eq!(update.member_weights().len(), population.size as usize);
         state.generation += 1;
-        Ok(weights)
+        Ok(update)
     }
 }
 

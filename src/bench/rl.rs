@@ -3,9 +3,10 @@
 
 use crate::config::RunConfig;
 use crate::error::Result;
+use crate::models::model_config;
 use crate::tasks::rl::{Batching, RlTask};
 use crate::tasks::{Task, TaskConfig};
-use crate::train::{model_config, train, TrainOptions};
+use crate::train::{train, TrainOptions};
 use eggroll_core::cpu::Cpu;
 use eggroll_core::mlp::Mlp;
 use eggroll_populations::{make_strategy, StrategyState};
@@ -68,7 +69,7 @@ pub fn bench_rl(
         });
     };
     let task = RlTask::new(rl_cfg, cfg.seed)?;
-    let model = Mlp::init(&Cpu, model_config::<Cpu>(&cfg, &task), cfg.seed)?;
+    let model = Mlp::init(&Cpu, model_config::<Cpu, _>(&cfg, &task)?, cfg.seed)?;
     let strategy = make_strategy(&cfg.es, generations)?;
     let mut state = StrategyState {
         seed: cfg.seed,
@@ -97,7 +98,7 @@ pub fn bench_rl(
             if let TaskConfig::Rl(rl) = &mut c.task {
                 rl.batching = batching;
                 let task = RlTask::new(rl.clone(), c.seed)?;
-                let model = Mlp::init(&Cpu, model_config::<Cpu>(&c, &task), c.seed)?;
+                let model = Mlp::init(&Cpu, model_config::<Cpu, _>(&c, &task)?, c.seed)?;
                 let strategy = make_strategy(&c.es, 1)?;
                 let st = StrategyState {
                     seed: c.seed,
@@ -116,13 +117,12 @@ pub fn bench_rl(
     let dir = std::env::temp_dir().join(format!("eggroll-bench-rl-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let t = Instant::now();
-    let solve_task = solve_cfg.task.build::<Cpu>(solve_cfg.seed)?;
     let opts = TrainOptions {
         out_dir: dir.clone(),
         resume: false,
         stop_after: None,
     };
-    let summary = train(&Cpu, &solve_cfg, &*solve_task, &opts, &mut |_| {})?;
+    let summary = train(&Cpu, &solve_cfg, &opts, &mut |_| {})?;
     let seconds_to_solve = t.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
     let solved_return = summary

@@ -1,27 +1,10 @@
-//! The integer-only recurrent LM ("EGG") from the command line: `train` of a config with
-//! `workload = "egg"`, `generate`, and `bench egg`.
+//! The integer-only recurrent LM ("EGG") from the command line: its integer kernels for
+//! `train` (which runs it in the one training loop), `generate`, and `bench egg`.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
-use eggroll_llm::train::GenerationReport;
-use eggroll_llm::{DynIntKernels, EggConfig};
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
-
-/// The top-level key that marks a config as an EGG language-model run.
-pub const WORKLOAD_KEY: &str = "workload";
-
-/// If `text` is an EGG config (`workload = "egg"`), the table without the marker.
-pub fn egg_table(text: &str) -> Option<toml::Table> {
-    let mut table: toml::Table = text.parse().ok()?;
-    match table.get(WORKLOAD_KEY).and_then(toml::Value::as_str) {
-        Some("egg") => {
-            table.remove(WORKLOAD_KEY);
-            Some(table)
-        }
-        _ => None,
-    }
-}
+use eggroll_llm::DynIntKernels;
+use std::path::PathBuf;
 
 /// The integer kernels of backend `name` (`None` for the CPU's own path; a clear error when
 /// this build lacks the backend or the machine has no device for it).
@@ -38,100 +21,6 @@ pub fn int_kernels(name: super::BackendName) -> Result<Option<Box<dyn DynIntKern
         #[allow(unreachable_patterns)]
         other => return Err(super::not_built(other)),
     })
-}
-
-/// Train an EGG config on `backend`; `overrides` are `key=value` pairs on its flat table.
-pub fn train(
-    mut table: toml::Table,
-    origin: &Path,
-    out: Option<PathBuf>,
-    overrides: &[String],
-    generations: Option<u64>,
-    resume: bool,
-    backend: super::BackendName,
-) -> Result<()> {
-    for ov in overrides {
-        let (k, v) = ov
-            .split_once('=')
-            .with_context(|| format!("--set {ov}: expected key=value"))?;
-        let value = format!("v = {v}")
-            .parse::<toml::Table>()
-            .ok()
-            .and_then(|mut t| t.remove("v"))
-            .unwrap_or_else(|| toml::Value::String(v.trim().into()));
-        table.insert(k.trim().into(), value);
-    }
-    let text = toml::to_string(&table)?;
-    let cfg =
-        EggConfig::from_toml_str(&text).with_context(|| format!("config {}", origin.display()))?;
-    let data_path = PathBuf::from(&cfg.data);
-    let data = std::fs::read(&data_path).with_context(|| {
-        format!(
-            "config {}: data file {} (for the Shakespeare corpus run scripts/fetch_shakespeare.sh)",
-            origin.display(),
-            data_path.display()
-        )
-    })?;
-    let name = origin
-        .file_stem()
-        .map_or("egg".into(), |s| s.to_string_lossy().into_owned());
-    let out = out.unwrap_or_else(|| PathBuf::from("runs").join(name));
-    if !resume && eggroll_llm::train::latest_checkpoint(&out).exists() {
-        anyhow::bail!(
-            "run directory {}: already holds a run; pass --resume to continue it or choose another --out",
-            out.display()
-        );
-    }
-    let kernels = int_kernels(backend)?;
-    println!(
-        "eggroll train: EGG language model {} layers x {} | N={} rank={} | {} bytes of {} | backend {} | {} threads | run dir {}",
-        cfg.n_layers,
-        cfg.d_model,
-        cfg.population,
-        cfg.rank,
-        data.len(),
-        data_path.display(),
-        kernels
-            .as_ref()
-            .map_or("cpu".to_string(), |k| k.backend_name()),
-        rayon::current_num_threads(),
-        out.display()
-    );
-    let terminal = std::io::stderr().is_terminal();
-    let mut report = |r: &GenerationReport| {
-        if let Some(bpb) = r.eval_bits_per_byte {
-            println!(
-                "gen {:>6}  train {:.4} bits/byte  eval {bpb:.4} bits/byte  ({:.0} s)",
-                r.generation, r.train_bits_per_byte, r.seconds
-            );
-        } else if terminal {
-            eprint!(
-                "\rgen {:>6}  train {:.4} bits/byte   ",
-                r.generation, r.train_bits_per_byte
-            );
-        }
-    };
-    let s = eggroll_llm::train::train_on(
-        kernels.as_deref(),
-        &cfg,
-        &data,
-        &out,
-        generations,
-        resume,
-        &mut report,
-    )
-    .with_context(|| format!("training run in {}", out.display()))?;
-    println!(
-        "done: {} generations in {:.0} s, validation {:.4} bits/byte (unigram {:.4}, bigram {:.4}), {} int8 parameters",
-        s.generations,
-        s.seconds,
-        s.eval_bits_per_byte,
-        s.baselines.unigram_val,
-        s.baselines.bigram_val,
-        s.parameters
-    );
-    println!("run directory: {}", out.display());
-    Ok(())
 }
 
 /// Arguments of `generate`.
@@ -153,7 +42,7 @@ pub struct GenerateArgs {
 /// Run `generate`.
 pub fn generate(a: GenerateArgs) -> Result<()> {
     let path = if a.checkpoint.is_dir() {
-        eggroll_llm::train::latest_checkpoint(&a.checkpoint)
+        eggroll::train::latest_checkpoint(&a.checkpoint)
     } else {
         a.checkpoint.clone()
     };

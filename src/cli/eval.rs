@@ -2,12 +2,8 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use eggroll::run_state::{from_checkpoint, RunState};
+use eggroll::models::{checkpoint_generation, evaluate_checkpoint, load_checkpoint};
 use eggroll::tasks::TaskConfig;
-use eggroll::train::model_config;
-use eggroll::RunConfig;
-use eggroll_core::checkpoint::Checkpoint;
-use eggroll_core::cpu::Cpu;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `eval`.
@@ -32,25 +28,11 @@ pub fn checkpoint_path(arg: &Path) -> PathBuf {
     }
 }
 
-/// Load a checkpoint's embedded config and its model (CPU backend).
-pub fn load_run(path: &Path) -> Result<(RunConfig, RunState<Cpu>)> {
-    let ck = Checkpoint::load(path)?;
-    let cfg_text = ck.meta("config", path)?;
-    let cfg = RunConfig::from_toml(
-        cfg_text,
-        &format!("{} (embedded config)", path.display()),
-        &[],
-    )?;
-    let task = cfg.task.build::<Cpu>(cfg.seed)?;
-    let state = from_checkpoint(&Cpu, &cfg, model_config::<Cpu>(&cfg, &*task), &ck, path)
-        .with_context(|| format!("loading {}", path.display()))?;
-    Ok((cfg, state))
-}
-
 /// Run `eval`.
 pub fn run(a: EvalArgs) -> Result<()> {
     let path = checkpoint_path(&a.checkpoint);
-    let (mut cfg, state) = load_run(&path)?;
+    let (mut cfg, ck) = load_checkpoint(&path)?;
+    let generation = checkpoint_generation(&ck, &path)?;
     if let Some(n) = a.episodes {
         match &mut cfg.task {
             TaskConfig::Rl(rl) if n > 0 => rl.eval_episodes = n,
@@ -61,22 +43,18 @@ pub fn run(a: EvalArgs) -> Result<()> {
             ),
         }
     }
-    let task = cfg.task.build::<Cpu>(cfg.seed)?;
-    let metrics = task.evaluate(&Cpu, &state.model)?;
+    let metrics = evaluate_checkpoint(&cfg, &ck, &path)
+        .with_context(|| format!("evaluating {}", path.display()))?;
     if a.json {
         let mut m = serde_json::Map::new();
-        m.insert("generation".into(), state.strategy.generation.into());
+        m.insert("generation".into(), generation.into());
         for (k, v) in &metrics {
             m.insert((*k).into(), serde_json::json!(v));
         }
         println!("{}", serde_json::Value::Object(m));
         return Ok(());
     }
-    println!(
-        "{} at generation {}:",
-        path.display(),
-        state.strategy.generation
-    );
+    println!("{} at generation {}:", path.display(), generation);
     let get = |k: &str| metrics.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
     if let (Some(mean), Some(std), TaskConfig::Rl(rl)) =
         (get("eval_return"), get("eval_return_std"), &cfg.task)

@@ -36,10 +36,13 @@ impl Progress {
 
     /// Report one generation.
     pub fn update(&mut self, r: &GenerationReport) {
-        let fit = format!(
+        let mut fit = format!(
             "fitness mean {:.4} max {:.4}",
             r.fitness_mean, r.fitness_max
         );
+        if !r.extra.is_empty() {
+            fit = format!("{fit}  {}", format_eval(&r.extra));
+        }
         match &self.bar {
             Some(bar) => {
                 bar.set_position(r.generation + 1);

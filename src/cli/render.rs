@@ -1,6 +1,6 @@
 //! `eggroll render CHECKPOINT --out episode.gif`
 
-use super::eval::{checkpoint_path, load_run};
+use super::eval::checkpoint_path;
 use anyhow::{bail, Result};
 use clap::Args;
 use eggroll::tasks::{rl::play_episode, RlTask, TaskConfig};
@@ -26,15 +26,20 @@ pub struct RenderArgs {
 /// Run `render`.
 pub fn run(a: RenderArgs) -> Result<()> {
     let path = checkpoint_path(&a.checkpoint);
-    let (cfg, state) = load_run(&path)?;
+    let (cfg, ck) = eggroll::models::load_checkpoint(&path)?;
     let TaskConfig::Rl(rl) = &cfg.task else {
         bail!(
             "render draws RL episodes; this checkpoint's task is `{}`",
             cfg.task.name()
         );
     };
+    let model = eggroll::models::load_mlp(&cfg, &ck, &path)?;
     let task = RlTask::new(rl.clone(), cfg.seed)?;
-    let trace = play_episode(&task, &Cpu, &state.model, a.seed)?;
+    if let Some(json) = ck.metadata.get("task_state") {
+        // The observation statistics the policy was trained with.
+        eggroll::tasks::Task::<Cpu, eggroll_core::mlp::Mlp<Cpu>>::load_state_json(&task, json)?;
+    }
+    let trace = play_episode(&task, &Cpu, &model, a.seed)?;
     let opts = eggroll::render::RenderOptions {
         fps: a.fps,
         ..Default::default()

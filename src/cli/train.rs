@@ -4,8 +4,10 @@ use super::progress::{summary, Progress};
 use super::BackendName;
 use anyhow::{Context, Result};
 use clap::Args;
+use eggroll::config::ModelSection;
 use eggroll::dist::{Communicator, SingleProcess};
-use eggroll::train::{latest_checkpoint, train_distributed, TrainOptions};
+use eggroll::models::train_run;
+use eggroll::train::{latest_checkpoint, TrainOptions};
 use eggroll::RunConfig;
 use std::path::PathBuf;
 
@@ -57,25 +59,6 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if let Some(s) = a.seed {
         overrides.push(format!("seed={s}"));
     }
-    if let Some(path) = &a.config {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        if let Some(table) = super::egg::egg_table(&text) {
-            let mut ov = a.overrides.clone();
-            if let Some(s) = a.seed {
-                ov.push(format!("seed={s}"));
-            }
-            return super::egg::train(
-                table,
-                path,
-                a.out.clone(),
-                &ov,
-                a.generations,
-                a.resume,
-                a.backend,
-            );
-        }
-    }
     // `--resume` without CONFIG continues the run with its own resolved config.
     let own_config = match (&a.config, &a.out) {
         (None, Some(out)) if a.resume => Some(out.join("config.toml")),
@@ -104,16 +87,42 @@ pub fn run(a: TrainArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&name, a.resume));
-    crate::with_backend!(a.backend, |backend| run_on(backend, &a, &cfg, out))
+    match cfg.model {
+        // The EGG model's matrix products go to the backend's integer kernels; the rest of
+        // its step runs on the CPU.
+        ModelSection::EggGru(_) => {
+            let kernels = super::egg::int_kernels(a.backend)?;
+            run_on(&eggroll_core::cpu::Cpu, kernels.as_deref(), &a, &cfg, out)
+        }
+        ModelSection::Mlp(_) => {
+            crate::with_backend!(a.backend, |backend| run_on(backend, None, &a, &cfg, out))
+        }
+    }
+}
+
+/// What the banner says of the model.
+fn describe_model(cfg: &RunConfig) -> String {
+    match &cfg.model {
+        ModelSection::Mlp(m) => format!("model mlp hidden {:?}", m.hidden),
+        ModelSection::EggGru(m) => format!(
+            "model egg_gru {} x {} (int8) on {}",
+            m.n_layers,
+            m.d_model,
+            match &cfg.task {
+                eggroll::tasks::TaskConfig::Text(t) => t.data.as_str(),
+                _ => "?",
+            }
+        ),
+    }
 }
 
 fn run_on<B: eggroll_core::Backend>(
     backend: &B,
+    int_kernels: Option<&dyn eggroll_core::int::DynIntKernels>,
     a: &TrainArgs,
     cfg: &RunConfig,
     out: PathBuf,
 ) -> Result<()> {
-    let task = cfg.task.build::<B>(cfg.seed)?;
     let opts = TrainOptions {
         out_dir: out.clone(),
         resume: a.resume,
@@ -122,20 +131,20 @@ fn run_on<B: eggroll_core::Backend>(
     let comm = communicator();
     if comm.rank() != 0 {
         // In an MPI job the other ranks train silently; rank 0 reports for the job.
-        train_distributed(backend, cfg, &*task, &opts, comm.as_ref(), &mut |_| {})
+        train_run(backend, int_kernels, cfg, &opts, comm.as_ref(), &mut |_| {})
             .with_context(|| format!("training run in {}", out.display()))?;
         return Ok(());
     }
     println!(
-        "eggroll train: task {} | {} N={} rank={} sigma={} | model hidden {:?} | {} generations | backend {} | {} threads | run dir {}",
+        "eggroll train: task {} | {} N={} rank={} sigma={} | {} | {} generations | backend {} | {} threads | run dir {}",
         cfg.task.name(),
         cfg.es.strategy,
         cfg.es.population,
         cfg.es.rank,
         cfg.es.sigma,
-        cfg.model.hidden,
+        describe_model(cfg),
         cfg.generations,
-        a.backend.as_str(),
+        int_kernels.map_or_else(|| a.backend.as_str().to_string(), |k| k.backend_name()),
         rayon::current_num_threads(),
         out.display()
     );
@@ -143,7 +152,7 @@ fn run_on<B: eggroll_core::Backend>(
         println!("MPI: {} ranks share the population", comm.size());
     }
     let mut progress = Progress::new(cfg.generations, 0);
-    let result = train_distributed(backend, cfg, &*task, &opts, comm.as_ref(), &mut |r| {
+    let result = train_run(backend, int_kernels, cfg, &opts, comm.as_ref(), &mut |r| {
         progress.update(r)
     });
     progress.finish();
@@ -157,6 +166,9 @@ fn run_on<B: eggroll_core::Backend>(
     );
     if !s.initial_eval.is_empty() {
         println!("at start:  {}", summary(&s.initial_eval));
+    }
+    if !s.baselines.is_empty() {
+        println!("baselines: {}", summary(&s.baselines));
     }
     println!("run directory: {}", out.display());
     Ok(())

@@ -1,5 +1,6 @@
-//! Tasks: what a population is scored on. Each task fixes the model's input and output
-//! widths, scores members (fitness, higher is better) and evaluates the unperturbed model.
+//! Tasks: what a population is scored on. Each MLP task implements core's [`Task`]: it fixes
+//! the model's input and output widths, scores members (fitness, higher is better) and
+//! evaluates the unperturbed model. The `text` task belongs to the EGG model (`eggroll-llm`).
 
 mod digits;
 mod regression;
@@ -10,12 +11,12 @@ pub use digits::digits_dataset;
 pub use rl::{RlConfig, RlTask};
 pub use supervised::{Loss, Supervised};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use eggroll_core::mlp::Mlp;
-use eggroll_core::population::Population;
+pub use eggroll_core::task::{Metrics, Task};
 use eggroll_core::Backend;
+use eggroll_llm::TextTaskConfig;
 use serde::{Deserialize, Serialize};
-use std::ops::Range;
 
 /// The `[task]` section: which task, with its settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,6 +45,8 @@ pub enum TaskConfig {
     },
     /// Reinforcement learning on a batched gymnasium-exact environment.
     Rl(RlConfig),
+    /// Next-byte prediction on a byte file (the EGG language model's task).
+    Text(TextTaskConfig),
 }
 
 fn default_batch() -> usize {
@@ -74,6 +77,7 @@ impl TaskConfig {
             TaskConfig::Digits { .. } => "digits",
             TaskConfig::Regression { .. } => "regression",
             TaskConfig::Rl(_) => "rl",
+            TaskConfig::Text(_) => "text",
         }
     }
 
@@ -100,11 +104,13 @@ impl TaskConfig {
                 positive("batch", batch)
             }
             TaskConfig::Rl(ref rl) => rl::validate(rl),
+            // Checked with the model it trains (`EggConfig::validate`).
+            TaskConfig::Text(_) => Ok(()),
         }
     }
 
-    /// Build the task for a run seeded with `seed`.
-    pub fn build<B: Backend>(&self, seed: u64) -> Result<Box<dyn Task<B>>> {
+    /// Build the MLP task for a run seeded with `seed`.
+    pub fn build<B: Backend>(&self, seed: u64) -> Result<Box<MlpTask<B>>> {
         Ok(match *self {
             TaskConfig::Digits { batch } => Box::new(digits::digits_task(batch, seed)?),
             TaskConfig::Regression {
@@ -120,51 +126,16 @@ impl TaskConfig {
                 seed,
             )?),
             TaskConfig::Rl(ref rl) => Box::new(RlTask::new(rl.clone(), seed)?),
+            TaskConfig::Text(_) => {
+                return Err(Error::Config {
+                    origin: "task.name".into(),
+                    why: "task `text` trains the EGG language model ([model] kind = \"egg_gru\"), not an MLP".into(),
+                })
+            }
         })
     }
 }
 
-/// A task scores population members and evaluates the unperturbed model.
-pub trait Task<B: Backend> {
-    /// Model input width.
-    fn input_dim(&self) -> usize;
-
-    /// Model output width.
-    fn output_dim(&self) -> usize;
-
-    /// Fitness of `members` of `pop` at `generation` (higher is better).
-    fn fitness(
-        &self,
-        backend: &B,
-        model: &Mlp<B>,
-        pop: &Population,
-        members: Range<u32>,
-        generation: u64,
-    ) -> Result<Vec<f32>>;
-
-    /// Rows one member evaluates in one forward (minibatch size, episodes): sizes the memory
-    /// estimate made before a run starts.
-    fn rows_per_member(&self) -> usize;
-
-    /// Names of the metrics [`Task::evaluate`] reports (checked against `run.stop_metric`).
-    fn metric_names(&self) -> Vec<&'static str>;
-
-    /// Metrics of the unperturbed model (`eval_loss`, `eval_accuracy`, …).
-    fn evaluate(&self, backend: &B, model: &Mlp<B>) -> Result<Vec<(&'static str, f64)>>;
-
-    /// Called once per generation after the update, identically on every process (e.g. to
-    /// update running observation statistics). Most tasks keep no state.
-    fn after_generation(&self, _backend: &B, _model: &Mlp<B>, _generation: u64) -> Result<()> {
-        Ok(())
-    }
-
-    /// The task's own state as JSON, saved in checkpoints (`None`: no state).
-    fn state_json(&self) -> Option<String> {
-        None
-    }
-
-    /// Restore the state written by [`Task::state_json`].
-    fn load_state_json(&self, _json: &str) -> Result<()> {
-        Ok(())
-    }
-}
+/// A task of the MLP, as the run builds it from its `[task]` section (errors of the root
+/// package).
+pub type MlpTask<B> = dyn Task<B, Mlp<B>, Error = Error>;

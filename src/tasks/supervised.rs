@@ -2,7 +2,7 @@
 //! member of a generation shares (drawn from the run seed and the generation).
 
 use super::Task;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use eggroll_core::mlp::Mlp;
 use eggroll_core::noise::StreamKey;
 use eggroll_core::population::{MemberRows, Population};
@@ -97,7 +97,9 @@ fn row_losses(out: &[f32], width: usize, y: &Loss, idx: &[usize]) -> Vec<(f64, b
         .collect()
 }
 
-impl<B: Backend> Task<B> for Supervised {
+impl<B: Backend> Task<B, Mlp<B>> for Supervised {
+    type Error = Error;
+
     fn input_dim(&self) -> usize {
         self.input
     }

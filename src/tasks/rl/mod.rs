@@ -127,7 +127,9 @@ impl RlTask {
     }
 }
 
-impl<B: Backend> Task<B> for RlTask {
+impl<B: Backend> Task<B, Mlp<B>> for RlTask {
+    type Error = Error;
+
     fn input_dim(&self) -> usize {
         self.obs_dim
     }

@@ -1,0 +1,111 @@
+//! The model families a run can train, chosen by `[model] kind`: the registry that builds each
+//! family's [`Learner`] and hands it to the one training loop ([`crate::train::run_loop`]),
+//! and loading any run checkpoint back into its learner (for `eval`).
+//!
+//! Adding a family: its crate (or folder) provides a `Learner` (float models: a
+//! `eggroll_core::Model` plus a `Task`, wrapped in [`FloatLearner`]); here it takes one
+//! `ModelSection` variant and one line in each `match` below.
+
+mod egg;
+mod float;
+
+pub use egg::egg_learner;
+pub use float::{model_config, FloatLearner};
+
+use crate::config::{ModelSection, RunConfig};
+use crate::dist::Communicator;
+use crate::error::{Error, Result};
+use crate::train::{run_loop, GenerationReport, TrainOptions, TrainSummary};
+use eggroll_core::checkpoint::Checkpoint;
+use eggroll_core::cpu::Cpu;
+use eggroll_core::int::DynIntKernels;
+use eggroll_core::learner::Learner;
+use eggroll_core::mlp::Mlp;
+use eggroll_core::task::Metrics;
+use eggroll_core::Backend;
+use std::path::Path;
+
+/// Train `cfg` with its model family: float models on `backend`, the EGG model's matrix
+/// products on `int_kernels` (`None`: the CPU), sharded over `comm`'s processes.
+pub fn train_run<B: Backend>(
+    backend: &B,
+    int_kernels: Option<&dyn DynIntKernels>,
+    cfg: &RunConfig,
+    opts: &TrainOptions,
+    comm: &dyn Communicator,
+    progress: &mut dyn FnMut(&GenerationReport),
+) -> Result<TrainSummary> {
+    match &cfg.model {
+        ModelSection::Mlp(_) => run_loop(
+            &mut FloatLearner::mlp(backend, cfg)?,
+            cfg,
+            opts,
+            comm,
+            progress,
+        ),
+        ModelSection::EggGru(_) => run_loop(
+            &mut egg_learner(cfg, int_kernels)?,
+            cfg,
+            opts,
+            comm,
+            progress,
+        ),
+    }
+}
+
+/// A run checkpoint's embedded config (key `config`) with the checkpoint itself.
+pub fn load_checkpoint(path: &Path) -> Result<(RunConfig, Checkpoint)> {
+    let ck = Checkpoint::load(path)?;
+    let text = ck.meta("config", path)?;
+    let origin = format!("{} (embedded config)", path.display());
+    let cfg = RunConfig::from_toml(text, &origin, &[])?;
+    Ok((cfg, ck))
+}
+
+/// The generation a checkpoint was written after.
+pub fn checkpoint_generation(ck: &Checkpoint, path: &Path) -> Result<u64> {
+    let g = ck.meta("generation", path)?;
+    g.parse().map_err(|_| {
+        Error::Core(eggroll_core::CoreError::Checkpoint {
+            path: path.display().to_string(),
+            why: format!("metadata `generation` is `{g}`, not a number"),
+        })
+    })
+}
+
+/// Evaluate the model of checkpoint `ck` (at `path`) as `cfg` says (its embedded config, or
+/// that with changed evaluation settings), on the CPU.
+pub fn evaluate_checkpoint(cfg: &RunConfig, ck: &Checkpoint, path: &Path) -> Result<Metrics> {
+    fn load_and_evaluate<L: Learner>(mut l: L, ck: &Checkpoint, path: &Path) -> Result<Metrics>
+    where
+        Error: From<L::Error>,
+    {
+        check_kind(ck, path, l.kind())?;
+        l.load(ck, path)?;
+        Ok(l.evaluate()?)
+    }
+    match &cfg.model {
+        ModelSection::Mlp(_) => load_and_evaluate(FloatLearner::mlp(&Cpu, cfg)?, ck, path),
+        ModelSection::EggGru(_) => load_and_evaluate(egg_learner(cfg, None)?, ck, path),
+    }
+}
+
+/// The MLP of an MLP run's checkpoint, on the CPU.
+pub fn load_mlp(cfg: &RunConfig, ck: &Checkpoint, path: &Path) -> Result<Mlp<Cpu>> {
+    let mut l = FloatLearner::mlp(&Cpu, cfg)?;
+    check_kind(ck, path, l.kind())?;
+    l.load(ck, path)?;
+    Ok(l.into_model())
+}
+
+/// Refuse a checkpoint of another model family than `kind`.
+fn check_kind(ck: &Checkpoint, path: &Path, kind: &str) -> Result<()> {
+    let have = ck.metadata.get("model_kind").map_or("mlp", String::as_str);
+    if have != kind {
+        return Err(Error::Core(eggroll_core::CoreError::Checkpoint {
+            path: path.display().to_string(),
+            why: format!("holds a `{have}` model, but its config describes `{kind}`"),
+        }));
+    }
+    Ok(())
+}
