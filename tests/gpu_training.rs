@@ -55,14 +55,18 @@ fn assert_close(got: &[f64], want: &[f64], backend: &str) {
 #[test]
 fn wgpu_training_follows_the_cpu() {
     let gpu = eggroll_shaders::Wgpu::new().unwrap();
-    assert_close(&curve(&gpu, "wgpu"), &curve(&Cpu, "cpu-w"), "wgpu");
+    assert_close(&curve(&gpu, "wgpu"), &curve(&Cpu::new(), "cpu-w"), "wgpu");
 }
 
 #[cfg(feature = "cubecl")]
 #[test]
 fn cubecl_training_follows_the_cpu() {
     let gpu = eggroll_cubecl::Cubecl::new().unwrap();
-    assert_close(&curve(&gpu, "cubecl"), &curve(&Cpu, "cpu-c"), "cubecl");
+    assert_close(
+        &curve(&gpu, "cubecl"),
+        &curve(&Cpu::new(), "cpu-c"),
+        "cubecl",
+    );
 }
 
 /// Per generation: mean fitness, validation bits/byte when evaluated, weights moved.

@@ -40,7 +40,7 @@ fn try_run(
         resume,
         stop_after,
     };
-    train(&Cpu, cfg, &*task, &opts, &mut |_| {})
+    train(&Cpu::new(), cfg, &*task, &opts, &mut |_| {})
 }
 
 fn bits(path: &Path) -> Vec<(String, Vec<u32>)> {

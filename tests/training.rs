@@ -47,7 +47,7 @@ fn run(
         resume,
         stop_after,
     };
-    train(&Cpu, cfg, &*task, &opts, &mut |_| {}).unwrap()
+    train(&Cpu::new(), cfg, &*task, &opts, &mut |_| {}).unwrap()
 }
 
 fn params(dir: &Path) -> Vec<(String, Vec<u32>)> {
@@ -123,13 +123,13 @@ fn refuses_to_overwrite_or_resume_nothing() {
         resume,
         stop_after: None,
     };
-    let err = train(&Cpu, &cfg, &*task, &opts(true), &mut |_| {}).unwrap_err();
+    let err = train(&Cpu::new(), &cfg, &*task, &opts(true), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("no checkpoint to resume"), "{err}");
-    train(&Cpu, &cfg, &*task, &opts(false), &mut |_| {}).unwrap();
-    let err = train(&Cpu, &cfg, &*task, &opts(false), &mut |_| {}).unwrap_err();
+    train(&Cpu::new(), &cfg, &*task, &opts(false), &mut |_| {}).unwrap();
+    let err = train(&Cpu::new(), &cfg, &*task, &opts(false), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("--resume"), "{err}");
     let other = small_config(&["generations=2", "es.sigma=0.07"]);
-    let err = train(&Cpu, &other, &*task, &opts(true), &mut |_| {}).unwrap_err();
+    let err = train(&Cpu::new(), &other, &*task, &opts(true), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("different config"), "{err}");
 }
 
@@ -213,7 +213,7 @@ fn nan_fitness_policies() {
         resume: false,
         stop_after: None,
     };
-    let err = train(&Cpu, &cfg, &task, &opts, &mut |_| {})
+    let err = train(&Cpu::new(), &cfg, &task, &opts, &mut |_| {})
         .unwrap_err()
         .to_string();
     assert!(
@@ -231,7 +231,7 @@ fn nan_fitness_policies() {
         out_dir: dir.to_path_buf(),
         ..opts
     };
-    let s = train(&Cpu, &cfg, &task, &opts, &mut |_| {}).unwrap();
+    let s = train(&Cpu::new(), &cfg, &task, &opts, &mut |_| {}).unwrap();
     assert_eq!(s.generation, 4);
     let lines = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
     assert!(lines.lines().all(|l| l.contains("\"nonfinite\":1")));

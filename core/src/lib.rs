@@ -26,12 +26,12 @@ pub mod schedule;
 pub mod shaping;
 pub mod vec_env;
 
-pub use backend::{Activation, Backend, LinearLayer, Perturb};
+pub use backend::{Activation, Backend, LinearLayer};
 pub use error::{CoreError, Result};
 pub use model::Model;
-pub use population::{MemberRows, NoiseKind, Population};
+pub use population::{NoiseKind, Population, PopulationParams, RowOwners};
 
 #[cfg(test)]
 mod cpu_conformance {
-    crate::conformance_suite!(crate::cpu::Cpu);
+    crate::conformance_suite!(crate::cpu::Cpu::new());
 }

@@ -7,7 +7,7 @@ use eggroll_core::conformance::dense_perturbation;
 use eggroll_core::cpu::Cpu;
 use eggroll_core::noise::{fill_normals, StreamKey};
 use eggroll_core::params::{ParamShape, ParamSpec};
-use eggroll_core::population::{NoiseKind, Population};
+use eggroll_core::population::{NoiseKind, Population, PopulationParams};
 use eggroll_core::Backend;
 
 const A: usize = 16;
@@ -61,14 +61,15 @@ fn es_direction(kind: NoiseKind, seed: u64, n: u32) -> (Vec<f32>, Vec<f32>) {
                 .sum::<f64>() as f32;
         }
     }
-    let pop = Population {
+    let pop = Population::new(PopulationParams {
         seed,
         epoch: 0,
         size: n,
         sigma: 1e-3,
         kind,
         antithetic: true,
-    };
+    })
+    .unwrap();
     let spec = ParamSpec {
         name: "w".into(),
         id: 0,
@@ -83,7 +84,7 @@ fn es_direction(kind: NoiseKind, seed: u64, n: u32) -> (Vec<f32>, Vec<f32>) {
         .collect();
     let mean = f.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
     let weights: Vec<f32> = f.iter().map(|&v| (v as f64 - mean) as f32).collect();
-    (Cpu.es_gradient(&pop, &spec, &weights).unwrap(), grad)
+    (Cpu::new().es_gradient(&pop, &spec, &weights).unwrap(), grad)
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use crate::config::EsConfig;
 use crate::error::Result;
-use eggroll_core::population::Population;
+use eggroll_core::population::{Population, PopulationParams};
 use eggroll_core::shaping::shape_fitness;
 use serde::{Deserialize, Serialize};
 
@@ -53,14 +53,12 @@ pub(crate) fn population_for(
         .sigma_schedule(state.total_generations)
         .at(state.generation) as f32;
     let epoch = (state.generation / cfg.noise_reuse.max(1) as u64) as u32;
-    let pop = Population {
+    Ok(Population::new(PopulationParams {
         seed: state.seed,
         epoch,
         size: cfg.population,
         sigma,
         kind,
         antithetic: cfg.antithetic,
-    };
-    pop.validate()?;
-    Ok(pop)
+    })?)
 }

@@ -42,8 +42,14 @@ pub fn load_run(path: &Path) -> Result<(RunConfig, RunState<Cpu>)> {
         &[],
     )?;
     let task = cfg.task.build::<Cpu>(cfg.seed)?;
-    let state = from_checkpoint(&Cpu, &cfg, model_config::<Cpu>(&cfg, &*task), &ck, path)
-        .with_context(|| format!("loading {}", path.display()))?;
+    let state = from_checkpoint(
+        &Cpu::new(),
+        &cfg,
+        model_config::<Cpu>(&cfg, &*task),
+        &ck,
+        path,
+    )
+    .with_context(|| format!("loading {}", path.display()))?;
     Ok((cfg, state))
 }
 
@@ -62,7 +68,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         }
     }
     let task = cfg.task.build::<Cpu>(cfg.seed)?;
-    let metrics = task.evaluate(&Cpu, &state.model)?;
+    let metrics = task.evaluate(&Cpu::new(), &state.model)?;
     if a.json {
         let mut m = serde_json::Map::new();
         m.insert("generation".into(), state.strategy.generation.into());

@@ -34,7 +34,7 @@ pub fn run(a: RenderArgs) -> Result<()> {
         );
     };
     let task = RlTask::new(rl.clone(), cfg.seed)?;
-    let trace = play_episode(&task, &Cpu, &state.model, a.seed)?;
+    let trace = play_episode(&task, &Cpu::new(), &state.model, a.seed)?;
     let opts = eggroll::render::RenderOptions {
         fps: a.fps,
         ..Default::default()
