@@ -20,9 +20,9 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
     dot / (na * nb)
 }
 
-/// Fitness −½‖(W + E)X − Y‖² of a linear least-squares problem; returns the ES direction and
+/// Fitness −½‖(W + E)X − Y‖² of a linear least-squares problem; returns the ES gradient estimate and
 /// the true gradient of the fitness at W.
-fn es_direction(kind: NoiseKind, seed: u64, n: u32) -> (Vec<f32>, Vec<f32>) {
+fn es_and_true_gradient(kind: NoiseKind, seed: u64, n: u32) -> (Vec<f32>, Vec<f32>) {
     let randn = |salt: u32, len: usize| {
         let mut v = vec![0.0f32; len];
         fill_normals(StreamKey::new(seed, salt, 0, 0), 0, 1.0, &mut v);
@@ -89,7 +89,7 @@ fn es_direction(kind: NoiseKind, seed: u64, n: u32) -> (Vec<f32>, Vec<f32>) {
 
 #[test]
 fn eggroll_direction_aligns_with_the_true_gradient() {
-    let (d, g) = es_direction(NoiseKind::LowRank { rank: 1 }, 1, 8192);
+    let (d, g) = es_and_true_gradient(NoiseKind::LowRank { rank: 1 }, 1, 8192);
     let c = cosine(&d, &g);
     eprintln!("cos {c}");
     assert!(
@@ -105,7 +105,7 @@ fn higher_rank_is_closer_to_full_rank_es() {
         seeds
             .iter()
             .map(|&s| {
-                let (d, g) = es_direction(kind, s, 1024);
+                let (d, g) = es_and_true_gradient(kind, s, 1024);
                 cosine(&d, &g)
             })
             .sum::<f64>()

@@ -59,7 +59,7 @@ struct Cache {
 }
 
 /// The noise cache of one CPU backend: the current population's tables, at most
-/// [`CACHE_FLOATS`] floats in all.
+/// `CACHE_FLOATS` floats (64 MiB) in all.
 pub struct NoiseCache {
     inner: RwLock<Cache>,
 }
