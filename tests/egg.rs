@@ -66,7 +66,7 @@ fn run(
         resume,
         stop_after,
     };
-    train(&Cpu, cfg, &opts, &mut |_| {})
+    train(&Cpu::new(), cfg, &opts, &mut |_| {})
 }
 
 fn metrics(dir: &Path) -> Vec<serde_json::Value> {
@@ -97,7 +97,7 @@ fn tiny_run_lowers_validation_bits_per_byte() {
         resume: false,
         stop_after: None,
     };
-    let summary = train(&Cpu, &cfg, &opts, &mut |r| reports.push(r.clone())).unwrap();
+    let summary = train(&Cpu::new(), &cfg, &opts, &mut |r| reports.push(r.clone())).unwrap();
     let bits = |m: &[(&str, f64)]| {
         m.iter()
             .find(|(k, _)| *k == "eval_bits_per_byte")

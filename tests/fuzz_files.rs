@@ -35,7 +35,7 @@ fn train_into(cfg: &RunConfig, out: &Path) -> eggroll::Result<eggroll::train::Tr
         resume: false,
         stop_after: None,
     };
-    train(&Cpu, cfg, &opts, &mut |_| {})
+    train(&Cpu::new(), cfg, &opts, &mut |_| {})
 }
 
 fn egg_config(data: &Path, generations: u64) -> RunConfig {

@@ -52,14 +52,18 @@ fn assert_close(got: &[f64], want: &[f64], backend: &str) {
 #[test]
 fn wgpu_training_follows_the_cpu() {
     let gpu = eggroll_shaders::Wgpu::new().unwrap();
-    assert_close(&curve(&gpu, "wgpu"), &curve(&Cpu, "cpu-w"), "wgpu");
+    assert_close(&curve(&gpu, "wgpu"), &curve(&Cpu::new(), "cpu-w"), "wgpu");
 }
 
 #[cfg(feature = "cubecl")]
 #[test]
 fn cubecl_training_follows_the_cpu() {
     let gpu = eggroll_cubecl::Cubecl::new().unwrap();
-    assert_close(&curve(&gpu, "cubecl"), &curve(&Cpu, "cpu-c"), "cubecl");
+    assert_close(
+        &curve(&gpu, "cubecl"),
+        &curve(&Cpu::new(), "cpu-c"),
+        "cubecl",
+    );
 }
 
 /// Per generation: mean fitness, validation bits/byte when evaluated, training bits/byte.
@@ -104,13 +108,20 @@ fn egg_run(kernels: Option<&dyn eggroll_llm::DynIntKernels>, name: &str) -> (Egg
     };
     let mut curve = Vec::new();
     let get = |m: &[(&str, f64)], k: &str| m.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
-    eggroll::models::train_run(&Cpu, kernels, &cfg, &opts, &SingleProcess, &mut |r| {
-        curve.push((
-            r.fitness_mean,
-            get(&r.eval, "eval_bits_per_byte"),
-            get(&r.extra, "train_bits_per_byte").map(f64::to_bits),
-        ))
-    })
+    eggroll::models::train_run(
+        &Cpu::new(),
+        kernels,
+        &cfg,
+        &opts,
+        &SingleProcess,
+        &mut |r| {
+            curve.push((
+                r.fitness_mean,
+                get(&r.eval, "eval_bits_per_byte"),
+                get(&r.extra, "train_bits_per_byte").map(f64::to_bits),
+            ))
+        },
+    )
     .unwrap();
     let ck = eggroll_core::checkpoint::Checkpoint::load(&eggroll::train::latest_checkpoint(
         &opts.out_dir,

@@ -250,14 +250,15 @@ fn a_panicking_rank_ends_the_job_and_is_named() {
 fn only_fitness_is_exchanged_whatever_the_model_size() {
     let dir = tmp("bytes");
     let ranks = 3u32;
-    let pop = eggroll_core::Population {
+    let pop = eggroll_core::Population::new(eggroll_core::PopulationParams {
         seed: 0,
         epoch: 0,
         size: N,
         sigma: 0.1,
         kind: eggroll_core::NoiseKind::LowRank { rank: 4 },
         antithetic: true,
-    };
+    })
+    .unwrap();
     let counts: Vec<usize> = (0..ranks)
         .map(|r| member_shard(&pop, ranks, r).len())
         .collect();

@@ -9,7 +9,7 @@ use eggroll::train::{train, TrainOptions};
 use eggroll::RunConfig;
 use eggroll_core::cpu::Cpu;
 use eggroll_core::mlp::Mlp;
-use eggroll_core::population::{NoiseKind, Population};
+use eggroll_core::population::{NoiseKind, Population, PopulationParams};
 
 fn setup(env: &str, batching: Batching) -> (RunConfig, RlTask, Mlp<Cpu>) {
     let text =
@@ -23,19 +23,20 @@ fn setup(env: &str, batching: Batching) -> (RunConfig, RlTask, Mlp<Cpu>) {
         obs_norm: false,
     };
     let task = RlTask::new(rl, 9).unwrap();
-    let model = Mlp::init(&Cpu, model_config::<Cpu, _>(&cfg, &task).unwrap(), 4).unwrap();
+    let model = Mlp::init(&Cpu::new(), model_config::<Cpu, _>(&cfg, &task).unwrap(), 4).unwrap();
     (cfg, task, model)
 }
 
 fn pop() -> Population {
-    Population {
+    Population::new(PopulationParams {
         seed: 5,
         epoch: 0,
         size: 12,
         sigma: 0.5,
         kind: NoiseKind::LowRank { rank: 2 },
         antithetic: true,
-    }
+    })
+    .unwrap()
 }
 
 #[test]
@@ -45,7 +46,7 @@ fn batching_modes_give_identical_returns() {
             .into_iter()
             .map(|b| {
                 let (_, task, model) = setup(env, b);
-                task.fitness(&Cpu, &model, &pop(), 0..12, 3).unwrap()
+                task.fitness(&Cpu::new(), &model, &pop(), 0..12, 3).unwrap()
             })
             .collect();
         assert_eq!(results[0], results[1], "{env}: compact vs mask");
@@ -60,19 +61,19 @@ fn batching_modes_give_identical_returns() {
 #[test]
 fn sharded_rollouts_equal_one_rollout() {
     let (_, task, model) = setup("CartPole-v1", Batching::Compact);
-    let whole = task.fitness(&Cpu, &model, &pop(), 0..12, 1).unwrap();
-    let mut parts = task.fitness(&Cpu, &model, &pop(), 0..5, 1).unwrap();
-    parts.extend(task.fitness(&Cpu, &model, &pop(), 5..12, 1).unwrap());
+    let whole = task.fitness(&Cpu::new(), &model, &pop(), 0..12, 1).unwrap();
+    let mut parts = task.fitness(&Cpu::new(), &model, &pop(), 0..5, 1).unwrap();
+    parts.extend(task.fitness(&Cpu::new(), &model, &pop(), 5..12, 1).unwrap());
     assert_eq!(whole, parts);
 }
 
 #[test]
 fn fitness_changes_with_generation_seed_but_is_reproducible() {
     let (_, task, model) = setup("CartPole-v1", Batching::Compact);
-    let a = task.fitness(&Cpu, &model, &pop(), 0..12, 1).unwrap();
-    let b = task.fitness(&Cpu, &model, &pop(), 0..12, 1).unwrap();
+    let a = task.fitness(&Cpu::new(), &model, &pop(), 0..12, 1).unwrap();
+    let b = task.fitness(&Cpu::new(), &model, &pop(), 0..12, 1).unwrap();
     assert_eq!(a, b);
-    let (mean, std) = task.evaluate_returns(&Cpu, &model, 5).unwrap();
+    let (mean, std) = task.evaluate_returns(&Cpu::new(), &model, 5).unwrap();
     assert!(mean > 0.0 && std >= 0.0);
 }
 
@@ -87,7 +88,7 @@ fn cartpole_example_is_solved() {
         resume: false,
         stop_after: None,
     };
-    let s = train(&Cpu, &cfg, &opts, &mut |_| {}).unwrap();
+    let s = train(&Cpu::new(), &cfg, &opts, &mut |_| {}).unwrap();
     let ret = s.eval.iter().find(|(k, _)| *k == "eval_return").unwrap().1;
     assert!(ret >= 475.0, "eval return {ret}");
     assert!(s.stopped_early);
@@ -116,7 +117,7 @@ fn observation_normalisation_resumes_exactly() {
             resume,
             stop_after: stop,
         };
-        train(&Cpu, &cfg, &opts, &mut |_| {}).unwrap();
+        train(&Cpu::new(), &cfg, &opts, &mut |_| {}).unwrap();
         eggroll_core::checkpoint::Checkpoint::load(&eggroll::train::latest_checkpoint(dir)).unwrap()
     };
     let base = std::env::temp_dir().join(format!("eggroll-obsnorm-{}", std::process::id()));

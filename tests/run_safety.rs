@@ -39,7 +39,7 @@ fn try_run(
         resume,
         stop_after,
     };
-    train(&Cpu, cfg, &opts, &mut |_| {})
+    train(&Cpu::new(), cfg, &opts, &mut |_| {})
 }
 
 fn bits(path: &Path) -> Vec<(String, Vec<u32>)> {

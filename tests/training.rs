@@ -48,7 +48,7 @@ fn run(
         resume,
         stop_after,
     };
-    train(&Cpu, cfg, &opts, &mut |_| {}).unwrap()
+    train(&Cpu::new(), cfg, &opts, &mut |_| {}).unwrap()
 }
 
 fn params(dir: &Path) -> Vec<(String, Vec<u32>)> {
@@ -123,13 +123,13 @@ fn refuses_to_overwrite_or_resume_nothing() {
         resume,
         stop_after: None,
     };
-    let err = train(&Cpu, &cfg, &opts(true), &mut |_| {}).unwrap_err();
+    let err = train(&Cpu::new(), &cfg, &opts(true), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("no checkpoint to resume"), "{err}");
-    train(&Cpu, &cfg, &opts(false), &mut |_| {}).unwrap();
-    let err = train(&Cpu, &cfg, &opts(false), &mut |_| {}).unwrap_err();
+    train(&Cpu::new(), &cfg, &opts(false), &mut |_| {}).unwrap();
+    let err = train(&Cpu::new(), &cfg, &opts(false), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("--resume"), "{err}");
     let other = small_config(&["generations=2", "es.sigma=0.07"]);
-    let err = train(&Cpu, &other, &opts(true), &mut |_| {}).unwrap_err();
+    let err = train(&Cpu::new(), &other, &opts(true), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("different config"), "{err}");
 }
 
@@ -207,8 +207,9 @@ impl Task<Cpu, Mlp<Cpu>> for NanTask {
 /// The custom task in the one loop, as a new model family or task would use it.
 fn train_nan(cfg: &RunConfig, opts: &TrainOptions) -> eggroll::Result<TrainSummary> {
     let task = NanTask(cfg.task.build::<Cpu>(cfg.seed).unwrap());
-    let model = Mlp::init(&Cpu, model_config::<Cpu, _>(cfg, &task)?, cfg.seed)?;
-    let mut learner = FloatLearner::new(&Cpu, "mlp", model, Box::new(task), cfg)?;
+    let cpu = Cpu::new();
+    let model = Mlp::init(&cpu, model_config::<Cpu, _>(cfg, &task)?, cfg.seed)?;
+    let mut learner = FloatLearner::new(&cpu, "mlp", model, Box::new(task), cfg)?;
     run_loop(&mut learner, cfg, opts, &SingleProcess, &mut |_| {})
 }
 

@@ -1,15 +1,16 @@
 //! The `Backend` trait: the few fused ES operations a device must provide.
 //!
 //! Not a tensor library: a backend owns buffers of f32 and implements the perturbed linear
-//! layer (shared GEMM + per-member noise correction), activations, the ES gradient (one GEMM
-//! over N·r for low-rank noise) and the optimiser step. Every backend passes
+//! layer (shared GEMM + per-member noise correction, rows owned as [`RowOwners`] says),
+//! activations, the ES gradient estimate (one GEMM over N·r for low-rank noise) and the
+//! optimiser step. Every backend passes
 //! [`crate::conformance`] against the CPU reference.
 
 use crate::error::Result;
 use crate::noise::StreamKey;
 use crate::optim::OptimStep;
 use crate::params::ParamSpec;
-use crate::population::{MemberRows, Population};
+use crate::population::{Population, RowOwners};
 use serde::{Deserialize, Serialize};
 
 /// Element-wise non-linearity between layers.
@@ -51,9 +52,6 @@ pub struct LinearLayer<'a, Buf> {
     pub bias: Option<(&'a Buf, u32)>,
 }
 
-/// A population's perturbation applied to a batch: which population and which rows are whose.
-pub type Perturb<'a> = Option<(&'a Population, MemberRows)>;
-
 /// A compute device that can evaluate and update ES populations.
 pub trait Backend: Send + Sync {
     /// A device buffer of f32.
@@ -68,54 +66,16 @@ pub trait Backend: Send + Sync {
     /// Copy a device buffer back to the host.
     fn download(&self, buf: &Self::Buffer) -> Result<Vec<f32>>;
 
-    /// `x` (rows × in) through the layer; with `perturb`, each member's rows use its perturbed
-    /// weight `W + s·(σ/√r)·A·Bᵀ` (or the full-rank `W + s·σ·E`) and bias `b + s·σ·ε`.
+    /// `x` (rows × in) through the layer; every row owned by a member (see [`RowOwners`]) uses
+    /// that member's perturbed weight `W + s·(σ/√r)·A·Bᵀ` (or the full-rank `W + s·σ·E`) and
+    /// bias `b + s·σ·ε`.
     fn linear(
         &self,
         x: &Self::Buffer,
         rows: usize,
         layer: &LinearLayer<'_, Self::Buffer>,
-        perturb: Perturb<'_>,
+        owners: RowOwners<'_>,
     ) -> Result<Self::Buffer>;
-
-    /// Like [`Backend::linear`], but row `j` belongs to member `members[j]` (a compacted batch).
-    ///
-    /// The default splits the rows into runs of one member, calls [`Backend::linear`] per run
-    /// and joins the results on the host: correct everywhere, fast nowhere; backends override it.
-    fn linear_rows(
-        &self,
-        x: &Self::Buffer,
-        layer: &LinearLayer<'_, Self::Buffer>,
-        pop: &Population,
-        members: &[u32],
-    ) -> Result<Self::Buffer> {
-        let xh = self.download(x)?;
-        let rows = members.len();
-        if xh.len() != rows * layer.in_dim {
-            return Err(crate::error::CoreError::shape(
-                "linear_rows input",
-                rows * layer.in_dim,
-                xh.len(),
-            ));
-        }
-        let mut out = Vec::with_capacity(rows * layer.out_dim);
-        let mut start = 0;
-        while start < rows {
-            let mut end = start + 1;
-            while end < rows && members[end] == members[start] {
-                end += 1;
-            }
-            let xs = self.upload(&xh[start * layer.in_dim..end * layer.in_dim])?;
-            let mr = MemberRows {
-                first_member: members[start],
-                rows_per_member: end - start,
-            };
-            let y = self.linear(&xs, end - start, layer, Some((pop, mr)))?;
-            out.extend(self.download(&y)?);
-            start = end;
-        }
-        self.upload(&out)
-    }
 
     /// Apply `act` in place.
     fn activate(&self, x: &mut Self::Buffer, act: Activation) -> Result<()>;
@@ -128,16 +88,17 @@ pub trait Backend: Send + Sync {
         x: &Self::Buffer,
         rows: usize,
         layer: &LinearLayer<'_, Self::Buffer>,
-        perturb: Perturb<'_>,
+        owners: RowOwners<'_>,
         act: Activation,
     ) -> Result<Self::Buffer> {
-        let mut out = self.linear(x, rows, layer, perturb)?;
+        let mut out = self.linear(x, rows, layer, owners)?;
         self.activate(&mut out, act)?;
         Ok(out)
     }
 
-    /// The ES ascent direction `(1/N) Σ_i w_i E_i` for one parameter, where `E_i` is member
-    /// i's applied perturbation of it and `w` the shaped fitness (length N).
+    /// The ES gradient estimate `(1/N) Σ_i w_i E_i` for one parameter (the ascent direction
+    /// the optimiser follows), where `E_i` is member i's applied perturbation of it and `w` the
+    /// shaped fitness (length N).
     fn es_gradient(
         &self,
         pop: &Population,
@@ -145,7 +106,8 @@ pub trait Backend: Send + Sync {
         weights: &[f32],
     ) -> Result<Self::Buffer>;
 
-    /// Apply one optimiser step to `param` with direction `grad` and per-tensor `state`.
+    /// Apply one optimiser step to `param` along the gradient estimate `grad`, with per-tensor
+    /// `state`.
     fn optimizer_step(
         &self,
         param: &mut Self::Buffer,
@@ -161,4 +123,39 @@ pub trait Backend: Send + Sync {
 
     /// Elements `start .. start + len` of a noise stream (for conformance tests).
     fn normals(&self, key: StreamKey, start: u32, len: usize) -> Result<Self::Buffer>;
+}
+
+/// A tagged batch ([`RowOwners::Tagged`]) through [`Backend::linear`] for a backend whose kernels
+/// take grouped rows only: the rows are split into runs of one member, each run is one grouped
+/// call, and the results are joined on the host. Correct everywhere, fast nowhere: a backend
+/// states in its docs when it uses this.
+pub fn linear_tagged_by_runs<B: Backend + ?Sized>(
+    backend: &B,
+    x: &B::Buffer,
+    rows: usize,
+    layer: &LinearLayer<'_, B::Buffer>,
+    pop: &Population,
+    members: &[u32],
+) -> Result<B::Buffer> {
+    RowOwners::Tagged { pop, members }.check(rows)?;
+    let xh = backend.download(x)?;
+    crate::error::check_len("linear input", rows * layer.in_dim, xh.len())?;
+    let mut out = Vec::with_capacity(rows * layer.out_dim);
+    let mut start = 0;
+    while start < rows {
+        let mut end = start + 1;
+        while end < rows && members[end] == members[start] {
+            end += 1;
+        }
+        let xs = backend.upload(&xh[start * layer.in_dim..end * layer.in_dim])?;
+        let run = RowOwners::Grouped {
+            pop,
+            first_member: members[start],
+            rows_per_member: end - start,
+        };
+        let y = backend.linear(&xs, end - start, layer, run)?;
+        out.extend(backend.download(&y)?);
+        start = end;
+    }
+    backend.upload(&out)
 }

@@ -29,14 +29,14 @@ pub mod shaping;
 pub mod task;
 pub mod vec_env;
 
-pub use backend::{Activation, Backend, LinearLayer, Perturb};
+pub use backend::{Activation, Backend, LinearLayer};
 pub use error::{CoreError, Result};
 pub use learner::{Learner, Update};
 pub use model::Model;
-pub use population::{MemberRows, NoiseKind, Population};
+pub use population::{NoiseKind, Population, PopulationParams, RowOwners};
 pub use task::{Metrics, Task};
 
 #[cfg(test)]
 mod cpu_conformance {
-    crate::conformance_suite!(crate::cpu::Cpu);
+    crate::conformance_suite!(crate::cpu::Cpu::new());
 }

@@ -1,11 +1,11 @@
 //! A multi-layer perceptron evaluated for a whole population in one batched pass per layer.
 
-use crate::backend::{Activation, Backend, LinearLayer, Perturb};
+use crate::backend::{Activation, Backend, LinearLayer};
 use crate::error::{CoreError, Result};
 use crate::model::Model;
 use crate::noise::{fill_normals, StreamKey};
 use crate::params::{ParamShape, ParamSpec};
-use crate::population::Population;
+use crate::population::RowOwners;
 use serde::{Deserialize, Serialize};
 
 /// Shape of an MLP.
@@ -153,25 +153,6 @@ impl<B: Backend> Mlp<B> {
             self.config.activation
         }
     }
-
-    /// Evaluate a compacted batch: row `j` of `x` uses member `members[j]`'s perturbation.
-    pub fn forward_rows(
-        &self,
-        backend: &B,
-        x: &B::Buffer,
-        pop: &Population,
-        members: &[u32],
-    ) -> Result<B::Buffer> {
-        let layers = self.config.widths().len() - 1;
-        let mut h: Option<B::Buffer> = None;
-        for l in 0..layers {
-            let input = h.as_ref().unwrap_or(x);
-            let mut out = backend.linear_rows(input, &self.layer(l), pop, members)?;
-            backend.activate(&mut out, self.activation_after(l))?;
-            h = Some(out);
-        }
-        h.ok_or_else(|| CoreError::invalid("model", "has no layers"))
-    }
 }
 
 impl<B: Backend> Model<B> for Mlp<B> {
@@ -187,19 +168,19 @@ impl<B: Backend> Model<B> for Mlp<B> {
         &mut self.params
     }
 
-    fn forward_population(
+    fn forward(
         &self,
         backend: &B,
         x: &B::Buffer,
         rows: usize,
-        perturb: Perturb<'_>,
+        owners: RowOwners<'_>,
     ) -> Result<B::Buffer> {
         let layers = self.config.widths().len() - 1;
         let mut h: Option<B::Buffer> = None;
         for l in 0..layers {
             let input = h.as_ref().unwrap_or(x);
             let act = self.activation_after(l);
-            h = Some(backend.linear_activated(input, rows, &self.layer(l), perturb, act)?);
+            h = Some(backend.linear_activated(input, rows, &self.layer(l), owners, act)?);
         }
         h.ok_or_else(|| CoreError::invalid("model", "has no layers"))
     }

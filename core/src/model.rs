@@ -1,10 +1,10 @@
 //! The `Model` trait and the ES update that every model shares.
 
-use crate::backend::{Backend, Perturb};
+use crate::backend::Backend;
 use crate::error::{CoreError, Result};
 use crate::optim::OptimStep;
 use crate::params::ParamSpec;
-use crate::population::Population;
+use crate::population::{Population, RowOwners};
 
 /// A model whose parameters live on a backend and that evaluates whole populations at once.
 pub trait Model<B: Backend> {
@@ -17,13 +17,14 @@ pub trait Model<B: Backend> {
     /// Mutable parameter buffers.
     fn params_mut(&mut self) -> &mut [B::Buffer];
 
-    /// Evaluate `x` (`rows` rows, grouped by member when `perturb` is set) in one batched pass.
-    fn forward_population(
+    /// Evaluate `x` (`rows` rows, each perturbed by the member `owners` names, if any) in one
+    /// batched pass.
+    fn forward(
         &self,
         backend: &B,
         x: &B::Buffer,
         rows: usize,
-        perturb: Perturb<'_>,
+        owners: RowOwners<'_>,
     ) -> Result<B::Buffer>;
 }
 
@@ -46,7 +47,8 @@ pub fn zero_optim_state<B: Backend>(
         .collect()
 }
 
-/// Apply one ES update to every tensor: direction `(1/N) Σ w_i E_i`, then the optimiser step.
+/// Apply one ES update to every tensor: the gradient estimate `(1/N) Σ w_i E_i`, then the
+/// optimiser step.
 pub fn apply_es_update<B: Backend, M: Model<B> + ?Sized>(
     backend: &B,
     model: &mut M,

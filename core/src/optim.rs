@@ -1,4 +1,4 @@
-//! Optimisers that turn the ES ascent direction into a parameter step.
+//! Optimisers that turn the ES gradient estimate into a parameter step.
 //!
 //! The host computes the scalars of a step ([`OptimStep`]); a backend applies them
 //! element-wise to its resident buffers, so parameters never leave the device.
@@ -16,7 +16,7 @@ pub enum Optimizer {
         #[serde(default)]
         sqrt_n_scaling: bool,
     },
-    /// Adam (AdamW when `weight_decay` > 0: decoupled decay), ascending the ES direction.
+    /// Adam (AdamW when `weight_decay` > 0: decoupled decay), ascending the ES gradient estimate.
     Adam {
         /// First-moment decay.
         #[serde(default = "default_beta1")]

@@ -20,9 +20,10 @@ pub enum NoiseKind {
     Full,
 }
 
-/// One generation's population, enough to regenerate any member's noise anywhere.
+/// The parameters of one generation's population, not yet checked: build a [`Population`]
+/// from them with [`Population::new`].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Population {
+pub struct PopulationParams {
     /// The run seed.
     pub seed: u64,
     /// Noise epoch: generation / noise_reuse.
@@ -37,28 +38,65 @@ pub struct Population {
     pub antithetic: bool,
 }
 
+/// One generation's population, enough to regenerate any member's noise anywhere.
+///
+/// Checked once, when it is made ([`Population::new`]: N ≥ 1, even N under antithetic
+/// sampling, finite σ > 0, rank ≥ 1), so every backend op can rely on it without checking
+/// again. Its parameters are read through `Deref` (`pop.size`, `pop.sigma`) and cannot be
+/// changed afterwards.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "PopulationParams", into = "PopulationParams")]
+pub struct Population(PopulationParams);
+
+impl TryFrom<PopulationParams> for Population {
+    type Error = CoreError;
+
+    fn try_from(p: PopulationParams) -> Result<Self> {
+        Population::new(p)
+    }
+}
+
+impl From<Population> for PopulationParams {
+    fn from(p: Population) -> Self {
+        p.0
+    }
+}
+
+impl std::ops::Deref for Population {
+    type Target = PopulationParams;
+
+    fn deref(&self) -> &PopulationParams {
+        &self.0
+    }
+}
+
 impl Population {
-    /// Check the invariants every backend relies on.
-    pub fn validate(&self) -> Result<()> {
-        if self.size == 0 {
+    /// Check the invariants every backend relies on and make the population.
+    pub fn new(p: PopulationParams) -> Result<Self> {
+        if p.size == 0 {
             return Err(CoreError::invalid("population size", "must be at least 1"));
         }
-        if self.antithetic && self.size % 2 == 1 {
+        if p.antithetic && p.size % 2 == 1 {
             return Err(CoreError::invalid(
                 "population size",
-                format!("{} is odd, but antithetic sampling needs pairs", self.size),
+                format!("{} is odd, but antithetic sampling needs pairs", p.size),
             ));
         }
-        if !(self.sigma.is_finite() && self.sigma > 0.0) {
+        if !(p.sigma.is_finite() && p.sigma > 0.0) {
             return Err(CoreError::invalid(
                 "sigma",
-                format!("{} must be finite and > 0", self.sigma),
+                format!("{} must be finite and > 0", p.sigma),
             ));
         }
-        if let NoiseKind::LowRank { rank: 0 } = self.kind {
+        if let NoiseKind::LowRank { rank: 0 } = p.kind {
             return Err(CoreError::invalid("rank", "must be at least 1"));
         }
-        Ok(())
+        Ok(Population(p))
+    }
+
+    /// The population's parameters.
+    pub fn params(&self) -> &PopulationParams {
+        &self.0
     }
 
     /// Noise stream index shared by this member (its pair under antithetic sampling).
@@ -121,58 +159,94 @@ impl Population {
     }
 }
 
-/// The members a batch of rows belongs to: rows `[k·rows_per_member, (k+1)·rows_per_member)`
-/// are evaluated by member `first_member + k`. `None` members mean the unperturbed model.
+/// Whose perturbation each row of a batch uses: the one description of row ownership that
+/// every forward op ([`Backend::linear`](crate::Backend::linear),
+/// [`Model::forward`](crate::Model::forward)) takes.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct MemberRows {
-    /// Global index of the member owning the first block of rows.
-    pub first_member: u32,
-    /// Rows per member in the batch.
-    pub rows_per_member: usize,
+pub enum RowOwners<'a> {
+    /// Every row uses the unperturbed parameters (plain inference).
+    Plain,
+    /// Whole blocks of rows per member: rows `[k·rows_per_member, (k+1)·rows_per_member)`
+    /// belong to member `first_member + k` of `pop`.
+    Grouped {
+        /// The population.
+        pop: &'a Population,
+        /// Global index of the member owning the first block of rows.
+        first_member: u32,
+        /// Rows per member in the batch.
+        rows_per_member: usize,
+    },
+    /// Row `j` belongs to member `members[j]` of `pop` (a compacted batch, where finished
+    /// rows were dropped).
+    Tagged {
+        /// The population.
+        pop: &'a Population,
+        /// The member of every row.
+        members: &'a [u32],
+    },
 }
 
-impl MemberRows {
-    /// Check that `rows` rows split into whole members that lie inside `pop` (which is
-    /// validated too); returns the number of members.
-    pub fn members_in(&self, pop: &Population, rows: usize) -> Result<usize> {
-        pop.validate()?;
-        if self.rows_per_member == 0 || rows % self.rows_per_member != 0 {
-            return Err(CoreError::invalid(
-                "rows_per_member",
-                format!("{} does not divide {rows} rows", self.rows_per_member),
-            ));
+impl<'a> RowOwners<'a> {
+    /// The population the rows are perturbed by (`None` for plain inference).
+    pub fn population(&self) -> Option<&'a Population> {
+        match *self {
+            RowOwners::Plain => None,
+            RowOwners::Grouped { pop, .. } | RowOwners::Tagged { pop, .. } => Some(pop),
         }
-        let count = rows / self.rows_per_member;
-        if self.first_member as u64 + count as u64 > pop.size as u64 {
-            return Err(CoreError::invalid(
-                "member rows",
-                format!(
-                    "{count} members from {} exceed N = {}",
-                    self.first_member, pop.size
-                ),
-            ));
-        }
-        Ok(count)
     }
-}
 
-/// Which member each row of a batch belongs to: whole blocks of rows per member, or an
-/// explicit member per row (for compacted batches where finished rows were dropped).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum RowMembers<'a> {
-    /// Contiguous blocks of `rows_per_member` rows, from `first_member` on.
-    Blocks(MemberRows),
-    /// Row `j` belongs to member `list[j]`.
-    List(&'a [u32]),
-}
-
-impl RowMembers<'_> {
-    /// The member owning row `row`.
+    /// The member owning row `row` (`None` for plain inference).
     #[inline]
-    pub fn member_of(&self, row: usize) -> u32 {
-        match self {
-            RowMembers::Blocks(mr) => mr.first_member + (row / mr.rows_per_member) as u32,
-            RowMembers::List(list) => list[row],
+    pub fn member_of(&self, row: usize) -> Option<u32> {
+        match *self {
+            RowOwners::Plain => None,
+            RowOwners::Grouped {
+                first_member,
+                rows_per_member,
+                ..
+            } => Some(first_member + (row / rows_per_member) as u32),
+            RowOwners::Tagged { members, .. } => Some(members[row]),
+        }
+    }
+
+    /// Check that a batch of `rows` rows fits this description: whole members inside the
+    /// population (grouped), or one member inside it per row (tagged).
+    pub fn check(&self, rows: usize) -> Result<()> {
+        match *self {
+            RowOwners::Plain => Ok(()),
+            RowOwners::Grouped {
+                pop,
+                first_member,
+                rows_per_member,
+            } => {
+                if rows_per_member == 0 || rows % rows_per_member != 0 {
+                    return Err(CoreError::invalid(
+                        "rows_per_member",
+                        format!("{rows_per_member} does not divide {rows} rows"),
+                    ));
+                }
+                let count = rows / rows_per_member;
+                if first_member as u64 + count as u64 > pop.size as u64 {
+                    return Err(CoreError::invalid(
+                        "member rows",
+                        format!(
+                            "{count} members from {first_member} exceed N = {}",
+                            pop.size
+                        ),
+                    ));
+                }
+                Ok(())
+            }
+            RowOwners::Tagged { pop, members } => {
+                crate::error::check_len("row members", rows, members.len())?;
+                match members.iter().find(|&&m| m >= pop.size) {
+                    Some(m) => Err(CoreError::invalid(
+                        "row members",
+                        format!("member {m} is outside the population of {}", pop.size),
+                    )),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -181,8 +255,8 @@ impl RowMembers<'_> {
 mod tests {
     use super::*;
 
-    fn pop(size: u32, antithetic: bool) -> Population {
-        Population {
+    fn params(size: u32, antithetic: bool) -> PopulationParams {
+        PopulationParams {
             seed: 1,
             epoch: 0,
             size,
@@ -190,6 +264,10 @@ mod tests {
             kind: NoiseKind::LowRank { rank: 2 },
             antithetic,
         }
+    }
+
+    fn pop(size: u32, antithetic: bool) -> Population {
+        Population::new(params(size, antithetic)).unwrap()
     }
 
     #[test]
@@ -202,16 +280,49 @@ mod tests {
 
     #[test]
     fn rejects_bad_populations() {
-        assert!(pop(7, true).validate().is_err());
-        assert!(pop(7, false).validate().is_ok());
-        let mut p = pop(8, true);
+        assert!(Population::new(params(7, true)).is_err());
+        assert!(Population::new(params(7, false)).is_ok());
+        assert!(Population::new(params(0, false)).is_err());
+        let mut p = params(8, true);
         p.sigma = 0.0;
-        assert!(p.validate().is_err());
+        assert!(Population::new(p).is_err());
         p.sigma = f32::NAN;
-        assert!(p.validate().is_err());
-        let mut p = pop(8, true);
+        assert!(Population::new(p).is_err());
+        let mut p = params(8, true);
         p.kind = NoiseKind::LowRank { rank: 0 };
-        assert!(p.validate().is_err());
+        assert!(Population::new(p).is_err());
+    }
+
+    #[test]
+    fn row_owners_check_their_batch() {
+        let p = pop(4, true);
+        let grouped = |first_member, rows_per_member| RowOwners::Grouped {
+            pop: &p,
+            first_member,
+            rows_per_member,
+        };
+        assert!(grouped(1, 2).check(6).is_ok());
+        assert_eq!(grouped(1, 2).member_of(5), Some(3));
+        assert!(grouped(2, 2).check(6).is_err());
+        assert!(grouped(0, 4).check(6).is_err());
+        assert!(grouped(0, 0).check(0).is_err());
+        let tagged = |members| RowOwners::Tagged { pop: &p, members };
+        assert!(tagged(&[3, 0, 0]).check(3).is_ok());
+        assert_eq!(tagged(&[3, 0, 0]).member_of(0), Some(3));
+        assert!(tagged(&[3, 4]).check(2).is_err());
+        assert!(tagged(&[3]).check(2).is_err());
+        assert!(RowOwners::Plain.check(7).is_ok());
+        assert_eq!(RowOwners::Plain.population(), None);
+        assert_eq!(RowOwners::Plain.member_of(0), None);
+    }
+
+    #[test]
+    fn deserialising_checks_too() {
+        let ok = serde_json::to_string(&pop(8, true)).unwrap();
+        let back: Population = serde_json::from_str(&ok).unwrap();
+        assert_eq!(back, pop(8, true));
+        let odd = serde_json::to_string(&params(7, true)).unwrap();
+        assert!(serde_json::from_str::<Population>(&odd).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use eggroll_core::cpu::Cpu;
 use eggroll_core::mlp::{Mlp, MlpConfig};
-use eggroll_core::population::{MemberRows, NoiseKind, Population};
+use eggroll_core::population::{NoiseKind, Population, PopulationParams, RowOwners};
 use eggroll_core::{Activation, Backend, Model};
 
 fn run(threads: usize, kind: NoiseKind) -> (Vec<f32>, Vec<Vec<f32>>) {
@@ -21,31 +21,32 @@ fn run(threads: usize, kind: NoiseKind) -> (Vec<f32>, Vec<Vec<f32>>) {
             output_activation: Activation::Identity,
             bias: true,
         };
-        let model = Mlp::init(&Cpu, cfg, 5).unwrap();
-        let pop = Population {
+        let cpu = Cpu::new();
+        let model = Mlp::init(&cpu, cfg, 5).unwrap();
+        let pop = Population::new(PopulationParams {
             seed: 3,
             epoch: 2,
             size: 1200,
             sigma: 0.1,
             kind,
             antithetic: true,
-        };
+        })
+        .unwrap();
         let rows = 1200 * 2;
         let x: Vec<f32> = (0..rows * 40)
             .map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0)
             .collect();
-        let mr = MemberRows {
+        let owners = RowOwners::Grouped {
+            pop: &pop,
             first_member: 0,
             rows_per_member: 2,
         };
-        let y = model
-            .forward_population(&Cpu, &x, rows, Some((&pop, mr)))
-            .unwrap();
+        let y = model.forward(&cpu, &x, rows, owners).unwrap();
         let weights: Vec<f32> = (0..1200).map(|i| ((i * 31) % 17) as f32 - 8.0).collect();
         let grads = model
             .specs()
             .iter()
-            .map(|s| Cpu.es_gradient(&pop, s, &weights).unwrap())
+            .map(|s| cpu.es_gradient(&pop, s, &weights).unwrap())
             .collect();
         (y, grads)
     })

@@ -7,7 +7,7 @@ use eggroll_core::conformance::dense_perturbation;
 use eggroll_core::cpu::Cpu;
 use eggroll_core::noise::{fill_normals, StreamKey};
 use eggroll_core::params::{ParamShape, ParamSpec};
-use eggroll_core::population::{NoiseKind, Population};
+use eggroll_core::population::{NoiseKind, Population, PopulationParams};
 use eggroll_core::Backend;
 
 const A: usize = 16;
@@ -20,9 +20,9 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
     dot / (na * nb)
 }
 
-/// Fitness −½‖(W + E)X − Y‖² of a linear least-squares problem; returns the ES direction and
+/// Fitness −½‖(W + E)X − Y‖² of a linear least-squares problem; returns the ES gradient estimate and
 /// the true gradient of the fitness at W.
-fn es_direction(kind: NoiseKind, seed: u64, n: u32) -> (Vec<f32>, Vec<f32>) {
+fn es_and_true_gradient(kind: NoiseKind, seed: u64, n: u32) -> (Vec<f32>, Vec<f32>) {
     let randn = |salt: u32, len: usize| {
         let mut v = vec![0.0f32; len];
         fill_normals(StreamKey::new(seed, salt, 0, 0), 0, 1.0, &mut v);
@@ -61,14 +61,15 @@ fn es_direction(kind: NoiseKind, seed: u64, n: u32) -> (Vec<f32>, Vec<f32>) {
                 .sum::<f64>() as f32;
         }
     }
-    let pop = Population {
+    let pop = Population::new(PopulationParams {
         seed,
         epoch: 0,
         size: n,
         sigma: 1e-3,
         kind,
         antithetic: true,
-    };
+    })
+    .unwrap();
     let spec = ParamSpec {
         name: "w".into(),
         id: 0,
@@ -83,12 +84,12 @@ fn es_direction(kind: NoiseKind, seed: u64, n: u32) -> (Vec<f32>, Vec<f32>) {
         .collect();
     let mean = f.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
     let weights: Vec<f32> = f.iter().map(|&v| (v as f64 - mean) as f32).collect();
-    (Cpu.es_gradient(&pop, &spec, &weights).unwrap(), grad)
+    (Cpu::new().es_gradient(&pop, &spec, &weights).unwrap(), grad)
 }
 
 #[test]
 fn eggroll_direction_aligns_with_the_true_gradient() {
-    let (d, g) = es_direction(NoiseKind::LowRank { rank: 1 }, 1, 8192);
+    let (d, g) = es_and_true_gradient(NoiseKind::LowRank { rank: 1 }, 1, 8192);
     let c = cosine(&d, &g);
     eprintln!("cos {c}");
     assert!(
@@ -104,7 +105,7 @@ fn higher_rank_is_closer_to_full_rank_es() {
         seeds
             .iter()
             .map(|&s| {
-                let (d, g) = es_direction(kind, s, 1024);
+                let (d, g) = es_and_true_gradient(kind, s, 1024);
                 cosine(&d, &g)
             })
             .sum::<f64>()

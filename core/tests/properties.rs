@@ -7,12 +7,12 @@ use eggroll_core::conformance::dense_perturbation;
 use eggroll_core::cpu::Cpu;
 use eggroll_core::noise::{fill_normals, normal_at, StreamKey};
 use eggroll_core::params::{ParamShape, ParamSpec};
-use eggroll_core::population::{NoiseKind, Population};
+use eggroll_core::population::{NoiseKind, Population, PopulationParams};
 use eggroll_core::Backend;
 use proptest::prelude::*;
 
 fn population(seed: u64, epoch: u32, size: u32, rank: u32, full: bool) -> Population {
-    Population {
+    Population::new(PopulationParams {
         seed,
         epoch,
         size,
@@ -23,7 +23,8 @@ fn population(seed: u64, epoch: u32, size: u32, rank: u32, full: bool) -> Popula
             NoiseKind::LowRank { rank }
         },
         antithetic: true,
-    }
+    })
+    .unwrap()
 }
 
 proptest! {
@@ -63,8 +64,8 @@ proptest! {
         let spec = ParamSpec { name: "w".into(), id: 1, shape: ParamShape::Matrix { rows: 5, cols: 4 } };
         let w: Vec<f32> = (0..8).map(|i| (i as f32 - 3.5) * 0.3).collect();
         let scaled: Vec<f32> = w.iter().map(|v| v * a).collect();
-        let g = Cpu.es_gradient(&pop, &spec, &w).unwrap();
-        let gs = Cpu.es_gradient(&pop, &spec, &scaled).unwrap();
+        let g = Cpu::new().es_gradient(&pop, &spec, &w).unwrap();
+        let gs = Cpu::new().es_gradient(&pop, &spec, &scaled).unwrap();
         for (x, y) in g.iter().zip(&gs) {
             prop_assert!((x * a - y).abs() <= 1e-5 * (1.0 + y.abs()), "{} vs {}", x * a, y);
         }

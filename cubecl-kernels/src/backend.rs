@@ -7,12 +7,12 @@ use crate::error::Result;
 use crate::kernels::elementwise::{self, ELEMENTWISE_DIM};
 use crate::launch::to_u32;
 use cubecl::prelude::BufferArg;
-use eggroll_core::backend::{Activation, Backend, LinearLayer, Perturb};
+use eggroll_core::backend::{Activation, Backend, LinearLayer};
 use eggroll_core::noise::pool::{POOL_BASE, POOL_LEN};
 use eggroll_core::noise::StreamKey;
 use eggroll_core::optim::OptimStep;
 use eggroll_core::params::ParamSpec;
-use eggroll_core::population::Population;
+use eggroll_core::population::{Population, RowOwners};
 use eggroll_core::CoreError;
 
 type CoreResult<T> = eggroll_core::Result<T>;
@@ -153,9 +153,9 @@ impl Backend for Cubecl {
         x: &CubeBuffer,
         rows: usize,
         layer: &LinearLayer<'_, CubeBuffer>,
-        perturb: Perturb<'_>,
+        owners: RowOwners<'_>,
     ) -> CoreResult<CubeBuffer> {
-        Ok(self.linear_forward(x, rows, layer, perturb)?)
+        Ok(self.linear_forward(x, rows, layer, owners)?)
     }
 
     fn activate(&self, x: &mut CubeBuffer, act: Activation) -> CoreResult<()> {
@@ -168,7 +168,8 @@ impl Backend for Cubecl {
         spec: &ParamSpec,
         weights: &[f32],
     ) -> CoreResult<CubeBuffer> {
-        Ok(self.es_direction(pop, spec, weights)?)
+        // The inherent method of the same name (inherent methods take precedence).
+        Ok(Cubecl::es_gradient(self, pop, spec, weights)?)
     }
 
     fn optimizer_step(

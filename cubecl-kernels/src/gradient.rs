@@ -1,4 +1,4 @@
-//! The ES ascent direction on the device: per-stream coefficients folded on the host (N
+//! The ES gradient estimate on the device: per-stream coefficients folded on the host (N
 //! scalars), keys derived on the device, then one noise-generating GEMM over N·r for a
 //! low-rank matrix, or a dense accumulation for vectors and OpenES matrices.
 
@@ -12,19 +12,18 @@ use eggroll_core::population::{NoiseKind, Population};
 
 impl Cubecl {
     /// `(1/N) Σ_i w_i E_i` for one parameter tensor, as a new device buffer.
-    pub fn es_direction(
+    pub fn es_gradient(
         &self,
         pop: &Population,
         spec: &ParamSpec,
         weights: &[f32],
     ) -> Result<CubeBuffer> {
-        pop.validate()?;
         let coeffs = pop.stream_coefficients(weights)?;
         let streams = pop.streams();
         let inv_n = 1.0 / pop.size as f32;
         let numel = spec.shape.numel();
         let len = to_u32("parameter elements", numel)?;
-        let grad = self.alloc("es direction", numel)?;
+        let grad = self.alloc("es gradient", numel)?;
         let coef = self.upload_words("stream coefficients", &coeffs, f32::to_bits)?;
         let keys = self.stream_keys(pop, (spec.id, spec.id), 0, streams)?;
         match (spec.shape, pop.kind) {

@@ -9,10 +9,7 @@ use crate::device::Cubecl;
 use crate::error::{CubeclError, Result};
 use crate::kernels::int8;
 use crate::launch::to_u32;
-use eggroll_core::int::{
-    check_matmul, check_update, matmul_keys, pack_int8, rescale_multiplier, update_keys,
-    IntKernels, IntMatmul, UpdateShape, UpdateSpec,
-};
+use eggroll_core::int::{check_matmul, matmul_keys, pack_int8, IntKernels, IntMatmul};
 
 fn invalid(op: &str, e: eggroll_core::CoreError) -> CubeclError {
     CubeclError::op(op, e)
@@ -33,8 +30,8 @@ impl Cubecl {
             .collect())
     }
 
-    /// Both matmul variants: validated inputs in, int32 words out.
-    fn int8_matmul(&self, op: &str, mm: &IntMatmul<'_>, rescale: bool) -> Result<Vec<i32>> {
+    /// The perturbed matmul: validated inputs in, int32 words out.
+    fn int8_matmul(&self, op: &str, mm: &IntMatmul<'_>) -> Result<Vec<i32>> {
         check_matmul(mm).map_err(|e| invalid(op, e))?;
         let IntMatmul {
             x,
@@ -55,7 +52,6 @@ impl Cubecl {
         let xb = self.upload_u32("int8 x", &pack_int8(x))?;
         let wb = self.upload_u32("int8 w", &pack_int8(w))?;
         let y = self.alloc("int8 y", rows * out)?;
-        let mult = rescale_multiplier(inp) as u32;
         match noise {
             Some(spec) => {
                 let rank = to_u32("rank", spec.rank)?;
@@ -92,9 +88,7 @@ impl Cubecl {
                     k,
                     rank,
                     spec.sigma_shift,
-                    mult,
                     true,
-                    rescale,
                 );
             }
             None => {
@@ -114,9 +108,7 @@ impl Cubecl {
                     k,
                     1,
                     0,
-                    mult,
                     false,
-                    rescale,
                 );
             }
         }
@@ -133,59 +125,6 @@ impl IntKernels for Cubecl {
     }
 
     fn perturbed_matmul(&self, m: &IntMatmul<'_>) -> Result<Vec<i32>> {
-        self.int8_matmul("int8 matmul", m, false)
-    }
-
-    fn perturbed_matmul_rescaled(&self, m: &IntMatmul<'_>) -> Result<Vec<i16>> {
-        let y = self.int8_matmul("int8 matmul (rescaled)", m, true)?;
-        // The kernel clipped every value to ±127.
-        Ok(y.into_iter().map(|v| v as i16).collect())
-    }
-
-    fn update_sum(&self, spec: &UpdateSpec, active: &[(u32, i8)]) -> Result<Vec<i32>> {
-        let op = "int8 update sum";
-        check_update(spec, active).map_err(|e| invalid(op, e))?;
-        let numel = spec.shape.numel();
-        if active.is_empty() || numel == 0 {
-            return Ok(vec![0; numel]);
-        }
-        let pairs = to_u32("active pairs", active.len())?;
-        let keys = self.upload_u32("int8 update keys", &update_keys(spec, active))?;
-        let z = self.alloc("int8 update sum", numel)?;
-        match spec.shape {
-            UpdateShape::Matrix { out, inp } => {
-                let kr = to_u32("active pairs × rank", active.len() * spec.rank)?;
-                if let Some((cubes, dim)) = self.gemm_grid(op, out, inp)? {
-                    int8::update_matrix::launch(
-                        &self.client,
-                        cubes,
-                        dim,
-                        keys.arg(),
-                        self.knots_arg(),
-                        z.arg(),
-                        to_u32("update rows", out)?,
-                        to_u32("update columns", inp)?,
-                        kr,
-                        to_u32("rank", spec.rank)?,
-                    );
-                }
-            }
-            UpdateShape::Vector { len } => {
-                if let Some((cubes, dim)) = self.grid_1d(op, len, int8::VECTOR_DIM)? {
-                    int8::update_vector::launch(
-                        &self.client,
-                        cubes,
-                        dim,
-                        keys.arg(),
-                        self.knots_arg(),
-                        z.arg(),
-                        to_u32("update length", len)?,
-                        pairs,
-                    );
-                }
-            }
-        }
-        self.check(op, [&z.handle])?;
-        self.download_i32(&z)
+        self.int8_matmul("int8 matmul", m)
     }
 }

@@ -24,8 +24,7 @@
 //! ```
 //!
 //! The integer language model's kernels (`eggroll_core::int::IntKernels`: the perturbed int8 matmul
-//! with each member's rank-r correction and int8 rescale, and the update sum
-//! `Σ_k f_k·A_k·B_kᵀ`) are implemented for [`Cubecl`] too, with the int8 noise regenerated
+//! with each member's rank-r correction) are implemented for [`Cubecl`] too, with the int8 noise regenerated
 //! inside the `#[cube]` kernels; their integer results are bit-identical to the CPU reference
 //! `eggroll_core::int::CpuInt` (conformance-tested by `tests/int_conformance.rs`).
 //!

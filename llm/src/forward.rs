@@ -21,11 +21,12 @@
 
 use crate::error::LlmError;
 use crate::noise::ChunkNoise;
-use crate::params::{Kind, Weights, VOCAB};
+use crate::params::{Weights, VOCAB};
 use crate::tables::{RECIP, RECIP_MAX, RECIP_SHIFT};
 use eggroll_core::int::{
     add_correction, gemm_i16, rescale_into, rescale_multiplier, DynIntKernels, IntMatmul, NoiseSpec,
 };
+use eggroll_core::params::ParamShape;
 
 #[inline(always)]
 fn clip8(v: i32) -> i16 {
@@ -192,7 +193,11 @@ impl<'w> Runner<'w> {
 
     /// `acc = input · W_idᵀ` plus each member's low-rank correction (int32, not rescaled).
     fn linear(&mut self, id: usize, input: Input) {
-        let Kind::Matrix { out, inp } = self.wts.layout.params[id].kind else {
+        let ParamShape::Matrix {
+            rows: out,
+            cols: inp,
+        } = self.wts.layout.params[id].shape
+        else {
             unreachable!("linear on a vector parameter")
         };
         let x: &[i16] = match input {

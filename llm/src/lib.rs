@@ -5,11 +5,11 @@
 //! with int8 low-rank perturbations and a thresholded ±1 update: no floating point anywhere in
 //! the forward pass, the fitness or the update.
 //!
-//! Device kernels: the two hot integer operations (the perturbed matmul `x·Wᵀ` plus each
-//! member's rank-r correction, optionally rescaled to int8, and the update sum
-//! `Σ_k f_k·A_k·B_kᵀ`) form the [`IntKernels`] trait of `eggroll-core` ([`eggroll_core::int`],
-//! re-exported here). [`CpuInt`] is the reference (the same code the forward pass and
-//! [`update::es_update`] run); the WGSL (`eggroll-shaders`) and cubecl (`eggroll-cubecl`)
+//! Device kernels: the hot integer operation (the perturbed matmul `x·Wᵀ` plus each member's
+//! rank-r correction) forms the [`IntKernels`] trait of `eggroll-core` ([`eggroll_core::int`],
+//! re-exported here); the int8 rescale after it and the update sum `Σ_k f_k·A_k·B_kᵀ` of
+//! [`update::es_update`] run on the host. [`CpuInt`] is the reference (the same code the
+//! forward pass runs); the WGSL (`eggroll-shaders`) and cubecl (`eggroll-cubecl`)
 //! backends regenerate the noise on the device and are bit-identical to it, as core's
 //! `int_conformance_suite!` (feature `testing`) checks on every backend.
 //!
@@ -33,8 +33,6 @@ pub mod tables;
 pub mod update;
 
 pub use config::{EggConfig, EggModelConfig, TextTaskConfig};
-pub use eggroll_core::int::{
-    CpuInt, DynIntKernels, IntKernels, IntMatmul, NoiseSpec, UpdateShape, UpdateSpec,
-};
+pub use eggroll_core::int::{CpuInt, DynIntKernels, IntKernels, IntMatmul, NoiseSpec};
 pub use error::{LlmError, Result};
 pub use learner::EggLearner;

@@ -2,9 +2,10 @@
 //! pairs, built from core's [`eggroll_core::int::matrix_noise`] and
 //! [`eggroll_core::int::vector_noise`] (whose module doc gives the stream layout).
 
-use crate::params::{Kind, Layout};
+use crate::params::Layout;
 use eggroll_core::int::{matrix_noise, vector_noise};
 use eggroll_core::noise::StreamKey;
+use eggroll_core::params::ParamShape;
 
 /// One parameter's noise for a range of pairs, pair-major.
 #[derive(Clone, Debug, Default)]
@@ -78,9 +79,12 @@ impl ChunkNoise {
             .enumerate()
             .map(|(id, p)| {
                 let mut pn = ParamNoise::default();
-                match p.kind {
-                    Kind::Matrix { .. } if !host_matmuls && id != layout.emb => {}
-                    Kind::Matrix { out, inp } => {
+                match p.shape {
+                    ParamShape::Matrix { .. } if !host_matmuls && id != layout.emb => {}
+                    ParamShape::Matrix {
+                        rows: out,
+                        cols: inp,
+                    } => {
                         pn.a = vec![0; pairs * rank * out];
                         pn.b = vec![0; pairs * rank * inp];
                         for q in 0..pairs {
@@ -90,7 +94,7 @@ impl ChunkNoise {
                             matrix_noise(key, inp, out, rank, a, b);
                         }
                     }
-                    Kind::Vector { len, .. } => {
+                    ParamShape::Vector { len } => {
                         pn.a = vec![0; pairs * len];
                         for q in 0..pairs {
                             let key = StreamKey::new(seed, id as u32, epoch, first_pair + q as u32);

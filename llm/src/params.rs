@@ -10,6 +10,7 @@ use crate::error::{LlmError, Result};
 use eggroll_core::checkpoint::Checkpoint;
 use eggroll_core::int::q8;
 use eggroll_core::noise::StreamKey;
+use eggroll_core::params::ParamShape;
 use std::path::Path;
 
 /// Byte vocabulary size.
@@ -17,52 +18,25 @@ pub const VOCAB: usize = 256;
 /// The weights' unit: int8 values carry 4 fractional bits, so 16 means 1.0.
 pub const ONE: i16 = 16;
 
-/// What kind of tensor a parameter is.
+/// How a parameter starts: the one thing about it that core's [`ParamShape`] does not say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// A matrix (out × in) perturbed by low-rank int8 noise; the embedding is one too
-    /// (out = 256 bytes, in = D).
-    Matrix {
-        /// Rows (outputs).
-        out: usize,
-        /// Columns (inputs).
-        inp: usize,
-    },
-    /// A vector perturbed by full-rank int8 noise; `init` is its initial value everywhere.
-    Vector {
-        /// Length.
-        len: usize,
-        /// Initial value (16 for norm weights, 0 for biases).
-        init: i8,
-    },
+pub enum Init {
+    /// `round(16·N(0,1))` from the seed's init stream (the matrices, embedding included).
+    Noise,
+    /// This value everywhere (16 for norm weights, 0 for biases).
+    Fill(i8),
 }
 
-impl From<Kind> for eggroll_core::int::UpdateShape {
-    fn from(k: Kind) -> Self {
-        match k {
-            Kind::Matrix { out, inp } => eggroll_core::int::UpdateShape::Matrix { out, inp },
-            Kind::Vector { len, .. } => eggroll_core::int::UpdateShape::Vector { len },
-        }
-    }
-}
-
-impl Kind {
-    /// Number of elements.
-    pub fn numel(&self) -> usize {
-        match *self {
-            Kind::Matrix { out, inp } => out * inp,
-            Kind::Vector { len, .. } => len,
-        }
-    }
-}
-
-/// One parameter: its name, kind and offset into the flat weight vector.
+/// One parameter: its name, shape, initial value and offset into the flat weight vector.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Param {
     /// Checkpoint name, e.g. `block.0.gate`.
     pub name: String,
-    /// Shape and role.
-    pub kind: Kind,
+    /// A matrix (`rows` = out × `cols` = in, perturbed by low-rank int8 noise; the embedding is
+    /// one too, 256 bytes × D) or a vector (perturbed by full-rank int8 noise).
+    pub shape: ParamShape,
+    /// How it starts.
+    pub init: Init,
     /// First element in the flat weights.
     pub offset: usize,
 }
@@ -110,13 +84,18 @@ impl Layout {
     pub fn new(d: usize, layers: usize) -> Self {
         let mut params = Vec::new();
         let mut offset = 0;
-        let mut push = |name: String, kind: Kind| {
-            params.push(Param { name, kind, offset });
-            offset += kind.numel();
+        let mut push = |name: String, (shape, init): (ParamShape, Init)| {
+            params.push(Param {
+                name,
+                shape,
+                init,
+                offset,
+            });
+            offset += shape.numel();
             params.len() - 1
         };
-        let mat = |out, inp| Kind::Matrix { out, inp };
-        let vec = |init| Kind::Vector { len: d, init };
+        let mat = |rows, cols| (ParamShape::Matrix { rows, cols }, Init::Noise);
+        let vec = |v| (ParamShape::Vector { len: d }, Init::Fill(v));
         let emb = push("emb".into(), mat(VOCAB, d));
         let mut blocks = Vec::new();
         for l in 0..layers {
@@ -146,7 +125,7 @@ impl Layout {
 
     /// Total number of parameters.
     pub fn total(&self) -> usize {
-        self.params.last().map_or(0, |p| p.offset + p.kind.numel())
+        self.params.last().map_or(0, |p| p.offset + p.shape.numel())
     }
 
     /// Number of layers.
@@ -173,15 +152,15 @@ impl Weights {
         let layout = Layout::new(d, layers);
         let mut w = vec![0i8; layout.total()];
         for (id, p) in layout.params.iter().enumerate() {
-            let dst = &mut w[p.offset..p.offset + p.kind.numel()];
-            match p.kind {
-                Kind::Matrix { .. } => {
+            let dst = &mut w[p.offset..p.offset + p.shape.numel()];
+            match p.init {
+                Init::Noise => {
                     let key = StreamKey::new(seed, id as u32, u32::MAX, u32::MAX);
                     for (j, v) in dst.iter_mut().enumerate() {
                         *v = q8(key.bits(j as u32)) as i8;
                     }
                 }
-                Kind::Vector { init, .. } => dst.fill(init),
+                Init::Fill(v) => dst.fill(v),
             }
         }
         Self::from_flat(layout, w)
@@ -203,23 +182,20 @@ impl Weights {
     /// The int8 values of parameter `id`.
     pub fn p8(&self, id: usize) -> &[i8] {
         let p = &self.layout.params[id];
-        &self.w[p.offset..p.offset + p.kind.numel()]
+        &self.w[p.offset..p.offset + p.shape.numel()]
     }
 
     /// The i16 view of parameter `id`.
     pub fn p16(&self, id: usize) -> &[i16] {
         let p = &self.layout.params[id];
-        &self.w16[p.offset..p.offset + p.kind.numel()]
+        &self.w16[p.offset..p.offset + p.shape.numel()]
     }
 
     /// Store every parameter as `param.<name>` (int8 values are exact in f32).
     pub fn save_into(&self, ckpt: &mut Checkpoint) {
         for p in &self.layout.params {
-            let shape = match p.kind {
-                Kind::Matrix { out, inp } => vec![out, inp],
-                Kind::Vector { len, .. } => vec![len],
-            };
-            let data = self.w[p.offset..p.offset + p.kind.numel()]
+            let shape = p.shape.dims();
+            let data = self.w[p.offset..p.offset + p.shape.numel()]
                 .iter()
                 .map(|&v| v as f32)
                 .collect();
@@ -233,7 +209,7 @@ impl Weights {
         let mut w = vec![0i8; layout.total()];
         for p in &layout.params {
             let name = format!("param.{}", p.name);
-            let data = ckpt.tensor(&name, p.kind.numel(), path)?;
+            let data = ckpt.tensor(&name, p.shape.numel(), path)?;
             for (dst, &v) in w[p.offset..].iter_mut().zip(data) {
                 if !(v.fract() == 0.0 && (-127.0..=127.0).contains(&v)) {
                     return Err(LlmError::checkpoint(

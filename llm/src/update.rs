@@ -8,9 +8,10 @@
 //! the test is `Z²·2^16 ≥ thr²·K·r` resp. `Z²·2^24 ≥ thr²·K`, with `thr = Φ⁻¹(1 − α/2)` in
 //! 2^-16 units read from core's normal-quantile table (`normal_fixed` of the tail probability).
 
-use crate::params::{Kind, Weights};
+use crate::params::Weights;
 use eggroll_core::int::{matrix_update_sum, vector_update_sum};
 use eggroll_core::noise::normal_fixed;
+use eggroll_core::params::ParamShape;
 use rayon::prelude::*;
 
 /// The z-test threshold `Φ⁻¹(1 − α/2)` in 2^-16 units for α in 2^-31 units (0 when α ≥ 1).
@@ -66,7 +67,7 @@ pub fn es_update(
         .par_iter()
         .enumerate()
         .map(|(id, p)| {
-            let cur = &w[p.offset..p.offset + p.kind.numel()];
+            let cur = &w[p.offset..p.offset + p.shape.numel()];
             let mut out = cur.to_vec();
             let mut changed = 0u64;
             let mut apply = |i: usize, z: i32| {
@@ -74,8 +75,8 @@ pub fn es_update(
                 changed += (v != out[i]) as u64;
                 out[i] = v;
             };
-            match p.kind {
-                Kind::Matrix { out: rows, inp } => {
+            match p.shape {
+                ParamShape::Matrix { rows, cols: inp } => {
                     let kr = kk * rank;
                     let z = matrix_update_sum(seed, id as u32, epoch, rank, rows, inp, &active);
                     let bound = thr * thr * kr as u128;
@@ -86,7 +87,7 @@ pub fn es_update(
                         }
                     }
                 }
-                Kind::Vector { len, .. } => {
+                ParamShape::Vector { len } => {
                     let z = vector_update_sum(seed, id as u32, epoch, len, &active);
                     let bound = thr * thr * kk as u128;
                     for (i, &zi) in z.iter().enumerate() {
@@ -137,7 +138,11 @@ mod tests {
         let stats = es_update(&mut w, 7, 0, 1, &[0, 1], 1 << 31);
         assert_eq!(stats.active_pairs, 1);
         let p = &w.layout.params[w.layout.head];
-        let Kind::Matrix { out, inp } = p.kind else {
+        let ParamShape::Matrix {
+            rows: out,
+            cols: inp,
+        } = p.shape
+        else {
             panic!()
         };
         let (mut a, mut b) = (vec![0; out], vec![0; inp]);

@@ -48,13 +48,16 @@ mod tests {
 
     #[test]
     fn antithetic_shards_keep_pairs_together() {
-        let pop = |size, antithetic| Population {
-            seed: 0,
-            epoch: 0,
-            size,
-            sigma: 0.1,
-            kind: eggroll_core::population::NoiseKind::LowRank { rank: 1 },
-            antithetic,
+        let pop = |size, antithetic| {
+            Population::new(eggroll_core::population::PopulationParams {
+                seed: 0,
+                epoch: 0,
+                size,
+                sigma: 0.1,
+                kind: eggroll_core::population::NoiseKind::LowRank { rank: 1 },
+                antithetic,
+            })
+            .unwrap()
         };
         for workers in 1..5 {
             let mut next = 0;

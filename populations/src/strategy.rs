@@ -3,7 +3,7 @@
 use crate::config::EsConfig;
 use crate::error::Result;
 use eggroll_core::learner::Update;
-use eggroll_core::population::Population;
+use eggroll_core::population::{Population, PopulationParams};
 use eggroll_core::shaping::{pair_signs, shape_fitness, Shaping};
 use serde::{Deserialize, Serialize};
 
@@ -59,14 +59,12 @@ pub(crate) fn population_for(
         .sigma_schedule(state.total_generations)
         .at(state.generation) as f32;
     let epoch = (state.generation / cfg.noise_reuse.max(1) as u64) as u32;
-    let pop = Population {
+    Ok(Population::new(PopulationParams {
         seed: state.seed,
         epoch,
         size: cfg.population,
         sigma,
         kind,
         antithetic: cfg.antithetic,
-    };
-    pop.validate()?;
-    Ok(pop)
+    })?)
 }

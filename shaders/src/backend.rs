@@ -4,11 +4,11 @@ use crate::buffer::WgpuBuffer;
 use crate::device::Wgpu;
 use crate::dispatch::{to_u32, Batch, Uniform};
 use crate::error::Result;
-use eggroll_core::backend::{Activation, Backend, LinearLayer, Perturb};
+use eggroll_core::backend::{Activation, Backend, LinearLayer};
 use eggroll_core::noise::StreamKey;
 use eggroll_core::optim::OptimStep;
 use eggroll_core::params::ParamSpec;
-use eggroll_core::population::Population;
+use eggroll_core::population::{Population, RowOwners};
 use eggroll_core::CoreError;
 
 type CoreResult<T> = eggroll_core::Result<T>;
@@ -139,9 +139,9 @@ impl Backend for Wgpu {
         x: &WgpuBuffer,
         rows: usize,
         layer: &LinearLayer<'_, WgpuBuffer>,
-        perturb: Perturb<'_>,
+        owners: RowOwners<'_>,
     ) -> CoreResult<WgpuBuffer> {
-        Ok(self.linear_forward(x, rows, layer, perturb)?)
+        Ok(self.linear_forward(x, rows, layer, owners)?)
     }
 
     fn activate(&self, x: &mut WgpuBuffer, act: Activation) -> CoreResult<()> {
@@ -154,7 +154,8 @@ impl Backend for Wgpu {
         spec: &ParamSpec,
         weights: &[f32],
     ) -> CoreResult<WgpuBuffer> {
-        Ok(self.es_direction(pop, spec, weights)?)
+        // The inherent method of the same name (inherent methods take precedence).
+        Ok(Wgpu::es_gradient(self, pop, spec, weights)?)
     }
 
     fn optimizer_step(

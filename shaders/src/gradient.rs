@@ -1,4 +1,4 @@
-//! The ES ascent direction on the device: per-stream coefficients folded on the host (N
+//! The ES gradient estimate on the device: per-stream coefficients folded on the host (N
 //! scalars), keys derived on the device, then one noise-generating GEMM over N·r for a
 //! low-rank matrix, or a dense accumulation for vectors and OpenES matrices.
 
@@ -11,20 +11,19 @@ use eggroll_core::population::{NoiseKind, Population};
 
 impl Wgpu {
     /// `(1/N) Σ_i w_i E_i` for one parameter tensor, as a new device buffer.
-    pub fn es_direction(
+    pub fn es_gradient(
         &self,
         pop: &Population,
         spec: &ParamSpec,
         weights: &[f32],
     ) -> Result<WgpuBuffer> {
-        pop.validate()?;
         let coeffs = pop.stream_coefficients(weights)?;
         let streams = pop.streams();
         let inv_n = 1.0 / pop.size as f32;
         let numel = spec.shape.numel();
         to_u32("parameter elements", numel)?;
         self.checked("es_gradient", || {
-            let grad = self.alloc("es direction", numel)?;
+            let grad = self.alloc("es gradient", numel)?;
             let coef = self.upload_words("stream coefficients", &coeffs)?;
             let mut batch = Batch::new(self);
             let keys = self.record_keys(&mut batch, pop, (spec.id, spec.id), 0, streams)?;

@@ -3,12 +3,9 @@
 //! to the CPU reference [`eggroll_core::int::CpuInt`] (checked by `eggroll_core`'s integer
 //! conformance suite in `tests/int_conformance.rs`).
 //!
-//! - perturbed matmul: `project` computes every row's `u = (x·B) >> 4` (one thread per pair
-//!   and rank index, B regenerated), then one tiled int32 GEMM `x·Wᵀ` whose epilogue adds
-//!   `s·((u·A) >> σ_shift)` with A regenerated and, for the rescaled variant, the exact
-//!   `clip((acc·M) >> 32)` (64-bit product emulated with 16-bit limbs);
-//! - update sum: a matrix's `Σ_k f_k·A_k·B_kᵀ` is ONE tiled GEMM over K·r whose operand tiles
-//!   are regenerated noise; a vector's is one thread per element looping over the pairs.
+//! The perturbed matmul: `project` computes every row's `u = (x·B) >> 4` (one thread per pair
+//! and rank index, B regenerated), then one tiled int32 GEMM `x·Wᵀ` whose epilogue adds
+//! `s·((u·A) >> σ_shift)` with A regenerated.
 //!
 //! Inputs and weights travel packed four int8 to a word; only stream keys (never noise) are
 //! uploaded. Pipelines are compiled once, when the [`WgpuInt`] is made.
@@ -18,17 +15,12 @@ use crate::device::Wgpu;
 use crate::dispatch::{to_u32, Batch, Uniform};
 use crate::error::{Result, ShaderError};
 use crate::kernels::Kernel;
-use eggroll_core::int::{
-    check_matmul, check_update, matmul_keys, pack_int8, rescale_multiplier, update_keys,
-    IntKernels, IntMatmul, UpdateShape, UpdateSpec,
-};
+use eggroll_core::int::{check_matmul, matmul_keys, pack_int8, IntKernels, IntMatmul};
 
 /// The int8 pipelines.
 struct Int8Kernels {
     project: Kernel,
     matmul: Kernel,
-    update_matrix: Kernel,
-    update_vector: Kernel,
 }
 
 /// The shared pieces every int8 kernel is assembled from: the noise constants, the hash,
@@ -100,12 +92,9 @@ impl WgpuInt {
         let kernels = gpu.checked("compiling the int8 kernels", || {
             let device = &gpu.device;
             let matmul = assemble(include_str!("wgsl/int8_matmul.wgsl"), true);
-            let update = assemble(include_str!("wgsl/int8_update.wgsl"), true);
             Ok(Int8Kernels {
                 project: compile(device, "int8 project", &matmul, "project"),
                 matmul: compile(device, "int8 matmul", &matmul, "main"),
-                update_matrix: compile(device, "int8 update (matrix)", &update, "main"),
-                update_vector: compile(device, "int8 update (vector)", &update, "vector_sum"),
             })
         })?;
         Ok(WgpuInt { gpu, kernels })
@@ -126,8 +115,8 @@ impl WgpuInt {
             .collect())
     }
 
-    /// The shared body of both matmul variants: validated inputs in, int32 words out.
-    fn matmul(&self, op: &str, mm: &IntMatmul<'_>, rescale: bool) -> Result<Vec<i32>> {
+    /// The perturbed matmul: validated inputs in, int32 words out.
+    fn matmul(&self, op: &str, mm: &IntMatmul<'_>) -> Result<Vec<i32>> {
         check_matmul(mm).map_err(|e| invalid(op, e))?;
         let IntMatmul {
             x,
@@ -166,8 +155,6 @@ impl WgpuInt {
                     .u(rank as u32)
                     .u(shift)
                     .u(noise.is_some() as u32)
-                    .u(rescale as u32)
-                    .u(rescale_multiplier(inp) as u32)
                     .u(pairs as u32)
             };
             let mut batch = Batch::new(gpu);
@@ -194,57 +181,7 @@ impl IntKernels for WgpuInt {
     }
 
     fn perturbed_matmul(&self, m: &IntMatmul<'_>) -> Result<Vec<i32>> {
-        self.matmul("int8 matmul", m, false)
-    }
-
-    fn perturbed_matmul_rescaled(&self, m: &IntMatmul<'_>) -> Result<Vec<i16>> {
-        let y = self.matmul("int8 matmul (rescaled)", m, true)?;
-        // The kernel clipped every value to ±127.
-        Ok(y.into_iter().map(|v| v as i16).collect())
-    }
-
-    fn update_sum(&self, spec: &UpdateSpec, active: &[(u32, i8)]) -> Result<Vec<i32>> {
-        let op = "int8 update sum";
-        check_update(spec, active).map_err(|e| invalid(op, e))?;
-        let numel = spec.shape.numel();
-        if active.is_empty() || numel == 0 {
-            return Ok(vec![0; numel]);
-        }
-        let gpu = &self.gpu;
-        let pairs = to_u32("active pairs", active.len())?;
-        let z = gpu.checked(op, || {
-            let keys = gpu.upload_words("int8 update keys", &update_keys(spec, active))?;
-            let z = gpu.alloc("int8 update sum", numel)?;
-            let mut batch = Batch::new(gpu);
-            match spec.shape {
-                UpdateShape::Matrix { out, inp } => {
-                    let kr = to_u32("active pairs × rank", active.len() * spec.rank)?;
-                    let params = Uniform::new()
-                        .u(to_u32("update rows", out)?)
-                        .u(to_u32("update columns", inp)?)
-                        .u(kr)
-                        .u(spec.rank as u32)
-                        .u(pairs);
-                    let grid = gpu.gemm_grid(op, out, inp)?;
-                    let bufs = [&keys.buffer, &z.buffer];
-                    batch.dispatch(&self.kernels.update_matrix, params, &bufs, grid);
-                }
-                UpdateShape::Vector { len } => {
-                    let params = Uniform::new()
-                        .u(to_u32("update length", len)?)
-                        .u(0)
-                        .u(0)
-                        .u(1)
-                        .u(pairs);
-                    let grid = gpu.grid_for(op, len, 256)?;
-                    let bufs = [&keys.buffer, &z.buffer];
-                    batch.dispatch(&self.kernels.update_vector, params, &bufs, grid);
-                }
-            }
-            batch.submit();
-            Ok(z)
-        })?;
-        self.download_i32(&z)
+        self.matmul("int8 matmul", m)
     }
 }
 
@@ -259,7 +196,6 @@ mod tests {
             "fn hash32",
             "fn normal_fixed",
             "fn q8",
-            "fn rescale8",
             "fn project",
             "fn main",
             "fn store_c",
@@ -267,7 +203,6 @@ mod tests {
         ] {
             assert!(src.contains(needle), "missing {needle}");
         }
-        let vector = assemble(include_str!("wgsl/int8_update.wgsl"), true);
-        assert!(vector.contains("fn vector_sum") && vector.contains("fn load_b"));
+        assert!(!src.contains("fn rescale8"));
     }
 }

@@ -5,9 +5,9 @@ use crate::buffer::WgpuBuffer;
 use crate::device::Wgpu;
 use crate::dispatch::{to_u32, Batch, Uniform};
 use crate::error::Result;
-use eggroll_core::backend::LinearLayer;
+use eggroll_core::backend::{linear_tagged_by_runs, LinearLayer};
 use eggroll_core::error::check_len;
-use eggroll_core::population::{MemberRows, NoiseKind, Population};
+use eggroll_core::population::{NoiseKind, Population, RowOwners};
 
 /// The validated geometry of one perturbed call.
 struct Members {
@@ -34,17 +34,28 @@ impl Noise<'_> {
     }
 }
 
-fn members(pop: &Population, mr: MemberRows, rows: usize) -> Result<Members> {
-    let count = mr.members_in(pop, rows)?;
-    let first_stream = pop.stream_of(mr.first_member);
+fn members(
+    pop: &Population,
+    first_member: u32,
+    rows_per_member: usize,
+    rows: usize,
+) -> Result<Members> {
+    RowOwners::Grouped {
+        pop,
+        first_member,
+        rows_per_member,
+    }
+    .check(rows)?;
+    let count = rows / rows_per_member;
+    let first_stream = pop.stream_of(first_member);
     let streams = if count == 0 {
         0
     } else {
-        pop.stream_of(mr.first_member + count as u32 - 1) - first_stream + 1
+        pop.stream_of(first_member + count as u32 - 1) - first_stream + 1
     };
     Ok(Members {
-        first_member: mr.first_member,
-        rows_per_member: mr.rows_per_member,
+        first_member,
+        rows_per_member,
         count,
         first_stream,
         streams,
@@ -107,13 +118,17 @@ impl Wgpu {
         Ok(Noise { pop, g, keys, proj })
     }
 
-    /// `x` (rows × in) through the layer, perturbed per member when `perturb` is given.
+    /// `x` (rows × in) through the layer, each row perturbed by the member `owners` names.
+    ///
+    /// Tagged rows ([`RowOwners::Tagged`], a compacted batch) have no kernel of their own here:
+    /// they take [`linear_tagged_by_runs`], one grouped call per run of rows of one member and
+    /// a host round trip, correct but slow (the CPU backend corrects them in place).
     pub fn linear_forward(
         &self,
         x: &WgpuBuffer,
         rows: usize,
         layer: &LinearLayer<'_, WgpuBuffer>,
-        perturb: Option<(&Population, MemberRows)>,
+        owners: RowOwners<'_>,
     ) -> Result<WgpuBuffer> {
         let (n_in, n_out) = (layer.in_dim, layer.out_dim);
         check_len("linear input", rows * n_in, x.len())?;
@@ -121,9 +136,16 @@ impl Wgpu {
         if let Some((b, _)) = layer.bias {
             check_len("linear bias", n_out, b.len())?;
         }
-        let geometry = match perturb {
-            Some((pop, mr)) => Some((pop, members(pop, mr, rows)?)),
-            None => None,
+        let geometry = match owners {
+            RowOwners::Plain => None,
+            RowOwners::Grouped {
+                pop,
+                first_member,
+                rows_per_member,
+            } => Some((pop, members(pop, first_member, rows_per_member, rows)?)),
+            RowOwners::Tagged { pop, members } => {
+                return Ok(linear_tagged_by_runs(self, x, rows, layer, pop, members)?);
+            }
         };
         to_u32("linear output elements", rows * n_out)?;
         to_u32("linear input elements", rows * n_in)?;

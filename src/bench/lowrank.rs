@@ -8,7 +8,7 @@ use eggroll_core::backend::Activation;
 use eggroll_core::mlp::{Mlp, MlpConfig};
 use eggroll_core::model::{apply_es_update, zero_optim_state};
 use eggroll_core::optim::Optimizer;
-use eggroll_core::population::{MemberRows, NoiseKind, Population};
+use eggroll_core::population::{NoiseKind, Population, PopulationParams, RowOwners};
 use eggroll_core::shaping::{shape_fitness, Shaping};
 use eggroll_core::{Backend, Model};
 use rayon::prelude::*;
@@ -157,23 +157,27 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
         .collect();
     let x = backend.upload(&x_host)?;
     let rows = n as usize;
-    let mr = MemberRows {
-        first_member: 0,
-        rows_per_member: 1,
-    };
+    // One row per member.
+    fn grouped(pop: &Population) -> RowOwners<'_> {
+        RowOwners::Grouped {
+            pop,
+            first_member: 0,
+            rows_per_member: 1,
+        }
+    }
     // Every timed call gets a fresh noise epoch, as a real generation does, so no call is
     // helped by noise cached for an earlier one.
     let epoch = std::cell::Cell::new(0u32);
     let pop = |kind| {
         epoch.set(epoch.get() + 1);
-        Population {
+        Population::new(PopulationParams {
             seed: 7,
             epoch: epoch.get(),
             size: n,
             sigma: 0.01,
             kind,
             antithetic: true,
-        }
+        })
     };
     let low = || pop(NoiseKind::LowRank { rank: opts.rank });
     let flops = 2.0 * n as f64 * (h * h) as f64 * opts.layers as f64;
@@ -188,8 +192,7 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
     let mut optim = zero_optim_state(backend, model.specs(), optimizer.state_slots())?;
     let generation =
         |p: &Population, model: &mut Mlp<B>, optim: &mut Vec<Vec<B::Buffer>>| -> Result<()> {
-            let out =
-                backend.download(&model.forward_population(backend, &x, rows, Some((p, mr)))?)?;
+            let out = backend.download(&model.forward(backend, &x, rows, grouped(p))?)?;
             // The toy fitness, minus each member's squared output, summed in 8 lanes and in
             // parallel like a real task's loss (a single running sum was 1.4 ms of latency).
             let fitness: Vec<f32> = out.par_chunks(h).map(|r| -sum_of_squares(r)).collect();
@@ -199,11 +202,11 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
             Ok(())
         };
     let forward = |model: &Mlp<B>, p: Option<&Population>| -> Result<()> {
-        model.forward_population(backend, &x, rows, p.map(|p| (p, mr)))?;
+        model.forward(backend, &x, rows, p.map_or(RowOwners::Plain, grouped))?;
         backend.sync()?;
         Ok(())
     };
-    let mut eggroll_fwd = || forward(&model, Some(&low()));
+    let mut eggroll_fwd = || forward(&model, Some(&low()?));
     let mut plain_fwd = || forward(&model, None);
     let fwd_times = time_phases(3, opts.min_seconds, &mut [&mut plain_fwd, &mut eggroll_fwd])?;
     let inference = phase(fwd_times[0], 1.0);
@@ -211,23 +214,23 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
     let gen_times = time_phases(
         3,
         opts.min_seconds,
-        &mut [&mut || generation(&low(), &mut model, &mut optim)],
+        &mut [&mut || generation(&low()?, &mut model, &mut optim)],
     )?;
     let eggroll_generation = phase(gen_times[0], 3.0);
     let (naive_forward, naive_generation) = if opts.skip_naive {
         (None, None)
     } else {
         let full = || pop(NoiseKind::Full);
-        let f = time_phases(1, 0.0, &mut [&mut || forward(&model, Some(&full()))])?;
+        let f = time_phases(1, 0.0, &mut [&mut || forward(&model, Some(&full()?))])?;
         let g = time_phases(
             1,
             0.0,
-            &mut [&mut || generation(&full(), &mut model, &mut optim)],
+            &mut [&mut || generation(&full()?, &mut model, &mut optim)],
         )?;
         (Some(phase(f[0], 1.0)), Some(phase(g[0], 3.0)))
     };
     // Transfers of one forward's input and output (what a host-fed workload pays).
-    let y = model.forward_population(backend, &x, rows, None)?;
+    let y = model.forward(backend, &x, rows, RowOwners::Plain)?;
     let transfers = time_phases(
         3,
         0.0,
@@ -241,8 +244,8 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
         ],
     )?;
     let peak = gemm_peak_gflops(1024);
+    let streams = low()?.streams();
     let noise = (backend.name() == "cpu").then(|| {
-        let streams = low().streams();
         let per_stream = (2 * h) * opts.rank as usize + h; // A and B, then the bias noise
         noise_cost::measure(
             streams,
@@ -291,7 +294,7 @@ mod tests {
             min_seconds: 0.0,
             skip_naive: false,
         };
-        let r = bench_lowrank(&Cpu, &opts).expect("bench runs");
+        let r = bench_lowrank(&Cpu::new(), &opts).expect("bench runs");
         let noise = r.noise.expect("the CPU backend reports its noise cost");
         // 32 pairs × 2 layers × (A and B of rank 2: 2·(16 + 16), bias: 16).
         assert_eq!(noise.normals_per_forward, 32 * 2 * (2 * 32 + 16));

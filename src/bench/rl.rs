@@ -69,7 +69,8 @@ pub fn bench_rl(
         });
     };
     let task = RlTask::new(rl_cfg, cfg.seed)?;
-    let model = Mlp::init(&Cpu, model_config::<Cpu, _>(&cfg, &task)?, cfg.seed)?;
+    let cpu = Cpu::new();
+    let model = Mlp::init(&cpu, model_config::<Cpu, _>(&cfg, &task)?, cfg.seed)?;
     let strategy = make_strategy(&cfg.es, generations)?;
     let mut state = StrategyState {
         seed: cfg.seed,
@@ -78,12 +79,12 @@ pub fn bench_rl(
     };
     // Warm-up generation, then the timed ones (the model is not updated: throughput only).
     let pop = strategy.ask(&state)?;
-    task.fitness(&Cpu, &model, &pop, 0..pop.size, 0)?;
+    task.fitness(&cpu, &model, &pop, 0..pop.size, 0)?;
     let t = Instant::now();
     for g in 0..generations {
         state.generation = g;
         let pop = strategy.ask(&state)?;
-        let f = task.fitness(&Cpu, &model, &pop, 0..pop.size, g)?;
+        let f = task.fitness(&cpu, &model, &pop, 0..pop.size, g)?;
         strategy.tell(&mut state, &pop, &f)?;
     }
     let secs = t.elapsed().as_secs_f64();
@@ -98,7 +99,7 @@ pub fn bench_rl(
             if let TaskConfig::Rl(rl) = &mut c.task {
                 rl.batching = batching;
                 let task = RlTask::new(rl.clone(), c.seed)?;
-                let model = Mlp::init(&Cpu, model_config::<Cpu, _>(&c, &task)?, c.seed)?;
+                let model = Mlp::init(&cpu, model_config::<Cpu, _>(&c, &task)?, c.seed)?;
                 let strategy = make_strategy(&c.es, 1)?;
                 let st = StrategyState {
                     seed: c.seed,
@@ -107,7 +108,7 @@ pub fn bench_rl(
                 };
                 let pop = strategy.ask(&st)?;
                 let t = Instant::now();
-                task.fitness(&Cpu, &model, &pop, 0..pop.size, 0)?;
+                task.fitness(&cpu, &model, &pop, 0..pop.size, 0)?;
                 batching_seconds[slot] = batching_seconds[slot].min(t.elapsed().as_secs_f64());
             }
         }
@@ -122,7 +123,7 @@ pub fn bench_rl(
         resume: false,
         stop_after: None,
     };
-    let summary = train(&Cpu, &solve_cfg, &opts, &mut |_| {})?;
+    let summary = train(&cpu, &solve_cfg, &opts, &mut |_| {})?;
     let seconds_to_solve = t.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
     let solved_return = summary

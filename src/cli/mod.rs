@@ -82,7 +82,7 @@ macro_rules! with_backend {
         use $crate::cli::BackendName as __B;
         match $name {
             __B::Cpu => {
-                let $b = &eggroll_core::cpu::Cpu;
+                let $b = &eggroll_core::cpu::Cpu::new();
                 $body
             }
             #[cfg(feature = "wgpu")]

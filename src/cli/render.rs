@@ -39,7 +39,7 @@ pub fn run(a: RenderArgs) -> Result<()> {
         // The observation statistics the policy was trained with.
         eggroll::tasks::Task::<Cpu, eggroll_core::mlp::Mlp<Cpu>>::load_state_json(&task, json)?;
     }
-    let trace = play_episode(&task, &Cpu, &model, a.seed)?;
+    let trace = play_episode(&task, &Cpu::new(), &model, a.seed)?;
     let opts = eggroll::render::RenderOptions {
         fps: a.fps,
         ..Default::default()

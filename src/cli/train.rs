@@ -92,7 +92,13 @@ pub fn run(a: TrainArgs) -> Result<()> {
         // its step runs on the CPU.
         ModelSection::EggGru(_) => {
             let kernels = super::egg::int_kernels(a.backend)?;
-            run_on(&eggroll_core::cpu::Cpu, kernels.as_deref(), &a, &cfg, out)
+            run_on(
+                &eggroll_core::cpu::Cpu::new(),
+                kernels.as_deref(),
+                &a,
+                &cfg,
+                out,
+            )
         }
         ModelSection::Mlp(_) => {
             crate::with_backend!(a.backend, |backend| run_on(backend, None, &a, &cfg, out))

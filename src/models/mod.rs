@@ -84,15 +84,17 @@ pub fn evaluate_checkpoint(cfg: &RunConfig, ck: &Checkpoint, path: &Path) -> Res
         l.load(ck, path)?;
         Ok(l.evaluate()?)
     }
+    let cpu = Cpu::new();
     match &cfg.model {
-        ModelSection::Mlp(_) => load_and_evaluate(FloatLearner::mlp(&Cpu, cfg)?, ck, path),
+        ModelSection::Mlp(_) => load_and_evaluate(FloatLearner::mlp(&cpu, cfg)?, ck, path),
         ModelSection::EggGru(_) => load_and_evaluate(egg_learner(cfg, None)?, ck, path),
     }
 }
 
 /// The MLP of an MLP run's checkpoint, on the CPU.
 pub fn load_mlp(cfg: &RunConfig, ck: &Checkpoint, path: &Path) -> Result<Mlp<Cpu>> {
-    let mut l = FloatLearner::mlp(&Cpu, cfg)?;
+    let cpu = Cpu::new();
+    let mut l = FloatLearner::mlp(&cpu, cfg)?;
     check_kind(ck, path, l.kind())?;
     l.load(ck, path)?;
     Ok(l.into_model())

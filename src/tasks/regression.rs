@@ -7,7 +7,7 @@ use eggroll_core::backend::Activation;
 use eggroll_core::cpu::Cpu;
 use eggroll_core::mlp::{Mlp, MlpConfig};
 use eggroll_core::noise::{fill_normals, StreamKey};
-use eggroll_core::Model;
+use eggroll_core::{Model, RowOwners};
 
 const TRAIN: usize = 4096;
 const TEST: usize = 1024;
@@ -28,14 +28,15 @@ pub fn teacher_task(
         output_activation: Activation::Identity,
         bias: true,
     };
-    let teacher = Mlp::init(&Cpu, teacher_cfg, seed ^ 0x7eac_4e70)?;
+    let cpu = Cpu::new();
+    let teacher = Mlp::init(&cpu, teacher_cfg, seed ^ 0x7eac_4e70)?;
     let inputs = |n: usize, salt: u32| {
         let mut x = vec![0.0f32; n * input];
         fill_normals(StreamKey::new(seed, salt, 0, 0), 0, 1.0, &mut x);
         x
     };
     let (train_x, test_x) = (inputs(TRAIN, 0x7a11), inputs(TEST, 0x7e57));
-    let targets = |x: &Vec<f32>, n| teacher.forward_population(&Cpu, x, n, None);
+    let targets = |x: &Vec<f32>, n| teacher.forward(&cpu, x, n, RowOwners::Plain);
     Ok(Supervised {
         input,
         output,

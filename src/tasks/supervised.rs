@@ -5,7 +5,7 @@ use super::Task;
 use crate::error::{Error, Result};
 use eggroll_core::mlp::Mlp;
 use eggroll_core::noise::StreamKey;
-use eggroll_core::population::{MemberRows, Population};
+use eggroll_core::population::{Population, RowOwners};
 use eggroll_core::{Backend, Model};
 use std::ops::Range;
 
@@ -126,12 +126,12 @@ impl<B: Backend> Task<B, Mlp<B>> for Supervised {
         }
         let rows = m * self.batch;
         let xb = backend.upload(&x)?;
-        let mr = MemberRows {
+        let owners = RowOwners::Grouped {
+            pop,
             first_member: members.start,
             rows_per_member: self.batch,
         };
-        let out =
-            backend.download(&model.forward_population(backend, &xb, rows, Some((pop, mr)))?)?;
+        let out = backend.download(&model.forward(backend, &xb, rows, owners)?)?;
         let losses = row_losses(&out, self.output, &self.train_y, &idx);
         Ok(losses
             .chunks(self.batch)
@@ -153,7 +153,7 @@ impl<B: Backend> Task<B, Mlp<B>> for Supervised {
     fn evaluate(&self, backend: &B, model: &Mlp<B>) -> Result<Vec<(&'static str, f64)>> {
         let rows = self.test_x.len() / self.input;
         let xb = backend.upload(&self.test_x)?;
-        let out = backend.download(&model.forward_population(backend, &xb, rows, None)?)?;
+        let out = backend.download(&model.forward(backend, &xb, rows, RowOwners::Plain)?)?;
         let idx: Vec<usize> = (0..rows).collect();
         let losses = row_losses(&out, self.output, &self.test_y, &idx);
         let loss = losses.iter().map(|(l, _)| l).sum::<f64>() / rows as f64;

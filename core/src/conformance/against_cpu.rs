@@ -9,7 +9,7 @@ use crate::model::{apply_es_update, zero_optim_state, Model};
 use crate::noise::{normal_at, StreamKey};
 use crate::optim::{apply_step_host, Optimizer};
 use crate::params::{ParamShape, ParamSpec};
-use crate::population::{MemberRows, NoiseKind, Population};
+use crate::population::{NoiseKind, Population, PopulationParams, RowOwners};
 use crate::shaping::{shape_fitness, Shaping};
 
 fn values(n: usize, salt: u32, scale: f32) -> Vec<f32> {
@@ -22,14 +22,15 @@ fn err<E: std::fmt::Display>(e: E) -> String {
 }
 
 fn pop(kind: NoiseKind, antithetic: bool, size: u32) -> Population {
-    Population {
+    Population::new(PopulationParams {
         seed: 0x0123_4567_89ab_cdef,
         epoch: 11,
         size,
         sigma: 0.07,
         kind,
         antithetic,
-    }
+    })
+    .expect("a valid population")
 }
 
 /// The same layer on `backend` and on the CPU: (backend, cpu) outputs.
@@ -37,7 +38,7 @@ fn both_linear<B: Backend>(
     backend: &B,
     (n_out, n_in, rows): (usize, usize, usize),
     bias: bool,
-    perturb: Option<(&Population, MemberRows)>,
+    owners: RowOwners<'_>,
 ) -> Result<(Vec<f32>, Vec<f32>), String> {
     let w = values(n_out * n_in, 1, 0.3);
     let b = values(n_out, 2, 0.5);
@@ -55,7 +56,7 @@ fn both_linear<B: Backend>(
         bias: bias.then_some((&bg, 21)),
     };
     let got = backend
-        .linear(&xg, rows, &layer, perturb)
+        .linear(&xg, rows, &layer, owners)
         .and_then(|y| backend.download(&y))
         .map_err(err)?;
     let cpu_layer = LinearLayer {
@@ -65,15 +66,18 @@ fn both_linear<B: Backend>(
         in_dim: n_in,
         bias: bias.then_some((&b, 21)),
     };
-    let want = Cpu.linear(&x, rows, &cpu_layer, perturb).map_err(err)?;
+    let want = Cpu::new()
+        .linear(&x, rows, &cpu_layer, owners)
+        .map_err(err)?;
     Ok((got, want))
 }
 
 /// Plain, low-rank and full-rank layers on shapes crossing several GEMM tiles (67 × 37 ×
-/// 70 rows), more than 8 rows per member, an odd first member, with and without antithetics.
+/// 70 rows), more than 8 rows per member, an odd first member, tagged rows, with and without
+/// antithetics.
 pub fn check_linear_matches_cpu_across_tiles<B: Backend>(backend: &B) -> Result<(), String> {
     for bias in [true, false] {
-        let (got, want) = both_linear(backend, (67, 37, 70), bias, None)?;
+        let (got, want) = both_linear(backend, (67, 37, 70), bias, RowOwners::Plain)?;
         let e = max_rel_err(&got, &want);
         if e > TOLERANCE {
             return Err(format!("plain inference bias={bias}: rel err {e}"));
@@ -85,21 +89,33 @@ pub fn check_linear_matches_cpu_across_tiles<B: Backend>(backend: &B) -> Result<
         (NoiseKind::Full, true, 6, 1, 3),
     ] {
         let p = pop(kind, antithetic, size);
-        let mr = MemberRows {
+        let owners = RowOwners::Grouped {
+            pop: &p,
             first_member: first,
             rows_per_member: rpm,
         };
         let rows = (size - first) as usize * rpm;
-        let (got, want) = both_linear(backend, (67, 37, rows), true, Some((&p, mr)))?;
+        let (got, want) = both_linear(backend, (67, 37, rows), true, owners)?;
         let e = max_rel_err(&got, &want);
         if e > TOLERANCE {
             return Err(format!("{kind:?} first={first} rpm={rpm}: rel err {e}"));
+        }
+        // The same population with a member per row, in an order no grouping gives.
+        let members: Vec<u32> = (0..70u32).map(|r| (r * 5 + r / 7) % size).collect();
+        let owners = RowOwners::Tagged {
+            pop: &p,
+            members: &members,
+        };
+        let (got, want) = both_linear(backend, (67, 37, 70), true, owners)?;
+        let e = max_rel_err(&got, &want);
+        if e > TOLERANCE {
+            return Err(format!("{kind:?} tagged rows: rel err {e}"));
         }
     }
     Ok(())
 }
 
-/// The ES direction of a tile-crossing matrix and a vector equals the CPU's.
+/// The ES gradient estimate of a tile-crossing matrix and a vector equals the CPU's.
 pub fn check_gradient_matches_cpu_across_tiles<B: Backend>(backend: &B) -> Result<(), String> {
     let specs = [
         ParamSpec {
@@ -125,7 +141,7 @@ pub fn check_gradient_matches_cpu_across_tiles<B: Backend>(backend: &B) -> Resul
                 .es_gradient(&p, spec, &weights)
                 .and_then(|g| backend.download(&g))
                 .map_err(err)?;
-            let want = Cpu.es_gradient(&p, spec, &weights).map_err(err)?;
+            let want = Cpu::new().es_gradient(&p, spec, &weights).map_err(err)?;
             let e = max_rel_err(&got, &want);
             if e > TOLERANCE {
                 return Err(format!("{kind:?} {}: rel err {e}", spec.name));
@@ -209,21 +225,22 @@ fn mlp_generation<B: Backend>(backend: &B) -> crate::Result<(Vec<f32>, Vec<Vec<f
         bias: true,
     };
     let mut model = Mlp::init(backend, config, 17)?;
-    let p = Population {
+    let p = Population::new(PopulationParams {
         seed: 17,
         epoch: 2,
         size: 16,
         sigma: 0.05,
         kind: NoiseKind::LowRank { rank: 2 },
         antithetic: true,
-    };
+    })?;
     let rows = 32;
     let x = backend.upload(&values(rows * 20, 8, 1.0))?;
-    let mr = MemberRows {
+    let owners = RowOwners::Grouped {
+        pop: &p,
         first_member: 0,
         rows_per_member: 2,
     };
-    let out = backend.download(&model.forward_population(backend, &x, rows, Some((&p, mr)))?)?;
+    let out = backend.download(&model.forward(backend, &x, rows, owners)?)?;
     let fitness: Vec<f32> = out.chunks(6).map(|c| c.iter().sum()).collect();
     let weights = shape_fitness(&fitness, Shaping::ZScore, 1)?;
     // SGD: Adam's first step is sign(g)·lr, which would turn rounding noise in near-zero
@@ -251,7 +268,7 @@ fn mlp_generation<B: Backend>(backend: &B) -> crate::Result<(Vec<f32>, Vec<Vec<f
 /// A whole MLP generation on `backend` equals the CPU's.
 pub fn check_generation_matches_cpu<B: Backend>(backend: &B) -> Result<(), String> {
     let (out, params) = mlp_generation(backend).map_err(err)?;
-    let (cpu_out, cpu_params) = mlp_generation(&Cpu).map_err(err)?;
+    let (cpu_out, cpu_params) = mlp_generation(&Cpu::new()).map_err(err)?;
     let e = max_rel_err(&out, &cpu_out);
     if e > TOLERANCE {
         return Err(format!("population outputs: rel err {e}"));

@@ -1,10 +1,10 @@
 //! Conformance checks against explicit dense references (independent of any fused kernel).
 
 use super::{deterministic_values, max_rel_err, small_population, TOLERANCE};
-use crate::backend::{Backend, LinearLayer};
+use crate::backend::{Activation, Backend, LinearLayer};
 use crate::noise::{normal_at, StreamKey};
 use crate::params::{ParamShape, ParamSpec};
-use crate::population::{MemberRows, NoiseKind, Population};
+use crate::population::{NoiseKind, Population, RowOwners};
 
 /// Member `i`'s explicit dense perturbation of a `rows × cols` matrix (or a vector when
 /// `cols == 1` and `vector`), as the backend should apply it.
@@ -115,7 +115,8 @@ pub fn check_forward_matches_dense<B: Backend>(backend: &B) -> Result<(), String
             in_dim: n_in,
             bias: Some((&bb, bspec.id)),
         };
-        let mr = MemberRows {
+        let owners = RowOwners::Grouped {
+            pop: &pop,
             first_member: first,
             rows_per_member: rpm,
         };
@@ -124,7 +125,7 @@ pub fn check_forward_matches_dense<B: Backend>(backend: &B) -> Result<(), String
         let mut first_out: Option<Vec<f32>> = None;
         for call in 0..3 {
             let out = backend
-                .linear(&xb, rows, &layer, Some((&pop, mr)))
+                .linear(&xb, rows, &layer, owners)
                 .and_then(|y| backend.download(&y))
                 .map_err(|e| e.to_string())?;
             let err = max_rel_err(&out, &want);
@@ -176,8 +177,9 @@ fn dense_linear(
     want
 }
 
-/// A compacted batch (an explicit member per row) equals the dense reference.
-pub fn check_linear_rows_matches_dense<B: Backend>(backend: &B) -> Result<(), String> {
+/// A compacted batch (an explicit member per row, [`RowOwners::Tagged`]) equals the dense
+/// reference, through [`Backend::linear`] and [`Backend::linear_activated`] alike.
+pub fn check_tagged_rows_match_dense<B: Backend>(backend: &B) -> Result<(), String> {
     let (n_out, n_in) = (6usize, 5usize);
     let members = [0u32, 0, 3, 5, 5, 5, 2, 7, 1, 1];
     for kind in [NoiseKind::LowRank { rank: 2 }, NoiseKind::Full] {
@@ -207,20 +209,34 @@ pub fn check_linear_rows_matches_dense<B: Backend>(backend: &B) -> Result<(), St
             in_dim: n_in,
             bias: Some((&bb, bspec.id)),
         };
+        let owners = RowOwners::Tagged {
+            pop: &pop,
+            members: &members,
+        };
+        let rows = members.len();
         let out = backend
-            .linear_rows(&xb, &layer, &pop, &members)
+            .linear(&xb, rows, &layer, owners)
             .and_then(|y| backend.download(&y))
             .map_err(|e| e.to_string())?;
         let want = dense_linear(&pop, (&wspec, &w), (&bspec, &b), &x, &members);
         let err = max_rel_err(&out, &want);
         if err > TOLERANCE {
-            return Err(format!("linear_rows {kind:?}: rel err {err}"));
+            return Err(format!("tagged rows {kind:?}: rel err {err}"));
+        }
+        let tanh = backend
+            .linear_activated(&xb, rows, &layer, owners, Activation::Tanh)
+            .and_then(|y| backend.download(&y))
+            .map_err(|e| e.to_string())?;
+        let want: Vec<f32> = out.iter().map(|&v| Activation::Tanh.apply(v)).collect();
+        let err = max_rel_err(&tanh, &want);
+        if err > TOLERANCE {
+            return Err(format!("tagged rows {kind:?}, tanh: rel err {err}"));
         }
     }
     Ok(())
 }
 
-/// The ES direction equals the explicit sum `(1/N) Σ w_i E_i`.
+/// The ES gradient estimate equals the explicit sum `(1/N) Σ w_i E_i`.
 pub fn check_gradient_matches_sum<B: Backend>(backend: &B) -> Result<(), String> {
     let specs = [
         ParamSpec {

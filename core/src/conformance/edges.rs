@@ -1,11 +1,11 @@
 //! Conformance checks of edge cases: the noise counter wrapping at 2^32, empty batches, and
-//! clear errors for bad shapes, member ranges and optimiser state.
+//! clear errors for bad shapes, member ranges (grouped and tagged rows) and optimiser state.
 
 use super::deterministic_values;
 use crate::backend::{Backend, LinearLayer};
 use crate::noise::{normal_at, StreamKey};
 use crate::optim::OptimStep;
-use crate::population::{MemberRows, NoiseKind, Population};
+use crate::population::{NoiseKind, Population, PopulationParams, RowOwners};
 
 fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
@@ -38,20 +38,23 @@ pub fn check_edge_cases<B: Backend>(backend: &B) -> Result<(), String> {
         in_dim: 3,
         bias: None,
     };
-    let y = backend.linear(&empty, 0, &layer, None).map_err(err)?;
+    let y = backend
+        .linear(&empty, 0, &layer, RowOwners::Plain)
+        .map_err(err)?;
     if !backend.download(&y).map_err(err)?.is_empty() {
         return Err("an empty batch gave a non-empty output".into());
     }
     // Clear errors naming the problem.
     let x = backend.upload(&deterministic_values(9, 2)).map_err(err)?;
-    let p = Population {
+    let p = Population::new(PopulationParams {
         seed: 1,
         epoch: 0,
         size: 2,
         sigma: 0.1,
         kind: NoiseKind::LowRank { rank: 1 },
         antithetic: true,
-    };
+    })
+    .map_err(err)?;
     let expect_err = |r: crate::Result<B::Buffer>, needle: &str| -> Result<(), String> {
         match r {
             Ok(_) => Err(format!("expected an error mentioning `{needle}`")),
@@ -59,22 +62,28 @@ pub fn check_edge_cases<B: Backend>(backend: &B) -> Result<(), String> {
             Err(e) => Err(format!("error `{e}` does not mention `{needle}`")),
         }
     };
-    expect_err(backend.linear(&x, 4, &layer, None), "linear input")?;
-    let too_many = MemberRows {
-        first_member: 0,
-        rows_per_member: 1,
-    };
     expect_err(
-        backend.linear(&x, 3, &layer, Some((&p, too_many))),
-        "exceed",
+        backend.linear(&x, 4, &layer, RowOwners::Plain),
+        "linear input",
     )?;
-    let uneven = MemberRows {
-        first_member: 0,
-        rows_per_member: 2,
+    let grouped = |first_member, rows_per_member| RowOwners::Grouped {
+        pop: &p,
+        first_member,
+        rows_per_member,
     };
+    expect_err(backend.linear(&x, 3, &layer, grouped(0, 1)), "exceed")?;
     expect_err(
-        backend.linear(&x, 3, &layer, Some((&p, uneven))),
+        backend.linear(&x, 3, &layer, grouped(0, 2)),
         "rows_per_member",
+    )?;
+    let tagged = |members| RowOwners::Tagged { pop: &p, members };
+    expect_err(
+        backend.linear(&x, 3, &layer, tagged(&[0, 1, 2])),
+        "outside the population",
+    )?;
+    expect_err(
+        backend.linear(&x, 3, &layer, tagged(&[0, 1])),
+        "row members",
     )?;
     // Adam without its two state buffers is refused.
     let mut param = backend.upload(&[1.0, 2.0]).map_err(err)?;

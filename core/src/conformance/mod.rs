@@ -22,17 +22,18 @@ pub use dense::*;
 pub use edges::*;
 
 use crate::noise::{normal_at, StreamKey};
-use crate::population::{NoiseKind, Population};
+use crate::population::{NoiseKind, Population, PopulationParams};
 
 pub(crate) fn small_population(kind: NoiseKind, antithetic: bool, size: u32) -> Population {
-    Population {
+    Population::new(PopulationParams {
         seed: 0xfeed_beef_1234,
         epoch: 3,
         size,
         sigma: 0.05,
         kind,
         antithetic,
-    }
+    })
+    .expect("a valid population")
 }
 
 pub(crate) fn deterministic_values(n: usize, salt: u32) -> Vec<f32> {
@@ -60,8 +61,8 @@ macro_rules! conformance_suite {
             $crate::conformance::check_forward_matches_dense(&$backend).unwrap();
         }
         #[test]
-        fn conformance_linear_rows_matches_dense() {
-            $crate::conformance::check_linear_rows_matches_dense(&$backend).unwrap();
+        fn conformance_tagged_rows_match_dense() {
+            $crate::conformance::check_tagged_rows_match_dense(&$backend).unwrap();
         }
         #[test]
         fn conformance_linear_matches_cpu_across_tiles() {
@@ -98,13 +99,13 @@ macro_rules! conformance_suite {
 mod broken_backend {
     //! The suite must be able to fail: a CPU backend whose `linear` is off by 1e-3 in one
     //! output element is reported by the forward checks.
-    use crate::backend::{Activation, Backend, LinearLayer, Perturb};
+    use crate::backend::{Activation, Backend, LinearLayer};
     use crate::cpu::Cpu;
     use crate::error::Result;
     use crate::noise::StreamKey;
     use crate::optim::OptimStep;
     use crate::params::ParamSpec;
-    use crate::population::Population;
+    use crate::population::{Population, RowOwners};
 
     /// `Cpu`, except that `linear` adds 1e-3 to its first output element.
     struct OffByOne(Cpu);
@@ -125,9 +126,9 @@ mod broken_backend {
             x: &Self::Buffer,
             rows: usize,
             layer: &LinearLayer<'_, Self::Buffer>,
-            perturb: Perturb<'_>,
+            owners: RowOwners<'_>,
         ) -> Result<Self::Buffer> {
-            let y = self.0.linear(x, rows, layer, perturb)?;
+            let y = self.0.linear(x, rows, layer, owners)?;
             let mut host = self.0.download(&y)?;
             if let Some(v) = host.first_mut() {
                 *v += 1e-3;
@@ -161,7 +162,7 @@ mod broken_backend {
 
     #[test]
     fn suite_reports_a_wrong_linear() {
-        let b = OffByOne(Cpu);
+        let b = OffByOne(Cpu::new());
         // What the wrapper leaves alone still passes...
         super::check_noise_bit_exact(&b).unwrap();
         super::check_gradient_matches_sum(&b).unwrap();

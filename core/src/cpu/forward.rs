@@ -9,11 +9,11 @@
 use super::activation::activate_in_place;
 use super::gemm::{sgemm, sgemm_into, MatRef};
 use super::kernels::{add_noise, axpy, lowrank_rows, Correction, VectorNoise};
-use super::noise_factors::{full_noise, table};
+use super::noise_factors::{full_noise, NoiseCache};
 use crate::backend::Activation;
-use crate::error::{check_len, CoreError, Result};
+use crate::error::{check_len, Result};
 use crate::noise::{SignedWindow, WORD};
-use crate::population::{NoiseKind, Population, RowMembers};
+use crate::population::{NoiseKind, Population, RowOwners};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
@@ -28,7 +28,7 @@ fn target_chunk_rows(rows: usize) -> usize {
 }
 
 /// Host view of a linear layer.
-pub struct HostLinear<'a> {
+pub(crate) struct HostLinear<'a> {
     /// `out × in` weight.
     pub weight: &'a [f32],
     /// Noise id of the weight.
@@ -41,14 +41,15 @@ pub struct HostLinear<'a> {
     pub bias: Option<(&'a [f32], u32)>,
 }
 
-/// `y = act(x·(W + E_i)ᵀ + (b + e_i))` for every member's rows; `perturb = None` is plain
-/// inference. The activation is applied to each chunk right after its GEMM, while the chunk
-/// is still in cache.
-pub fn linear_forward(
+/// `y = act(x·(W + E_i)ᵀ + (b + e_i))` for every member's rows (`RowOwners::Plain`: plain
+/// inference), with the calling backend's noise cache. The activation is applied to each
+/// chunk right after its GEMM, while the chunk is still in cache.
+pub(crate) fn linear_forward(
+    cache: &NoiseCache,
     x: &[f32],
     rows: usize,
     layer: &HostLinear<'_>,
-    perturb: Option<(&Population, RowMembers<'_>)>,
+    owners: RowOwners<'_>,
     act: Activation,
 ) -> Result<Vec<f32>> {
     let (n_in, n_out) = (layer.in_dim, layer.out_dim);
@@ -57,24 +58,15 @@ pub fn linear_forward(
     if let Some((b, _)) = layer.bias {
         check_len("linear bias", n_out, b.len())?;
     }
-    let chunk_rows = match perturb {
-        Some((pop, RowMembers::Blocks(mr))) => {
-            mr.members_in(pop, rows)?;
-            let per_chunk = (target_chunk_rows(rows) / mr.rows_per_member).max(1);
-            (per_chunk + per_chunk % 2) * mr.rows_per_member
+    owners.check(rows)?;
+    let chunk_rows = match owners {
+        RowOwners::Grouped {
+            rows_per_member, ..
+        } => {
+            let per_chunk = (target_chunk_rows(rows) / rows_per_member).max(1);
+            (per_chunk + per_chunk % 2) * rows_per_member
         }
-        Some((pop, RowMembers::List(list))) => {
-            pop.validate()?;
-            check_len("row members", rows, list.len())?;
-            if let Some(&m) = list.iter().find(|&&m| m >= pop.size) {
-                return Err(CoreError::invalid(
-                    "row members",
-                    format!("member {m} is outside the population of {}", pop.size),
-                ));
-            }
-            target_chunk_rows(rows)
-        }
-        None => target_chunk_rows(rows),
+        RowOwners::Tagged { .. } | RowOwners::Plain => target_chunk_rows(rows),
     };
     let mut y: Vec<MaybeUninit<f32>> = Vec::with_capacity(rows * n_out);
     // SAFETY: `MaybeUninit` needs no initialisation; every chunk's GEMM writes all of its
@@ -89,8 +81,8 @@ pub fn linear_forward(
         // inputs are still in cache, then the activation.
         let w = MatRef::row_major(layer.weight, n_out, n_in);
         let y_chunk = sgemm_into(1.0, MatRef::row_major(xc, nr, n_in), w.t(), raw);
-        match perturb {
-            Some((pop, members)) => add_corrections(pop, &members, r0, xc, layer, y_chunk, act),
+        match owners.population() {
+            Some(pop) => add_corrections(cache, pop, &owners, r0, xc, layer, y_chunk, act),
             None => {
                 for row in y_chunk.chunks_mut(n_out) {
                     if let Some((b, _)) = layer.bias {
@@ -124,9 +116,11 @@ fn assume_init(v: Vec<MaybeUninit<f32>>) -> Vec<f32> {
 /// Add the bias and every member's noise correction to its rows of one chunk (rows from `r0`
 /// on, holding `x·Wᵀ`). Consecutive rows of one noise stream (an antithetic pair's members)
 /// are corrected together, so their noise is fetched once.
+#[allow(clippy::too_many_arguments)]
 fn add_corrections(
+    cache: &NoiseCache,
     pop: &Population,
-    members: &RowMembers<'_>,
+    owners: &RowOwners<'_>,
     r0: usize,
     x: &[f32],
     layer: &HostLinear<'_>,
@@ -142,19 +136,21 @@ fn add_corrections(
     let window_bias = matches!(pop.kind, NoiseKind::LowRank { rank: 1 }) && n_out % WORD == 0;
     let weight_table = match pop.kind {
         NoiseKind::LowRank { rank } => {
-            Some(table(pop, layer.weight_id, n_out, n_in, rank as usize))
+            Some(cache.table(pop, layer.weight_id, n_out, n_in, rank as usize))
         }
         NoiseKind::Full => None,
     };
-    let bias_table = layer.bias.map(|(_, id)| table(pop, id, n_out, 0, 0));
+    let bias_table = layer.bias.map(|(_, id)| cache.table(pop, id, n_out, 0, 0));
+    // Only perturbed batches come here, so every row has a member.
+    let member_of = |row: usize| owners.member_of(row).unwrap_or(0);
     let mut start = 0;
     while start < rows {
         // A group: consecutive rows of one stream, with each row's sign.
-        let stream = pop.stream_of(members.member_of(r0 + start));
+        let stream = pop.stream_of(member_of(r0 + start));
         signs.clear();
         let mut end = start;
         while end < rows {
-            let member = members.member_of(r0 + end);
+            let member = member_of(r0 + end);
             if pop.stream_of(member) != stream {
                 break;
             }

@@ -1,6 +1,6 @@
-//! The ES ascent direction `(1/N) Σ_i w_i E_i` on the CPU.
+//! The ES gradient estimate `(1/N) Σ_i w_i E_i` on the CPU.
 //!
-//! Low rank: with per-stream coefficients `c_k = Σ_{i∈k} s_i w_i`, the direction of a matrix is
+//! Low rank: with per-stream coefficients `c_k = Σ_{i∈k} s_i w_i`, the gradient of a matrix is
 //! `(σ/(N√r)) · Pᵀ Q`, where row `(k, j)` of `P` is `c_k·A_k[:, j]` and of `Q` is `B_k[:, j]`:
 //! ONE GEMM over N·r (processed in fixed chunks of streams so memory stays O(chunk·(a+b)·r)).
 //! Full rank (OpenES) regenerates every dense `E_k`. Work is split over fixed output blocks, so
@@ -8,7 +8,7 @@
 
 use super::gemm::{sgemm, MatRef};
 use super::kernels::axpy;
-use super::noise_factors::{full_noise, table as noise_table};
+use super::noise_factors::{full_noise, NoiseCache};
 use crate::error::Result;
 use crate::params::{ParamShape, ParamSpec};
 use crate::population::{NoiseKind, Population};
@@ -24,13 +24,19 @@ const DENSE_ROW_BLOCK: usize = 32;
 /// Vector elements per parallel block.
 const VEC_BLOCK: usize = 256;
 
-/// The ES ascent direction for one parameter tensor (host buffers).
-pub fn es_gradient(pop: &Population, spec: &ParamSpec, weights: &[f32]) -> Result<Vec<f32>> {
-    pop.validate()?;
+/// The ES gradient estimate for one parameter tensor (host buffers), with the noise cache
+/// of the calling backend.
+pub(crate) fn es_gradient(
+    cache: &NoiseCache,
+    pop: &Population,
+    spec: &ParamSpec,
+    weights: &[f32],
+) -> Result<Vec<f32>> {
     let coeffs = pop.stream_coefficients(weights)?;
     let inv_n = 1.0 / pop.size as f32;
     Ok(match (spec.shape, pop.kind) {
         (ParamShape::Matrix { rows, cols }, NoiseKind::LowRank { rank }) => low_rank_gradient(
+            cache,
             pop,
             spec.id,
             rows,
@@ -40,6 +46,7 @@ pub fn es_gradient(pop: &Population, spec: &ParamSpec, weights: &[f32]) -> Resul
             pop.matrix_scale() * inv_n,
         ),
         (ParamShape::Matrix { rows, cols }, NoiseKind::Full) => dense_gradient(
+            cache,
             pop,
             spec.id,
             rows * cols,
@@ -47,13 +54,21 @@ pub fn es_gradient(pop: &Population, spec: &ParamSpec, weights: &[f32]) -> Resul
             &coeffs,
             pop.sigma * inv_n,
         ),
-        (ParamShape::Vector { len }, _) => {
-            dense_gradient(pop, spec.id, len, VEC_BLOCK, &coeffs, pop.sigma * inv_n)
-        }
+        (ParamShape::Vector { len }, _) => dense_gradient(
+            cache,
+            pop,
+            spec.id,
+            len,
+            VEC_BLOCK,
+            &coeffs,
+            pop.sigma * inv_n,
+        ),
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn low_rank_gradient(
+    cache: &NoiseCache,
     pop: &Population,
     id: u32,
     rows: usize,
@@ -63,7 +78,7 @@ fn low_rank_gradient(
     alpha: f32,
 ) -> Vec<f32> {
     let mut grad = vec![0.0f32; rows * cols];
-    let table = noise_table(pop, id, rows, cols, r);
+    let table = cache.table(pop, id, rows, cols, r);
     let (mut p, mut q) = (Vec::new(), Vec::new());
     for (ci, chunk) in coeffs.chunks(STREAM_CHUNK).enumerate() {
         let k0 = ci * STREAM_CHUNK;
@@ -107,6 +122,7 @@ fn low_rank_gradient(
 /// computed in parallel and the partials of an element block are added in stream order, so the
 /// result does not depend on the thread count.
 fn dense_gradient(
+    cache: &NoiseCache,
     pop: &Population,
     id: u32,
     len: usize,
@@ -119,7 +135,7 @@ fn dense_gradient(
     let chunks = coeffs.len().div_ceil(STREAM_CHUNK).max(1);
     // Vector noise is shared with the forward through the cache; a block of a larger dense
     // noise is always regenerated.
-    let whole = (block >= len).then(|| noise_table(pop, id, len, 0, 0));
+    let whole = (block >= len).then(|| cache.table(pop, id, len, 0, 0));
     let partials: Vec<Vec<f32>> = (0..blocks * chunks)
         .into_par_iter()
         .map(|tile| {

@@ -10,22 +10,37 @@ mod noise_factors;
 
 pub use crate::activation::tanh_fast;
 pub use activation::activate_in_place;
-pub use forward::{linear_forward, HostLinear};
+use forward::{linear_forward, HostLinear};
 pub use gemm::{sgemm, MatRef};
-pub use gradient::es_gradient;
+pub use noise_factors::NoiseCache;
 
-use crate::backend::{Activation, Backend, LinearLayer, Perturb};
+use crate::backend::{Activation, Backend, LinearLayer};
 use crate::error::{CoreError, Result};
 use crate::noise::{fill_normals, StreamKey};
 use crate::optim::{apply_step_host, OptimStep};
 use crate::params::ParamSpec;
-use crate::population::{Population, RowMembers};
+use crate::population::{Population, RowOwners};
 use rayon::prelude::*;
 
 /// The CPU backend. Buffers are plain `Vec<f32>`; threads come from rayon's global pool
 /// (`RAYON_NUM_THREADS`), and results do not depend on their number.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Cpu;
+///
+/// A `Cpu` owns its [`NoiseCache`] (the regenerated noise it keeps for streams used many
+/// times, at most 64 MiB): two `Cpu` values never share one, and a cache lives as long as
+/// its backend. Making one allocates nothing.
+#[derive(Debug, Default)]
+pub struct Cpu {
+    cache: NoiseCache,
+}
+
+impl Cpu {
+    /// A CPU backend with an empty noise cache.
+    pub const fn new() -> Self {
+        Cpu {
+            cache: NoiseCache::new(),
+        }
+    }
+}
 
 impl Backend for Cpu {
     type Buffer = Vec<f32>;
@@ -47,37 +62,22 @@ impl Backend for Cpu {
         x: &Vec<f32>,
         rows: usize,
         layer: &LinearLayer<'_, Vec<f32>>,
-        perturb: Perturb<'_>,
+        owners: RowOwners<'_>,
     ) -> Result<Vec<f32>> {
-        self.linear_activated(x, rows, layer, perturb, Activation::Identity)
+        self.linear_activated(x, rows, layer, owners, Activation::Identity)
     }
 
+    /// Grouped and tagged rows both take the fused fast path: one shared GEMM per chunk, then
+    /// each run of rows of one noise stream corrected together.
     fn linear_activated(
         &self,
         x: &Vec<f32>,
         rows: usize,
         layer: &LinearLayer<'_, Vec<f32>>,
-        perturb: Perturb<'_>,
+        owners: RowOwners<'_>,
         act: Activation,
     ) -> Result<Vec<f32>> {
-        let perturb = perturb.map(|(p, mr)| (p, RowMembers::Blocks(mr)));
-        linear_forward(x, rows, &host_linear(layer), perturb, act)
-    }
-
-    fn linear_rows(
-        &self,
-        x: &Vec<f32>,
-        layer: &LinearLayer<'_, Vec<f32>>,
-        pop: &Population,
-        members: &[u32],
-    ) -> Result<Vec<f32>> {
-        linear_forward(
-            x,
-            members.len(),
-            &host_linear(layer),
-            Some((pop, RowMembers::List(members))),
-            Activation::Identity,
-        )
+        linear_forward(&self.cache, x, rows, &host_linear(layer), owners, act)
     }
 
     fn activate(&self, x: &mut Vec<f32>, act: Activation) -> Result<()> {
@@ -93,7 +93,7 @@ impl Backend for Cpu {
     }
 
     fn es_gradient(&self, pop: &Population, spec: &ParamSpec, weights: &[f32]) -> Result<Vec<f32>> {
-        es_gradient(pop, spec, weights)
+        gradient::es_gradient(&self.cache, pop, spec, weights)
     }
 
     fn optimizer_step(
@@ -145,7 +145,7 @@ fn host_linear<'a>(layer: &LinearLayer<'a, Vec<f32>>) -> HostLinear<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::population::{MemberRows, NoiseKind};
+    use crate::population::{NoiseKind, PopulationParams};
 
     #[test]
     fn fused_activation_equals_linear_then_activate() {
@@ -166,24 +166,32 @@ mod tests {
             in_dim: n_in,
             bias: Some((&bias, 1)),
         };
-        let pop = Population {
+        let pop = Population::new(PopulationParams {
             seed: 3,
             epoch: 1,
             size: 256,
             sigma: 0.2,
             kind: NoiseKind::LowRank { rank: 2 },
             antithetic: true,
-        };
-        let mr = MemberRows {
+        })
+        .unwrap();
+        let grouped = RowOwners::Grouped {
+            pop: &pop,
             first_member: 0,
             rows_per_member: 2,
         };
-        for perturb in [None, Some((&pop, mr))] {
+        let members: Vec<u32> = (0..rows as u32).map(|r| (r * 7) % 256).collect();
+        let tagged = RowOwners::Tagged {
+            pop: &pop,
+            members: &members,
+        };
+        let cpu = Cpu::new();
+        for owners in [RowOwners::Plain, grouped, tagged] {
             for act in [Activation::Tanh, Activation::Relu, Activation::Identity] {
-                let mut want = Cpu.linear(&x, rows, &layer, perturb).expect("linear");
-                Cpu.activate(&mut want, act).expect("activate");
-                let got = Cpu
-                    .linear_activated(&x, rows, &layer, perturb, act)
+                let mut want = cpu.linear(&x, rows, &layer, owners).expect("linear");
+                cpu.activate(&mut want, act).expect("activate");
+                let got = cpu
+                    .linear_activated(&x, rows, &layer, owners, act)
                     .expect("fused");
                 assert!(want
                     .iter()

@@ -1,4 +1,4 @@
-//! Regenerating one stream's perturbation of a parameter, with a bounded shared cache.
+//! Regenerating one stream's perturbation of a parameter, with a bounded cache per [`Cpu`](super::Cpu).
 //!
 //! The noise of (population, parameter, stream) is a pure function of its key, so a cached
 //! copy is bit-identical to a regenerated one: caching changes speed, never results.
@@ -11,6 +11,9 @@
 //! on its first [`REGENERATED_USES`] uses and stored in its table's arena on the next one. The
 //! arenas hold at most [`CACHE_FLOATS`] floats (reserved a whole table at a time; pages are only
 //! touched when a stream is stored) and are dropped when a new population (seed, epoch) arrives.
+//!
+//! Each [`Cpu`](super::Cpu) value owns one [`NoiseCache`]: two backends never share noise, so
+//! their memory and their speed do not depend on each other.
 
 use crate::noise::{fill_normals, KeyPrefix, StreamKey};
 use crate::population::Population;
@@ -55,69 +58,105 @@ struct Cache {
     floats: usize,
 }
 
-static CACHE: RwLock<Cache> = RwLock::new(Cache {
-    tables: Vec::new(),
-    floats: 0,
-});
+/// The noise cache of one CPU backend: the current population's tables, at most
+/// `CACHE_FLOATS` floats (64 MiB) in all.
+pub struct NoiseCache {
+    inner: RwLock<Cache>,
+}
 
-/// The table of (population, parameter, shape), created empty on first use; tables of other
-/// populations are dropped then. A table is cached whole or not at all, decided at creation
-/// (after older populations' tables are dropped, so a new generation starts with the whole
-/// budget).
-pub fn table(pop: &Population, param: u32, rows: usize, cols: usize, r: usize) -> Arc<Table> {
-    let matches = |t: &Table| {
-        t.seed == pop.seed
-            && t.epoch == pop.epoch
-            && t.param == param
-            && t.rows == rows
-            && t.cols == cols
-            && t.r == r
-    };
-    {
-        let cache = CACHE.read().unwrap_or_else(PoisonError::into_inner);
+impl Default for NoiseCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for NoiseCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cache = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        f.debug_struct("NoiseCache")
+            .field("tables", &cache.tables.len())
+            .field("floats", &cache.floats)
+            .finish()
+    }
+}
+
+impl NoiseCache {
+    /// An empty cache (allocates nothing until a table is made).
+    pub const fn new() -> Self {
+        NoiseCache {
+            inner: RwLock::new(Cache {
+                tables: Vec::new(),
+                floats: 0,
+            }),
+        }
+    }
+
+    /// The table of (population, parameter, shape), created empty on first use; tables of
+    /// other populations are dropped then. A table is cached whole or not at all, decided at
+    /// creation (after older populations' tables are dropped, so a new generation starts with
+    /// the whole budget).
+    pub(crate) fn table(
+        &self,
+        pop: &Population,
+        param: u32,
+        rows: usize,
+        cols: usize,
+        r: usize,
+    ) -> Arc<Table> {
+        let matches = |t: &Table| {
+            t.seed == pop.seed
+                && t.epoch == pop.epoch
+                && t.param == param
+                && t.rows == rows
+                && t.cols == cols
+                && t.r == r
+        };
+        {
+            let cache = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(t) = cache.tables.iter().find(|t| matches(t)) {
+                return t.clone();
+            }
+        }
+        let mut cache = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(t) = cache.tables.iter().find(|t| matches(t)) {
             return t.clone();
         }
+        if cache
+            .tables
+            .iter()
+            .any(|t| t.seed != pop.seed || t.epoch != pop.epoch)
+        {
+            cache.tables.clear();
+            cache.floats = 0;
+        }
+        let streams = pop.streams() as usize;
+        let per_stream = if r > 0 { (rows + cols) * r } else { rows };
+        let floats = streams * per_stream;
+        let slots = if cache.floats + floats <= CACHE_FLOATS {
+            cache.floats += floats;
+            streams
+        } else {
+            0
+        };
+        let fresh = Arc::new(Table {
+            seed: pop.seed,
+            epoch: pop.epoch,
+            param,
+            keys: StreamKey::prefix(pop.seed, param, pop.epoch),
+            rows,
+            cols,
+            r,
+            per_stream,
+            ready: (0..slots).map(|_| OnceLock::new()).collect(),
+            uses: (0..slots).map(|_| AtomicU8::new(0)).collect(),
+            // Uninitialised: every slot is written in full before it is first read.
+            arena: (0..slots * per_stream)
+                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+                .collect(),
+        });
+        cache.tables.push(fresh.clone());
+        fresh
     }
-    let mut cache = CACHE.write().unwrap_or_else(PoisonError::into_inner);
-    if let Some(t) = cache.tables.iter().find(|t| matches(t)) {
-        return t.clone();
-    }
-    if cache
-        .tables
-        .iter()
-        .any(|t| t.seed != pop.seed || t.epoch != pop.epoch)
-    {
-        cache.tables.clear();
-        cache.floats = 0;
-    }
-    let streams = pop.streams() as usize;
-    let per_stream = if r > 0 { (rows + cols) * r } else { rows };
-    let floats = streams * per_stream;
-    let slots = if cache.floats + floats <= CACHE_FLOATS {
-        cache.floats += floats;
-        streams
-    } else {
-        0
-    };
-    let fresh = Arc::new(Table {
-        seed: pop.seed,
-        epoch: pop.epoch,
-        param,
-        keys: StreamKey::prefix(pop.seed, param, pop.epoch),
-        rows,
-        cols,
-        r,
-        per_stream,
-        ready: (0..slots).map(|_| OnceLock::new()).collect(),
-        uses: (0..slots).map(|_| AtomicU8::new(0)).collect(),
-        // Uninitialised: every slot is written in full before it is first read.
-        arena: (0..slots * per_stream)
-            .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
-            .collect(),
-    });
-    cache.tables.push(fresh.clone());
-    fresh
 }
 
 /// Write stream `stream`'s low-rank factors (Bᵀ then Aᵀ) into `out` (`(rows + cols)·r`).
@@ -288,23 +327,27 @@ pub fn full_noise(pop: &Population, param: u32, stream: u32, start: usize, out: 
 mod tests {
     use super::*;
     use crate::noise::normal_at;
-    use crate::population::NoiseKind;
+    use crate::population::{NoiseKind, PopulationParams};
 
     #[test]
     fn a_new_population_starts_with_the_whole_budget() {
         // Each table takes 60% of the budget: the second population's must still be cached,
         // because the first population's tables are dropped before the budget is checked.
         let rows = CACHE_FLOATS * 6 / 10 / 64;
-        let pop = |epoch| Population {
-            seed: 0x5eed_cace,
-            epoch,
-            size: 128,
-            sigma: 0.1,
-            kind: NoiseKind::Full,
-            antithetic: true,
+        let pop = |epoch| {
+            Population::new(PopulationParams {
+                seed: 0x5eed_cace,
+                epoch,
+                size: 128,
+                sigma: 0.1,
+                kind: NoiseKind::Full,
+                antithetic: true,
+            })
+            .unwrap()
         };
-        assert!(table(&pop(1), 9, rows, 0, 0).is_cached());
-        assert!(table(&pop(2), 9, rows, 0, 0).is_cached());
+        let cache = NoiseCache::new();
+        assert!(cache.table(&pop(1), 9, rows, 0, 0).is_cached());
+        assert!(cache.table(&pop(2), 9, rows, 0, 0).is_cached());
     }
 
     #[test]
@@ -312,19 +355,21 @@ mod tests {
         // 64 streams of more than CACHE_FLOATS / 64 floats never fit: every use regenerates
         // into the caller's scratch buffer, which must not leak one stream's (or shape's) values
         // into another.
-        let pop = Population {
+        let pop = Population::new(PopulationParams {
             seed: 0xdead,
             epoch: 3,
             size: 128,
             sigma: 0.1,
             kind: NoiseKind::LowRank { rank: 1 },
             antithetic: true,
-        };
+        })
+        .unwrap();
         let len = CACHE_FLOATS / 64 + 1;
-        let big = table(&pop, 21, len, 0, 0);
+        let cache = NoiseCache::new();
+        let big = cache.table(&pop, 21, len, 0, 0);
         assert!(!big.is_cached());
         let (rows, cols) = (len / 2 + 1, len / 2);
-        let small = table(&pop, 22, rows, cols, 1);
+        let small = cache.table(&pop, 22, rows, cols, 1);
         assert!(!small.is_cached());
         let mut scratch = Vec::new();
         for stream in [0u32, 5, 5, 63] {
@@ -341,16 +386,18 @@ mod tests {
 
     #[test]
     fn cached_factors_equal_the_stream() {
-        let pop = Population {
+        let pop = Population::new(PopulationParams {
             seed: 77,
             epoch: 1,
             size: 4,
             sigma: 0.1,
             kind: NoiseKind::LowRank { rank: 3 },
             antithetic: true,
-        };
+        })
+        .unwrap();
         // Regenerated on the first uses, stored on the next, then read back: the same values.
-        let t = table(&pop, 5, 4, 6, 3);
+        let cache = NoiseCache::new();
+        let t = cache.table(&pop, 5, 4, 6, 3);
         let (mut scratch, mut scratch_v) = (Vec::new(), Vec::new());
         for round in 0..REGENERATED_USES + 3 {
             let f = t.low_rank(1, &mut scratch);
@@ -366,8 +413,30 @@ mod tests {
                     assert_eq!(f.at()[j * 4 + o], normal_at(key, ((6 + o) * 3 + j) as u32));
                 }
             }
-            let vt = table(&pop, 6, 5, 0, 0);
+            let vt = cache.table(&pop, 6, 5, 0, 0);
             assert_eq!(vt.vector(1, &mut scratch_v)[4], normal_at(pop.key(6, 1), 4));
         }
+    }
+
+    #[test]
+    fn caches_are_not_shared() {
+        let pop = Population::new(PopulationParams {
+            seed: 5,
+            epoch: 0,
+            size: 4,
+            sigma: 0.1,
+            kind: NoiseKind::LowRank { rank: 1 },
+            antithetic: true,
+        })
+        .unwrap();
+        let (a, b) = (NoiseCache::new(), NoiseCache::new());
+        let ta = a.table(&pop, 1, 3, 2, 1);
+        assert!(Arc::ptr_eq(&ta, &a.table(&pop, 1, 3, 2, 1)));
+        assert!(!Arc::ptr_eq(&ta, &b.table(&pop, 1, 3, 2, 1)));
+        // Each cache counts its own budget.
+        let floats = |c: &NoiseCache| c.inner.read().unwrap().floats;
+        assert_eq!(floats(&a), floats(&b));
+        a.table(&pop, 2, 3, 0, 0);
+        assert!(floats(&a) > floats(&b));
     }
 }

@@ -1,11 +1,10 @@
 //! The conformance suite of [`IntKernels`] backends, written once: every check compares a
 //! backend with the CPU reference [`CpuInt`] **bit for bit** on seeded random cases (ragged
 //! shapes that are no multiple of any tile size, extreme ±127 values at fan-in 1024, ranks 1–4,
-//! σ shifts 1–8, pairs not starting at 0, update sums over 0, 1 and ~300 active pairs with
-//! negative weights) and checks that invalid inputs are refused. Run it for a backend with
+//! σ shifts 1–8, pairs not starting at 0) and checks that invalid inputs are refused. Run it for a backend with
 //! [`int_conformance_suite!`](crate::int_conformance_suite).
 
-use super::{CpuInt, IntKernels, IntMatmul, NoiseSpec, UpdateShape, UpdateSpec};
+use super::{CpuInt, IntKernels, IntMatmul, NoiseSpec};
 use crate::noise::hash32;
 
 /// Deterministic int8-range values (−127..=127) for a case; `salt` picks the sequence.
@@ -54,7 +53,7 @@ fn cpu<T>(case: &str, r: crate::Result<T>) -> Result<T, String> {
     r.map_err(|e| format!("the CPU reference failed on {case}: {e}"))
 }
 
-/// One matmul case against the CPU, both the int32 and the rescaled output.
+/// One matmul case against the CPU.
 fn matmul_case<K: IntKernels>(k: &K, m: IntMatmul<'_>) -> Result<(), String> {
     let case = format!(
         "matmul rows {} inp {} out {} noise {:?}",
@@ -62,10 +61,6 @@ fn matmul_case<K: IntKernels>(k: &K, m: IntMatmul<'_>) -> Result<(), String> {
     );
     let want = cpu(&case, CpuInt.perturbed_matmul(&m))?;
     let got = run(k, &case, k.perturbed_matmul(&m))?;
-    compare(&case, &got, &want)?;
-    let case = format!("rescaled {case}");
-    let want = cpu(&case, CpuInt.perturbed_matmul_rescaled(&m))?;
-    let got = run(k, &case, k.perturbed_matmul_rescaled(&m))?;
     compare(&case, &got, &want)
 }
 
@@ -119,8 +114,8 @@ pub fn check_matmul_noise<K: IntKernels>(k: &K) -> Result<(), String> {
     Ok(())
 }
 
-/// Extreme ±127 inputs and weights at fan-in 1024 (int32 sums near their largest, rescales
-/// that clip on both sides), with and without rank-4 noise.
+/// Extreme ±127 inputs and weights at fan-in 1024 (int32 sums near their largest, of both
+/// signs), with and without rank-4 noise.
 pub fn check_matmul_extremes<K: IntKernels>(k: &K) -> Result<(), String> {
     let (rows, inp, out) = (3, 1024, 5);
     let mut x = vec![127i16; rows * inp];
@@ -151,80 +146,6 @@ pub fn check_matmul_extremes<K: IntKernels>(k: &K) -> Result<(), String> {
     )
 }
 
-fn update_case<K: IntKernels>(
-    k: &K,
-    spec: &UpdateSpec,
-    active: &[(u32, i8)],
-) -> Result<(), String> {
-    let case = format!("update {spec:?} with {} active pairs", active.len());
-    let want = cpu(&case, CpuInt.update_sum(spec, active))?;
-    let got = run(k, &case, k.update_sum(spec, active))?;
-    compare(&case, &got, &want)
-}
-
-/// Active pairs `(pair, f)` for a case: `count` distinct pairs, f in ±1 or, with `wide`,
-/// anywhere in −127..=127 except 0.
-fn active_pairs(count: usize, salt: u32, wide: bool) -> Vec<(u32, i8)> {
-    (0..count as u32)
-        .map(|k| {
-            let h = hash32(k ^ hash32(salt));
-            let f = if wide {
-                ((h % 254) as i16 - 127 + ((h % 254) >= 127) as i16) as i8
-            } else if h & 1 == 0 {
-                1
-            } else {
-                -1
-            };
-            (16 * k + (h >> 28), f)
-        })
-        .collect()
-}
-
-/// Matrix update sums: 0, 1 and ~300 active pairs (negative f included), ranks 1–4.
-pub fn check_update_matrix<K: IntKernels>(k: &K) -> Result<(), String> {
-    let cases = [
-        // out, inp, rank, active pairs, wide f
-        (5, 17, 1, 0, false),
-        (1, 1, 1, 1, false),
-        (5, 17, 2, 1, true),
-        (17, 130, 4, 300, false),
-        (66, 5, 3, 37, true),
-        (256, 17, 1, 301, false),
-    ];
-    for (c, &(out, inp, rank, count, wide)) in cases.iter().enumerate() {
-        let spec = UpdateSpec {
-            seed: 0xdead_beef_0000_0001 + c as u64,
-            param: c as u32,
-            epoch: 2 + c as u32,
-            rank,
-            shape: UpdateShape::Matrix { out, inp },
-        };
-        update_case(k, &spec, &active_pairs(count, c as u32, wide))?;
-    }
-    Ok(())
-}
-
-/// Vector update sums: 0, 1 and ~300 active pairs (negative f included).
-pub fn check_update_vector<K: IntKernels>(k: &K) -> Result<(), String> {
-    let cases = [
-        (1, 0, false),
-        (5, 1, false),
-        (130, 300, false),
-        (1024, 57, true),
-    ];
-    for (c, &(len, count, wide)) in cases.iter().enumerate() {
-        let spec = UpdateSpec {
-            seed: 77 + c as u64,
-            param: 10 + c as u32,
-            epoch: 1,
-            rank: 1,
-            shape: UpdateShape::Vector { len },
-        };
-        update_case(k, &spec, &active_pairs(count, 50 + c as u32, wide))?;
-    }
-    Ok(())
-}
-
 /// Invalid inputs (wrong lengths, out-of-range values, zero rank, possible overflow) are
 /// reported as errors, and empty batches give empty results.
 pub fn check_rejects_invalid<K: IntKernels>(k: &K) -> Result<(), String> {
@@ -236,7 +157,7 @@ pub fn check_rejects_invalid<K: IntKernels>(k: &K) -> Result<(), String> {
         rank: 0,
         sigma_shift: 1,
     };
-    let bad: [(&str, bool); 5] = [
+    let bad: [(&str, bool); 4] = [
         (
             "short x",
             k.perturbed_matmul(&IntMatmul::plain(&[1, 2, 3], 2, &[1, 2], 1, 2))
@@ -263,20 +184,6 @@ pub fn check_rejects_invalid<K: IntKernels>(k: &K) -> Result<(), String> {
                 1,
                 1 << 18,
             ))
-            .is_err(),
-        ),
-        (
-            "update f = −128",
-            k.update_sum(
-                &UpdateSpec {
-                    seed: 0,
-                    param: 0,
-                    epoch: 0,
-                    rank: 1,
-                    shape: UpdateShape::Vector { len: 3 },
-                },
-                &[(0, i8::MIN)],
-            )
             .is_err(),
         ),
     ];
@@ -308,14 +215,6 @@ macro_rules! int_conformance_suite {
             $crate::int::conformance::check_matmul_extremes(&$k).unwrap();
         }
         #[test]
-        fn int_conformance_update_matrix() {
-            $crate::int::conformance::check_update_matrix(&$k).unwrap();
-        }
-        #[test]
-        fn int_conformance_update_vector() {
-            $crate::int::conformance::check_update_vector(&$k).unwrap();
-        }
-        #[test]
         fn int_conformance_rejects_invalid() {
             $crate::int::conformance::check_rejects_invalid(&$k).unwrap();
         }
@@ -327,11 +226,8 @@ mod tests {
     use super::*;
     use crate::error::CoreError;
 
-    /// A backend that is right except for one deliberate error in each kernel.
-    struct Wrong {
-        matmul: bool,
-        update: bool,
-    }
+    /// A backend that is right except for one deliberate error in the perturbed matmul.
+    struct Wrong;
 
     impl IntKernels for Wrong {
         type Error = CoreError;
@@ -341,20 +237,12 @@ mod tests {
         fn perturbed_matmul(&self, m: &IntMatmul<'_>) -> crate::Result<Vec<i32>> {
             let mut acc = CpuInt.perturbed_matmul(m)?;
             // Off by one in the last row's correction only: noise-free results stay right.
-            if self.matmul && m.noise.is_some() {
+            if m.noise.is_some() {
                 if let Some(v) = acc.last_mut() {
                     *v += 1;
                 }
             }
             Ok(acc)
-        }
-        fn perturbed_matmul_rescaled(&self, m: &IntMatmul<'_>) -> crate::Result<Vec<i16>> {
-            CpuInt.perturbed_matmul_rescaled(m)
-        }
-        fn update_sum(&self, spec: &UpdateSpec, active: &[(u32, i8)]) -> crate::Result<Vec<i32>> {
-            // Drops the last active pair.
-            let n = active.len().saturating_sub(self.update as usize);
-            CpuInt.update_sum(spec, &active[..n])
         }
     }
 
@@ -362,21 +250,10 @@ mod tests {
 
     #[test]
     fn checks_report_mismatches() {
-        let m = Wrong {
-            matmul: true,
-            update: false,
-        };
-        assert!(check_matmul_plain(&m).is_ok());
-        let e = check_matmul_noise(&m).unwrap_err();
+        assert!(check_matmul_plain(&Wrong).is_ok());
+        let e = check_matmul_noise(&Wrong).unwrap_err();
         assert!(e.contains("1 of") && e.contains("first at"), "{e}");
-        assert!(check_update_matrix(&m).is_ok());
-        let u = Wrong {
-            matmul: false,
-            update: true,
-        };
-        assert!(check_update_matrix(&u).is_err());
-        assert!(check_update_vector(&u).is_err());
-        assert!(check_matmul_extremes(&u).is_ok());
+        assert!(check_matmul_extremes(&Wrong).is_err());
     }
 
     #[test]
@@ -384,9 +261,6 @@ mod tests {
         let v = values(10_000, 3);
         assert!(v.iter().all(|x| (-127..=127).contains(x)));
         assert!(v.contains(&127) && v.contains(&-127));
-        assert!(active_pairs(300, 1, true)
-            .iter()
-            .all(|&(_, f)| f != 0 && f != i8::MIN));
         assert!(compare("c", &[1, 2], &[1, 3]).is_err());
         assert!(compare("c", &[1], &[1, 3]).is_err());
     }

@@ -1,15 +1,12 @@
 //! The CPU reference of [`IntKernels`]: the same code the language model runs
-//! ([`gemm_i16`], [`add_correction`], [`rescale_into`], the update sums
-//! [`matrix_update_sum`] / [`vector_update_sum`]), so every GPU backend that matches it matches
-//! training bit for bit.
+//! ([`gemm_i16`], [`add_correction`]), so every GPU backend that matches it matches training
+//! bit for bit.
 
 use super::correction::add_correction;
 use super::gemm::gemm_i16;
 use super::kernels::IntKernels;
 use super::noise::matrix_noise;
-use super::rescale::rescale_into;
-use super::spec::{check_matmul, check_update, IntMatmul, UpdateShape, UpdateSpec};
-use super::update_sum::{matrix_update_sum, vector_update_sum};
+use super::spec::{check_matmul, IntMatmul};
 use crate::error::CoreError;
 use crate::noise::StreamKey;
 
@@ -59,31 +56,12 @@ impl IntKernels for CpuInt {
         }
         Ok(acc)
     }
-
-    fn perturbed_matmul_rescaled(&self, m: &IntMatmul<'_>) -> Result<Vec<i16>, CoreError> {
-        let acc = self.perturbed_matmul(m)?;
-        let mut y = vec![0i16; m.rows * m.out];
-        rescale_into(&acc, m.rows, m.out, m.inp, &mut y, m.out);
-        Ok(y)
-    }
-
-    fn update_sum(&self, spec: &UpdateSpec, active: &[(u32, i8)]) -> Result<Vec<i32>, CoreError> {
-        check_update(spec, active)?;
-        Ok(match spec.shape {
-            UpdateShape::Matrix { out, inp } => matrix_update_sum(
-                spec.seed, spec.param, spec.epoch, spec.rank, out, inp, active,
-            ),
-            UpdateShape::Vector { len } => {
-                vector_update_sum(spec.seed, spec.param, spec.epoch, len, active)
-            }
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::int::{q8, rescale_multiplier, NoiseSpec};
+    use crate::int::{matrix_update_sum, q8, rescale_into, rescale_multiplier, NoiseSpec};
 
     #[test]
     fn hand_checked_small_case() {
@@ -112,9 +90,11 @@ mod tests {
             .unwrap();
         assert_eq!(got, vec![-5 + corr, -5 - corr]);
         let m = rescale_multiplier(2);
-        let y = CpuInt
-            .perturbed_matmul_rescaled(&IntMatmul::plain(&[127, 127], 1, &[127, 127], 1, 2))
+        let acc = CpuInt
+            .perturbed_matmul(&IntMatmul::plain(&[127, 127], 1, &[127, 127], 1, 2))
             .unwrap();
+        let mut y = vec![0i16; 1];
+        rescale_into(&acc, 1, 1, 2, &mut y, 1);
         assert_eq!(
             y,
             vec![(((2 * 127 * 127) as i64 * m) >> 32).min(127) as i16]
@@ -163,15 +143,8 @@ mod tests {
                 assert_eq!(got[r * out + o], plain + s * (c >> 2), "row {r} out {o}");
             }
         }
-        let spec = UpdateSpec {
-            seed: 8,
-            param: 4,
-            epoch: 2,
-            rank: 2,
-            shape: UpdateShape::Matrix { out: 3, inp: 4 },
-        };
         let active = [(0u32, 1i8), (5, -1), (9, 3)];
-        let z = CpuInt.update_sum(&spec, &active).unwrap();
+        let z = matrix_update_sum(8, 4, 2, 2, 3, 4, &active);
         let mut want = vec![0i32; 12];
         for &(pair, f) in &active {
             let key = StreamKey::new(8, 4, 2, pair);
@@ -193,13 +166,5 @@ mod tests {
         assert!(CpuInt
             .perturbed_matmul(&IntMatmul::plain(&[1], 2, &[1], 1, 1))
             .is_err());
-        let spec = UpdateSpec {
-            seed: 0,
-            param: 0,
-            epoch: 0,
-            rank: 0,
-            shape: UpdateShape::Matrix { out: 1, inp: 1 },
-        };
-        assert!(CpuInt.update_sum(&spec, &[(0, 1)]).is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! The integer kernel contract, [`IntKernels`], and its object-safe form [`DynIntKernels`].
 //! What each kernel computes is specified in [`super::spec`]'s module doc.
 
-use super::spec::{IntMatmul, UpdateSpec};
+use super::spec::IntMatmul;
 use crate::error::{CoreError, Result};
 
 /// The integer kernels of the language model, bit-identical on every backend.
@@ -13,14 +13,12 @@ pub trait IntKernels: Send + Sync {
     fn name(&self) -> String;
 
     /// `x·wᵀ` (rows × out, int32) plus each row's low-rank correction when `noise` is given.
+    ///
+    /// The language model rescales the result to int8 on the host
+    /// ([`rescale_into`](super::rescale_into)) and sums its update on the host
+    /// ([`matrix_update_sum`](super::matrix_update_sum)): those steps are cheap next to the
+    /// matmul, so no backend implements them.
     fn perturbed_matmul(&self, m: &IntMatmul<'_>) -> Result<Vec<i32>, Self::Error>;
-
-    /// [`IntKernels::perturbed_matmul`] rescaled to int8 range:
-    /// `clip((acc·rescale_multiplier(inp)) >> 32, −127, 127)`.
-    fn perturbed_matmul_rescaled(&self, m: &IntMatmul<'_>) -> Result<Vec<i16>, Self::Error>;
-
-    /// `Z` (int32, `spec.shape.numel()` values) for the active pairs `(pair, f)`.
-    fn update_sum(&self, spec: &UpdateSpec, active: &[(u32, i8)]) -> Result<Vec<i32>, Self::Error>;
 }
 
 /// The perturbed matmul of any [`IntKernels`] behind one object-safe interface, so the model's

@@ -1,8 +1,9 @@
-//! The integer kernel contract of the integer-only language model (`eggroll-llm`): the two hot
-//! integer operations (the perturbed int8 matmul `x·Wᵀ` plus each member's rank-r correction,
-//! optionally rescaled to int8, and the update sum `Σ_k f_k·A_k·B_kᵀ`) as the [`IntKernels`]
-//! trait, their input types and validation ([`spec`]), the q8 noise they regenerate
-//! ([`noise`]), and the CPU reference [`CpuInt`] with the integer kernels it is built from.
+//! The integer kernel contract of the integer-only language model (`eggroll-llm`): its hot
+//! integer operation (the perturbed int8 matmul `x·Wᵀ` plus each member's rank-r correction)
+//! as the [`IntKernels`] trait, its input types and validation ([`spec`]), the q8 noise it
+//! regenerates ([`noise`]), the CPU reference [`CpuInt`] with the integer kernels it is built
+//! from, and the host-side steps around it (the int8 rescale [`rescale_into`], the update sums
+//! [`matrix_update_sum`] / [`vector_update_sum`]).
 //! Device backends (`eggroll-shaders`, `eggroll-cubecl`) implement [`IntKernels`] against this
 //! module only and are checked bit for bit against [`CpuInt`] by
 //! [`int_conformance_suite!`](crate::int_conformance_suite) (feature `testing`).
@@ -25,8 +26,6 @@ pub use gemm::{dot, dot_portable, gemm_i16, gemm_i16_portable, simd_available};
 pub use kernels::{DynIntKernels, IntKernels};
 pub use noise::{matrix_noise, q8, vector_noise};
 pub use rescale::{rescale_into, rescale_multiplier};
-pub use spec::{
-    check_matmul, check_update, IntMatmul, NoiseSpec, UpdateShape, UpdateSpec, INT8_MAX,
-};
+pub use spec::{check_matmul, IntMatmul, NoiseSpec, INT8_MAX};
 pub use update_sum::{matrix_update_sum, vector_update_sum};
-pub use upload::{matmul_keys, pack_int8, update_keys};
+pub use upload::{matmul_keys, pack_int8};

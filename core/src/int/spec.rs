@@ -1,5 +1,5 @@
-//! The inputs of the language model's two device kernels ([`IntKernels`](super::IntKernels)), specified
-//! exactly as the CPU computes them, so any backend (the CPU reference
+//! The input of the language model's device kernel ([`IntKernels`](super::IntKernels)), specified
+//! exactly as the CPU computes it, so any backend (the CPU reference
 //! [`CpuInt`](super::CpuInt), the WGSL and cubecl GPU backends) gives the same bits.
 //!
 //! **Perturbed matmul.** `x` is `rows × inp` (int8-range values held as i16), `w` is
@@ -9,16 +9,11 @@
 //! is `StreamKey::new(seed, param, epoch, q)`, `B[j][i] = q8(bits(j·inp + i))`,
 //! `A[j][o] = q8(bits(rank·inp + j·out + o))` ([`super::matrix_noise`]),
 //! `u_j = (Σ_i x[r][i]·B[j][i]) >> 4` and the correction is
-//! `s·((Σ_j u_j·A[j][o]) >> sigma_shift)` (arithmetic shifts). The rescaled variant returns
-//! `clip((acc·M) >> 32, −127, 127)` with `M = rescale_multiplier(inp)`.
-//!
-//! **Update sum.** For active pairs `(pair_k, f_k)`: a matrix's `Z[o][i] =
-//! Σ_k f_k·Σ_j A_k[j][o]·B_k[j][i]`, a vector's `Z[i] = Σ_k f_k·ε_k[i]`
-//! ([`super::vector_noise`]), int32.
+//! `s·((Σ_j u_j·A[j][o]) >> sigma_shift)` (arithmetic shifts).
 //!
 //! Noise is always regenerated from the key by the backend, never passed in. Every input is
-//! validated by [`check_matmul`] / [`check_update`] first, which also refuse shapes whose
-//! worst case could overflow int32 (so no backend ever wraps and all agree).
+//! validated by [`check_matmul`] first, which also refuses shapes whose worst case could
+//! overflow int32 (so no backend ever wraps and all agree).
 
 use crate::error::{CoreError, Result};
 
@@ -74,48 +69,6 @@ impl<'a> IntMatmul<'a> {
     pub fn with_noise(self, noise: Option<&'a NoiseSpec>) -> Self {
         IntMatmul { noise, ..self }
     }
-}
-
-/// The shape of a parameter whose update sum is wanted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UpdateShape {
-    /// An `out × inp` matrix with low-rank noise.
-    Matrix {
-        /// Rows.
-        out: usize,
-        /// Columns.
-        inp: usize,
-    },
-    /// A vector with full-rank noise.
-    Vector {
-        /// Length.
-        len: usize,
-    },
-}
-
-impl UpdateShape {
-    /// Number of elements of `Z`.
-    pub fn numel(&self) -> usize {
-        match *self {
-            UpdateShape::Matrix { out, inp } => out * inp,
-            UpdateShape::Vector { len } => len,
-        }
-    }
-}
-
-/// Which parameter's update sum is wanted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UpdateSpec {
-    /// Run seed.
-    pub seed: u64,
-    /// Parameter id.
-    pub param: u32,
-    /// Noise epoch.
-    pub epoch: u32,
-    /// Perturbation rank (matrices; ignored for vectors).
-    pub rank: usize,
-    /// The parameter's shape.
-    pub shape: UpdateShape,
 }
 
 /// Largest |x|, |w| and |noise| value the kernels accept (int8 range without −128).
@@ -207,40 +160,6 @@ pub fn check_matmul(m: &IntMatmul<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Validate an update sum: rank, stream sizes, and that `Σ_k |f_k|·rank·127²` (matrices) or
-/// `Σ_k |f_k|·127` (vectors) stays within int32.
-pub fn check_update(spec: &UpdateSpec, active: &[(u32, i8)]) -> Result<()> {
-    if active.iter().any(|&(_, f)| f == i8::MIN) {
-        return Err(shape_error("f = −128 outside −127..=127".into()));
-    }
-    let fsum: i128 = active.iter().map(|&(_, f)| f.unsigned_abs() as i128).sum();
-    let (elems, worst) = match spec.shape {
-        UpdateShape::Matrix { out, inp } => {
-            if spec.rank == 0 {
-                return Err(shape_error("rank must be at least 1".into()));
-            }
-            (
-                spec.rank as u128 * (inp as u128 + out as u128),
-                fsum * spec.rank as i128 * (INT8_MAX * INT8_MAX) as i128,
-            )
-        }
-        UpdateShape::Vector { len } => (len as u128, fsum * INT8_MAX as i128),
-    };
-    if elems > u32::MAX as u128 || spec.shape.numel() as u128 > u32::MAX as u128 {
-        return Err(shape_error(format!(
-            "{:?} exceeds u32 indexing",
-            spec.shape
-        )));
-    }
-    if worst > i32::MAX as i128 {
-        return Err(shape_error(format!(
-            "{} active pairs (Σ|f| = {fsum}) could overflow int32",
-            active.len()
-        )));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,27 +194,5 @@ mod tests {
         let big = vec![0i16; 1 << 18];
         assert!(check_matmul(&IntMatmul::plain(&big, 1, &vec![0; 1 << 18], 1, 1 << 18)).is_err());
         assert!(check_matmul(&IntMatmul::plain(&big[..1024], 1, &vec![0; 1024], 1, 1024)).is_ok());
-    }
-
-    #[test]
-    fn update_checks_bound_the_sum() {
-        let spec = UpdateSpec {
-            seed: 1,
-            param: 2,
-            epoch: 3,
-            rank: 4,
-            shape: UpdateShape::Matrix { out: 5, inp: 6 },
-        };
-        assert!(check_update(&spec, &[(0, 1), (5, -1)]).is_ok());
-        assert!(check_update(&spec, &[(0, i8::MIN)]).is_err());
-        let many: Vec<(u32, i8)> = (0..40_000).map(|k| (k, 1)).collect();
-        assert!(check_update(&spec, &many).is_err());
-        assert!(check_update(&UpdateSpec { rank: 0, ..spec }, &[]).is_err());
-        let v = UpdateSpec {
-            shape: UpdateShape::Vector { len: 7 },
-            ..spec
-        };
-        assert!(check_update(&v, &many).is_ok());
-        assert_eq!(UpdateShape::Vector { len: 3 }.numel(), 3);
     }
 }

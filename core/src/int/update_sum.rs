@@ -7,7 +7,7 @@ use crate::noise::StreamKey;
 
 /// A matrix's `Z = Σ_k f_k·A_k·B_kᵀ` (out × inp, int32) over the active pairs `(pair, f)`, as
 /// ONE int GEMM of `(out × K·r)·(K·r × inp)` with the noise of parameter `param` regenerated.
-/// Callers keep `Σ|f_k|·rank·127²` within int32 ([`super::check_update`]).
+/// Callers keep `Σ|f_k|·rank·127²` within int32 (with f = ±1: active pairs · rank < 133 000).
 pub fn matrix_update_sum(
     seed: u64,
     param: u32,

@@ -1,7 +1,7 @@
 //! Device upload helpers shared by the GPU backends of [`IntKernels`](super::IntKernels):
-//! int8 values packed four to a word, and the stream keys of a matmul's or an update's pairs.
+//! int8 values packed four to a word, and the stream keys of a matmul's pairs.
 
-use super::spec::{NoiseSpec, UpdateSpec};
+use super::spec::NoiseSpec;
 use crate::noise::StreamKey;
 
 /// Device upload helper: int8-range values packed four to a little-endian u32 word (element
@@ -28,22 +28,9 @@ pub fn matmul_keys(n: &NoiseSpec, rows: usize) -> Vec<u32> {
         .collect()
 }
 
-/// Device upload helper: the keys and weights of an update's active pairs, four words per
-/// pair `(k0, k1, f as i32 bits, 0)`.
-pub fn update_keys(spec: &UpdateSpec, active: &[(u32, i8)]) -> Vec<u32> {
-    active
-        .iter()
-        .flat_map(|&(pair, f)| {
-            let k = StreamKey::new(spec.seed, spec.param, spec.epoch, pair);
-            [k.k0, k.k1, f as i32 as u32, 0]
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::int::UpdateShape;
 
     #[test]
     fn packing_and_keys() {
@@ -60,22 +47,5 @@ mod tests {
         let k = matmul_keys(&n, 3);
         assert_eq!(k.len(), 8);
         assert_eq!(k[4], StreamKey::new(3, 4, 5, 7).k0);
-        let spec = UpdateSpec {
-            seed: 3,
-            param: 4,
-            epoch: 5,
-            rank: 1,
-            shape: UpdateShape::Vector { len: 2 },
-        };
-        let u = update_keys(&spec, &[(9, -2)]);
-        assert_eq!(
-            u,
-            vec![
-                StreamKey::new(3, 4, 5, 9).k0,
-                StreamKey::new(3, 4, 5, 9).k1,
-                (-2i32) as u32,
-                0
-            ]
-        );
     }
 }

@@ -4,7 +4,7 @@
 //! - [`elementwise`]: stream keys, raw noise, activations, SGD and Adam;
 //! - [`correction`]: per-member projections and dense noise corrections and directions;
 //! - [`gemm`]: the fused batched linear layer and the low-rank ES direction;
-//! - [`int8`]: the integer language model's perturbed int8 matmul and update sums.
+//! - [`int8`]: the integer language model's perturbed int8 matmul.
 
 pub mod correction;
 pub mod elementwise;

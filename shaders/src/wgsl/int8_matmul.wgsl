@@ -3,8 +3,7 @@
 // with x and w packed int8, row r of pair q = r/2 (key `keys[q]`), s = +1 for even r, and
 // u[r][j] = (Σ_i x[r][i]·B[j][i]) >> 4 from the `project` entry point. B[j][i] and A[j][o] are
 // q8 of stream elements j·inp + i and rank·inp + j·out + o, regenerated here, never stored.
-// `main` is the tiled GEMM (gemm_tile.wgsl, Scalar = i32) whose epilogue adds the correction
-// and, with `rescale`, maps to int8 range with rescale8.
+// `main` is the tiled GEMM (gemm_tile.wgsl, Scalar = i32) whose epilogue adds the correction.
 
 struct Params {
     m: u32,        // rows
@@ -13,8 +12,6 @@ struct Params {
     rank: u32,
     shift: u32,    // sigma_shift
     noisy: u32,    // 1: add the correction
-    rescale: u32,  // 1: store clip((acc·mult) >> 32)
-    mult: u32,
     pairs: u32,    // ceil(rows / 2)
 }
 
@@ -80,9 +77,6 @@ fn store_c(row: u32, col: u32, acc: i32) {
         }
         let corr = c >> params.shift;
         v += select(corr, -corr, (row & 1u) == 1u);
-    }
-    if (params.rescale != 0u) {
-        v = rescale8(v, params.mult);
     }
     y[row * params.n + col] = v;
 }

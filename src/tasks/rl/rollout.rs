@@ -4,7 +4,7 @@ use super::{Batching, RlTask};
 use crate::error::Result;
 use eggroll_core::mlp::Mlp;
 use eggroll_core::noise::StreamKey;
-use eggroll_core::population::{MemberRows, Population};
+use eggroll_core::population::{Population, RowOwners};
 use eggroll_core::vec_env::VecEnv;
 use eggroll_core::{Backend, Model};
 use std::ops::Range;
@@ -130,13 +130,20 @@ pub fn population_returns<B: Backend>(
         }
         let xb = backend.upload(&x)?;
         let yb = match task.cfg.batching {
-            Batching::Compact => model.forward_rows(backend, &xb, pop, &row_members)?,
+            Batching::Compact => {
+                let owners = RowOwners::Tagged {
+                    pop,
+                    members: &row_members,
+                };
+                model.forward(backend, &xb, row_members.len(), owners)?
+            }
             Batching::Mask | Batching::Full => {
-                let mr = MemberRows {
+                let owners = RowOwners::Grouped {
+                    pop,
                     first_member: members.start,
                     rows_per_member: e,
                 };
-                model.forward_population(backend, &xb, rows, Some((pop, mr)))?
+                model.forward(backend, &xb, rows, owners)?
             }
         };
         let y = backend.download(&yb)?;
@@ -199,7 +206,7 @@ pub fn evaluate<B: Backend>(
             n.normalise(&mut x);
         }
         let xb = backend.upload(&x)?;
-        let y = backend.download(&model.forward_population(backend, &xb, episodes, None)?)?;
+        let y = backend.download(&model.forward(backend, &xb, episodes, RowOwners::Plain)?)?;
         for i in 0..episodes {
             task.policy.act(
                 &y[i * outs..(i + 1) * outs],
@@ -253,7 +260,7 @@ pub fn play_episode<B: Backend>(
             n.normalise(&mut x);
         }
         let xb = backend.upload(&x)?;
-        let y = backend.download(&model.forward_population(backend, &xb, 1, None)?)?;
+        let y = backend.download(&model.forward(backend, &xb, 1, RowOwners::Plain)?)?;
         task.policy.act(&y[..outs], &mut cl.actions[..adim], 0)?;
         trace.actions.push(cl.actions.clone());
         cl.step()?;
