@@ -65,7 +65,7 @@ impl ModelSection {
     pub fn kind(&self) -> &'static str {
         match self {
             ModelSection::Mlp(_) => "mlp",
-            ModelSection::EggGru(_) => eggroll_llm::checkpoint::MODEL_KIND,
+            ModelSection::EggGru(_) => eggroll_llm::egg::checkpoint::MODEL_KIND,
         }
     }
 }

@@ -11,7 +11,7 @@ use eggroll::train::{latest_checkpoint, train, GenerationReport, TrainOptions, T
 use eggroll::RunConfig;
 use eggroll_core::checkpoint::Checkpoint;
 use eggroll_core::cpu::Cpu;
-use eggroll_llm::generate::generate;
+use eggroll_llm::egg::generate::generate;
 use std::path::Path;
 
 /// A few kilobytes of English-like text from a fixed word list, picked by a hash.

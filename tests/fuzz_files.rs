@@ -102,7 +102,7 @@ fn fuzz_checkpoint(ckpt: &Path, dir: &Path, seed: u64, cases: usize) -> usize {
         }
         if ckpt.to_string_lossy().contains("egg") {
             let sampled = catch_unwind(AssertUnwindSafe(|| {
-                eggroll_llm::generate::generate(&path, b"a", 4, 0)
+                eggroll_llm::egg::generate::generate(&path, b"a", 4, 0)
             }));
             assert!(sampled.is_ok(), "case {case}: generate panicked");
         }

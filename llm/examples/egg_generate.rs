@@ -12,7 +12,7 @@ fn main() {
     };
     let bytes = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(300);
     let seed = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(0);
-    match eggroll_llm::generate::generate(Path::new(ckpt), prompt.as_bytes(), bytes, seed) {
+    match eggroll_llm::egg::generate::generate(Path::new(ckpt), prompt.as_bytes(), bytes, seed) {
         Ok(out) => {
             let mut so = std::io::stdout();
             let _ = so.write_all(prompt.as_bytes());

@@ -1,38 +1,24 @@
-//! Integer-only recurrent language models trained by EGGROLL ("EGG").
+//! eggroll-llm: language models trained by EGGROLL, one folder per model family.
 //!
-//! A byte-level GRU language model whose weights are int8 and whose arithmetic is integer only
-//! (int32 accumulation, saturating clips, small lookup tables), trained by evolution strategies
-//! with int8 low-rank perturbations and a thresholded ±1 update: no floating point anywhere in
-//! the forward pass, the fitness or the update.
+//! [`egg`]: EGG, a byte-level GRU language model whose weights are int8 and whose arithmetic is
+//! integer only (int32 accumulation, saturating clips, small lookup tables), trained with int8
+//! low-rank perturbations and a thresholded ±1 update: no floating point anywhere in the
+//! forward pass, the fitness or the update. Its hot integer operation (the perturbed matmul
+//! `x·Wᵀ` plus each member's rank-r correction) is the [`IntKernels`] trait of `eggroll-core`
+//! ([`eggroll_core::int`], re-exported here); the int8 rescale after it and the update sum of
+//! [`egg::update::es_update`] run on the host. [`CpuInt`] is the reference; the WGSL
+//! (`eggroll-shaders`) and cubecl (`eggroll-cubecl`) backends regenerate the noise on the device
+//! and are bit-identical to it, as core's `int_conformance_suite!` (feature `testing`) checks.
 //!
-//! Device kernels: the hot integer operation (the perturbed matmul `x·Wᵀ` plus each member's
-//! rank-r correction) forms the [`IntKernels`] trait of `eggroll-core` ([`eggroll_core::int`],
-//! re-exported here); the int8 rescale after it and the update sum `Σ_k f_k·A_k·B_kᵀ` of
-//! [`update::es_update`] run on the host. [`CpuInt`] is the reference (the same code the
-//! forward pass runs); the WGSL (`eggroll-shaders`) and cubecl (`eggroll-cubecl`)
-//! backends regenerate the noise on the device and are bit-identical to it, as core's
-//! `int_conformance_suite!` (feature `testing`) checks on every backend.
-//!
-//! Entry points: [`learner::EggLearner`] (the model as the root package's one training loop
-//! drives it, configured by `[model] kind = "egg_gru"` and `[task] name = "text"`, assembled
-//! into [`config::EggConfig`]), [`generate::generate`] and [`bench::bench_egg`].
+//! Entry points: [`EggLearner`] (the model as the root package's one training loop drives it,
+//! configured by `[model] kind = "egg_gru"` and `[task] name = "text"`, assembled into
+//! [`EggConfig`]), [`egg::generate::generate`] and [`egg::bench::bench_egg`].
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod bench;
-pub mod checkpoint;
-pub mod config;
-pub mod data;
+pub mod egg;
 pub mod error;
-pub mod evaluate;
-pub mod forward;
-pub mod generate;
-pub mod learner;
-pub mod noise;
-pub mod params;
-pub mod tables;
-pub mod update;
 
-pub use config::{EggConfig, EggModelConfig, TextTaskConfig};
+pub use egg::config::{EggConfig, EggModelConfig, TextTaskConfig};
+pub use egg::learner::EggLearner;
 pub use eggroll_core::int::{CpuInt, DynIntKernels, IntKernels, IntMatmul, NoiseSpec};
 pub use error::{LlmError, Result};
-pub use learner::EggLearner;

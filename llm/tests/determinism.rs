@@ -5,9 +5,9 @@
 
 mod common;
 
-use eggroll_llm::data::Streams;
-use eggroll_llm::evaluate::{evaluate_population, PopulationSpec};
-use eggroll_llm::params::Weights;
+use eggroll_llm::egg::data::Streams;
+use eggroll_llm::egg::evaluate::{evaluate_population, PopulationSpec};
+use eggroll_llm::egg::params::Weights;
 
 fn pool(n: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()

@@ -46,18 +46,18 @@ pub fn generate(a: GenerateArgs) -> Result<()> {
     } else {
         a.checkpoint.clone()
     };
-    let out = eggroll_llm::generate::generate(&path, a.prompt.as_bytes(), a.bytes, a.seed)?;
+    let out = eggroll_llm::egg::generate::generate(&path, a.prompt.as_bytes(), a.bytes, a.seed)?;
     println!("{}{}", a.prompt, String::from_utf8_lossy(&out));
     Ok(())
 }
 
 /// Run `bench egg`.
 pub fn bench(json: bool, generations: usize) -> Result<()> {
-    let opts = eggroll_llm::bench::EggBenchOptions {
+    let opts = eggroll_llm::egg::bench::EggBenchOptions {
         generations,
         ..Default::default()
     };
-    let r = eggroll_llm::bench::bench_egg(&opts)?;
+    let r = eggroll_llm::egg::bench::bench_egg(&opts)?;
     if json {
         println!("{}", serde_json::to_string(&r)?);
         return Ok(());

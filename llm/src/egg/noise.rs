@@ -2,7 +2,7 @@
 //! pairs, built from core's [`eggroll_core::int::matrix_noise`] and
 //! [`eggroll_core::int::vector_noise`] (whose module doc gives the stream layout).
 
-use crate::params::Layout;
+use crate::egg::params::Layout;
 use eggroll_core::int::{matrix_noise, vector_noise};
 use eggroll_core::noise::StreamKey;
 use eggroll_core::params::ParamShape;

@@ -243,7 +243,7 @@ impl EggConfig {
 
     /// Number of parameters of the model this config describes.
     pub fn parameter_count(&self) -> usize {
-        crate::params::Layout::new(self.model.d_model, self.model.n_layers).total()
+        crate::egg::params::Layout::new(self.model.d_model, self.model.n_layers).total()
     }
 }
 

@@ -8,7 +8,7 @@
 //! the test is `Z²·2^16 ≥ thr²·K·r` resp. `Z²·2^24 ≥ thr²·K`, with `thr = Φ⁻¹(1 − α/2)` in
 //! 2^-16 units read from core's normal-quantile table (`normal_fixed` of the tail probability).
 
-use crate::params::Weights;
+use crate::egg::params::Weights;
 use eggroll_core::int::{matrix_update_sum, vector_update_sum};
 use eggroll_core::noise::normal_fixed;
 use eggroll_core::params::ParamShape;

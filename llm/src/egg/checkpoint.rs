@@ -4,10 +4,10 @@
 //! The training loop adds what every checkpoint holds: the run config (key `config`, whose
 //! `[model]` section describes this model), the strategy state and the generation.
 
-use crate::config::{EggConfig, EggModelConfig};
-use crate::data::Streams;
+use crate::egg::config::{EggConfig, EggModelConfig};
+use crate::egg::data::Streams;
+use crate::egg::params::Weights;
 use crate::error::{LlmError, Result};
-use crate::params::Weights;
 use eggroll_core::checkpoint::Checkpoint;
 use std::path::Path;
 

@@ -1,12 +1,12 @@
 //! Sampling bytes from a trained checkpoint with integer arithmetic only: the next byte is
 //! drawn with probability ∝ `EXP2[max − logit]` using a counter-based hash of the seed.
 
-use crate::checkpoint::load_model;
+use crate::egg::checkpoint::load_model;
+use crate::egg::evaluate::DOC_SEPARATOR;
+use crate::egg::forward::Runner;
+use crate::egg::params::{Weights, VOCAB};
+use crate::egg::tables::{EXP2, EXP2_LEN};
 use crate::error::Result;
-use crate::evaluate::DOC_SEPARATOR;
-use crate::forward::Runner;
-use crate::params::{Weights, VOCAB};
-use crate::tables::{EXP2, EXP2_LEN};
 use eggroll_core::noise::StreamKey;
 use std::path::Path;
 

@@ -6,11 +6,11 @@
 //! members. Chunks run in parallel on rayon; every member's result depends only on its own
 //! data, weights and noise, so any thread count (or chunk size) gives the same bits.
 
+use crate::egg::forward::Runner;
+use crate::egg::noise::ChunkNoise;
+use crate::egg::params::{Weights, VOCAB};
+use crate::egg::tables::log_prob16;
 use crate::error::Result;
-use crate::forward::Runner;
-use crate::noise::ChunkNoise;
-use crate::params::{Weights, VOCAB};
-use crate::tables::log_prob16;
 use eggroll_core::int::DynIntKernels;
 use rayon::prelude::*;
 

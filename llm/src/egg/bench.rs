@@ -2,11 +2,11 @@
 //! shapes, the update's cost, and peak memory at N = 4096, compared with nano-egg's figures
 //! on this machine.
 
-use crate::data::Streams;
+use crate::egg::data::Streams;
+use crate::egg::evaluate::{evaluate_population, PopulationSpec};
+use crate::egg::params::Weights;
+use crate::egg::update::{es_update, pair_signs};
 use crate::error::Result;
-use crate::evaluate::{evaluate_population, PopulationSpec};
-use crate::params::Weights;
-use crate::update::{es_update, pair_signs};
 use serde::Serialize;
 use std::time::Instant;
 

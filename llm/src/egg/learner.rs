@@ -5,13 +5,13 @@
 //! Fitness is each member's Σ log2 p over its window in 1/16 bit, an integer that f32 holds
 //! exactly below 2^24 (checked), so pair signs are the integer comparisons of EGG's update.
 
-use crate::checkpoint::{self, EggState, MODEL_KIND};
-use crate::config::EggConfig;
-use crate::data::{self, Corpus, Streams};
+use crate::egg::checkpoint::{self, EggState, MODEL_KIND};
+use crate::egg::config::EggConfig;
+use crate::egg::data::{self, Corpus, Streams};
+use crate::egg::evaluate::{bits_per_byte, evaluate_plain, evaluate_population, PopulationSpec};
+use crate::egg::params::Weights;
+use crate::egg::update::es_update;
 use crate::error::{LlmError, Result};
-use crate::evaluate::{bits_per_byte, evaluate_plain, evaluate_population, PopulationSpec};
-use crate::params::Weights;
-use crate::update::es_update;
 use eggroll_core::checkpoint::Checkpoint;
 use eggroll_core::int::DynIntKernels;
 use eggroll_core::learner::{Learner, NonFinite, Update};

@@ -19,10 +19,10 @@
 //! then `logits = rescale(head · norm(x; lnf))`. `norm(x; w)_k = clip(x_k·w_k·RECIP[m4] >> 14)`
 //! with `m4 = ⌊4·Σ|x|/D⌋` (the mean |x| in quarter units).
 
+use crate::egg::noise::ChunkNoise;
+use crate::egg::params::{Weights, VOCAB};
+use crate::egg::tables::{RECIP, RECIP_MAX, RECIP_SHIFT};
 use crate::error::LlmError;
-use crate::noise::ChunkNoise;
-use crate::params::{Weights, VOCAB};
-use crate::tables::{RECIP, RECIP_MAX, RECIP_SHIFT};
 use eggroll_core::int::{
     add_correction, gemm_i16, rescale_into, rescale_multiplier, DynIntKernels, IntMatmul, NoiseSpec,
 };
@@ -352,7 +352,7 @@ enum Input {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tables::log_prob16;
+    use crate::egg::tables::log_prob16;
 
     #[test]
     fn members_do_not_depend_on_their_batch() {
