@@ -15,6 +15,7 @@ pub mod checkpoint;
 pub mod conformance;
 pub mod cpu;
 pub mod error;
+pub mod gpu_skip;
 pub mod int;
 pub mod mlp;
 pub mod model;
