@@ -68,6 +68,26 @@ pub fn bench_rl(
         });
     };
     let task = RlTask::new(rl_cfg, cfg.seed)?;
+    // Refuse a shape beyond this machine before the policy is allocated, naming the flag.
+    let [(params, _), (with_rollouts, _)] = crate::memory::estimate(
+        &cfg,
+        Task::<Cpu>::input_dim(&task),
+        Task::<Cpu>::output_dim(&task),
+        Task::<Cpu>::rows_per_member(&task),
+    );
+    crate::memory::check_flags(
+        &[
+            (
+                params,
+                format!("--hidden {hidden} (with --layers {layers})"),
+            ),
+            (
+                with_rollouts,
+                format!("-n {population} (with --hidden {hidden})"),
+            ),
+        ],
+        crate::memory::available_bytes(),
+    )?;
     let model = Mlp::init(&Cpu, model_config::<Cpu>(&cfg, &task), cfg.seed)?;
     let strategy = make_strategy(&cfg.es, generations)?;
     let mut state = StrategyState {

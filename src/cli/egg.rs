@@ -152,6 +152,7 @@ pub struct GenerateArgs {
 
 /// Run `generate`.
 pub fn generate(a: GenerateArgs) -> Result<()> {
+    eggroll::memory::check_generate(a.bytes)?;
     let path = if a.checkpoint.is_dir() {
         eggroll_llm::train::latest_checkpoint(&a.checkpoint)
     } else {
