@@ -122,6 +122,7 @@ macro_rules! with_backend {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
