@@ -26,6 +26,8 @@ cd "$(dirname "$0")/.." || exit 2
 export WGPU_BACKEND=${WGPU_BACKEND:-vulkan}
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 export CARGO_INCREMENTAL=0
+# The GPU tests must run on the device here, never skip for want of an adapter.
+export EGGROLL_REQUIRE_GPU=1
 profile=${PROFILE:-release}
 case "$profile" in
   dev | test) profile_dir=debug ;;

@@ -22,6 +22,9 @@ if command -v dpkg >/dev/null 2>&1; then
 fi
 
 export WGPU_BACKEND=vulkan XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" CARGO_INCREMENTAL=0
+# The GPU tests skip themselves on a machine without an adapter; here (and in CI, which has
+# lavapipe) a missing adapter must fail them instead. EGGROLL_REQUIRE_GPU=0 skips again.
+export EGGROLL_REQUIRE_GPU="${EGGROLL_REQUIRE_GPU:-1}"
 # Open MPI refuses to run as root (CI runs as root) and -np 3 on 2 cores without these.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

@@ -223,7 +223,16 @@ impl RunConfig {
                     let before = &text[..span.start.min(text.len())];
                     let line = before.matches('\n').count() + 1;
                     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                    format!("line {line}, column {column}: {}", e.message())
+                    // Name the key of that line when it has one (`seed = 2^64`: the value
+                    // is at fault, and the message alone does not say whose).
+                    let key = text
+                        .lines()
+                        .nth(line - 1)
+                        .and_then(|l| l.split_once('='))
+                        .map(|(k, _)| k.trim())
+                        .filter(|k| !k.is_empty() && !k.starts_with('#') && !k.contains(' '))
+                        .map_or(String::new(), |k| format!(" (key `{k}`)"));
+                    format!("line {line}, column {column}{key}: {}", e.message())
                 }
                 None => e.message().to_string(),
             },
@@ -477,6 +486,10 @@ mod tests {
                 "{text}: {err}"
             );
         }
+        let err = RunConfig::from_toml("seed = 18446744073709551616\n", "big.toml", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("big.toml") && err.contains("`seed`"), "{err}");
         let err = RunConfig::from_toml("", "c", &["es".into()])
             .unwrap_err()
             .to_string();

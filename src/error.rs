@@ -29,6 +29,16 @@ pub enum Error {
         /// Why.
         why: String,
     },
+    /// A command-line setting needs more memory than the machine has available.
+    #[error("{flag}: needs about {need_gib:.1} GiB of memory but the machine has {have_gib:.1} GiB available; make it smaller")]
+    Memory {
+        /// The flag and its value, e.g. `--bytes 100000000000`.
+        flag: String,
+        /// The estimate, GiB.
+        need_gib: f64,
+        /// `MemAvailable`, GiB.
+        have_gib: f64,
+    },
     /// An I/O error on a named file.
     #[error("{path}: {error}")]
     Io {

@@ -57,7 +57,10 @@ fn run(args: cli::Cli) -> Result<()> {
             .build_global()?;
     }
     match args.command {
-        cli::Command::Train(a) => cli::train::run(a),
+        cli::Command::Train(a) => {
+            cli::check_seed(a.seed)?;
+            cli::train::run(a)
+        }
         cli::Command::Eval(a) => cli::eval::run(a),
         cli::Command::Bench(a) => cli::bench::run(a),
         cli::Command::Render(a) => cli::render::run(a),

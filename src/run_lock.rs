@@ -39,6 +39,15 @@ impl RunLock {
             why,
         };
         std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        // Checkpoints go to DIR/checkpoints/: a file of that name would fail only at the
+        // first checkpoint, after the training time is spent.
+        let checkpoints = dir.join("checkpoints");
+        if checkpoints.exists() && !checkpoints.is_dir() {
+            return Err(err(format!(
+                "{} is a file, not a directory, so no checkpoint can be written there; move it away or choose another --out",
+                checkpoints.display()
+            )));
+        }
         let path = dir.join(LOCK_FILE);
         let me = format!("{} {}\n", std::process::id(), host());
         for _ in 0..2 {
@@ -112,6 +121,22 @@ mod tests {
         .unwrap();
         let again = RunLock::acquire(&dir).unwrap();
         drop(again);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_file_named_checkpoints_is_refused_naming_it() {
+        let dir = std::env::temp_dir().join(format!("eggroll-lock-ckfile-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("checkpoints"), b"not a directory").unwrap();
+        let err = RunLock::acquire(&dir).unwrap_err().to_string();
+        let named = dir.join("checkpoints").display().to_string();
+        assert!(err.contains(&format!("{named} is a file")), "{err}");
+        assert!(
+            !dir.join(LOCK_FILE).exists(),
+            "a refused run must not leave its lock"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }

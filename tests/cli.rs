@@ -156,6 +156,19 @@ fn rl_train_eval_render() {
     assert!(stdout.contains("CartPole-v1"), "{stdout}");
     let bytes = std::fs::read(&gif).unwrap();
     assert!(bytes.starts_with(b"GIF89a"));
+    // A directory (existing, or a path ending in `/`) gets DIR/episode.gif.
+    let existing = dir.join("gifs");
+    std::fs::create_dir_all(&existing).unwrap();
+    let fresh = format!("{}/", dir.join("new-gifs").display());
+    for (out, file) in [
+        (existing.display().to_string(), existing.join("episode.gif")),
+        (fresh.clone(), dir.join("new-gifs").join("episode.gif")),
+    ] {
+        let (ok, stdout, err) = eggroll(&["render", o, "--out", &out]);
+        assert!(ok, "--out {out}: {err}");
+        assert!(stdout.contains(&file.display().to_string()), "{stdout}");
+        assert!(std::fs::read(&file).unwrap().starts_with(b"GIF89a"));
+    }
     fails_with(&["eval", o, "--episodes", "0"], "--episodes");
 }
 
@@ -246,9 +259,10 @@ fn egg_language_model_train_and_generate() {
         ],
         "model.d_model",
     );
-    // The same run with the matrix products on a GPU backend gives the same figures.
+    // The same run with the matrix products on a GPU backend gives the same figures (skipped
+    // without an adapter unless EGGROLL_REQUIRE_GPU is set).
     #[cfg(feature = "wgpu")]
-    {
+    if common::wgpu_or_skip(eggroll_shaders::Wgpu::new()).is_some() {
         let gpu_out = dir.join("run-wgpu");
         let g = gpu_out.to_str().unwrap();
         let args = [
@@ -263,13 +277,16 @@ fn egg_language_model_train_and_generate() {
         ];
         let (ok, stdout, err) = eggroll(&args);
         assert!(ok, "{err}");
-        assert!(stdout.contains("backend "), "{stdout}");
+        // The banner names the backend that runs the matrix products (wgpu and its adapter),
+        // not the CPU default.
+        assert!(stdout.contains("| backend wgpu "), "{stdout}");
         let cpu_out = dir.join("run-cpu");
         let mut cpu_args = args;
         cpu_args[3] = cpu_out.to_str().unwrap();
         cpu_args[5] = "cpu";
-        let (ok, _, err) = eggroll(&cpu_args);
+        let (ok, cpu_stdout, err) = eggroll(&cpu_args);
         assert!(ok, "{err}");
+        assert!(cpu_stdout.contains("| backend cpu |"), "{cpu_stdout}");
         let figures = |d: &std::path::Path| -> Vec<String> {
             std::fs::read_to_string(d.join("metrics.jsonl"))
                 .unwrap()

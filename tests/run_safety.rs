@@ -376,3 +376,110 @@ fn mutated_configs_never_panic() {
         dir.display()
     );
 }
+
+/// Run the `eggroll` binary: (success, stderr).
+fn run_cli(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_eggroll"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `args` fail with one `error:` line containing every needle, and no panic.
+fn refused(args: &[&str], needles: &[&str]) {
+    let (ok, err) = run_cli(args);
+    assert!(!ok, "{args:?} should fail");
+    assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: `{n}` missing from:\n{err}");
+    }
+}
+
+#[test]
+fn seeds_above_toml_integers_are_refused_and_the_largest_round_trips() {
+    let dir = Scratch::new("safety", "seed");
+    let d = dir.join("run");
+    let d = d.to_str().unwrap();
+    refused(
+        &["train", "--seed", "18446744073709551615", "--out", d],
+        &["--seed 18446744073709551615", "9223372036854775807"],
+    );
+    assert!(
+        !dir.join("run").exists(),
+        "a refused seed must not touch --out"
+    );
+    let small = [
+        "--generations",
+        "1",
+        "--set",
+        "es.population=8",
+        "--set",
+        "task.batch=8",
+        "--set",
+        "model.hidden=[4]",
+    ];
+    let mut args = vec!["train", "--seed", "9223372036854775807", "--out", d];
+    args.extend(small);
+    let (ok, err) = run_cli(&args);
+    assert!(ok, "{err}");
+    let written = std::fs::read_to_string(dir.join("run").join("config.toml")).unwrap();
+    let cfg = RunConfig::from_toml(&written, "config.toml", &[]).unwrap();
+    assert_eq!(cfg.seed, i64::MAX as u64);
+}
+
+#[test]
+fn a_file_named_checkpoints_in_out_is_named_before_training() {
+    let dir = Scratch::new("safety", "ckfile");
+    std::fs::write(dir.join("checkpoints"), b"in the way").unwrap();
+    let named = dir.join("checkpoints").display().to_string();
+    // The default run is 500 generations: it is refused at the start, not at a checkpoint.
+    refused(
+        &["train", "--out", dir.to_str().unwrap()],
+        &[&format!("{named} is a file")],
+    );
+    assert!(!dir.join("metrics.jsonl").exists());
+}
+
+#[test]
+fn bench_and_generate_sizes_beyond_any_machine_are_refused_naming_the_flag() {
+    refused(
+        &["bench", "lowrank", "--hidden", "1000000"],
+        &["--hidden 1000000", "GiB", "available"],
+    );
+    refused(
+        &["bench", "lowrank", "-n", "2000000000", "--hidden", "4096"],
+        &["-n 2000000000", "GiB"],
+    );
+    refused(
+        &["bench", "envs", "--batch", "1000000000000000"],
+        &["--batch 1000000000000000", "GiB"],
+    );
+    refused(
+        &["bench", "rl", "--hidden", "100000000"],
+        &["--hidden 100000000", "GiB"],
+    );
+    // Checked before the checkpoint is even read.
+    refused(
+        &["generate", "no-such-run", "--bytes", "1000000000000000"],
+        &["--bytes 1000000000000000", "GiB"],
+    );
+}
+
+#[test]
+fn a_digits_batch_beyond_the_data_set_is_refused_by_key() {
+    let dir = Scratch::new("safety", "digits-batch");
+    refused(
+        &[
+            "train",
+            "--out",
+            dir.to_str().unwrap(),
+            "--set",
+            "task.batch=100000",
+        ],
+        &["task.batch", "100000", "at most 1437"],
+    );
+}

@@ -205,7 +205,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         error,
     };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        // Name the directory that could not be made (`D/checkpoints` being a file), not the
+        // file that was to go into it.
+        std::fs::create_dir_all(dir).map_err(|error| CoreError::Io {
+            path: dir.display().to_string(),
+            error,
+        })?;
     }
     let tmp = path.with_extension(format!(
         "{}.tmp",
@@ -296,5 +301,19 @@ mod tests {
         let old = safetensors::serialize(vec![("x".to_string(), view)], &Some(meta)).unwrap();
         let back = Checkpoint::from_bytes(&old, path).unwrap();
         assert_eq!(back.tensors["x"].1, vec![1.0]);
+    }
+
+    #[test]
+    fn a_file_in_place_of_the_directory_is_named() {
+        let dir = std::env::temp_dir().join(format!("eggroll-ckpt-dirfile-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(&dir).unwrap();
+        let blocker = dir.join("checkpoints");
+        std::fs::write(&blocker, b"x").unwrap();
+        let err = write_atomic(&blocker.join("latest.safetensors"), b"data")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&format!("{}:", blocker.display())), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -16,6 +16,7 @@ pub mod checkpoint;
 pub mod conformance;
 pub mod cpu;
 pub mod error;
+pub mod gpu_skip;
 pub mod int;
 pub mod learner;
 pub mod mlp;

@@ -34,40 +34,72 @@ pub fn make_strategy(cfg: &EsConfig, generations: u64) -> Result<Box<dyn Strateg
 mod tests {
     use super::*;
     use crate::strategy::StrategyState;
+    use eggroll_core::population::NoiseKind;
 
-    #[test]
-    fn every_registered_strategy_asks_and_tells() {
-        for name in strategy_names() {
-            let cfg = EsConfig {
-                strategy: name.into(),
-                population: 8,
-                ..EsConfig::default()
-            };
-            let s = make_strategy(&cfg, 10).expect("valid config");
-            assert_eq!(s.name(), name);
-            let mut st = StrategyState {
-                seed: 1,
-                generation: 0,
-                total_generations: 10,
-            };
-            let pop = s.ask(&st).expect("ask");
-            assert_eq!(pop.size, 8);
-            let w = s
-                .tell(&mut st, &pop, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
-                .expect("tell");
-            assert_eq!(w.member_weights().len(), 8);
-            assert_eq!(st.generation, 1);
+    /// The noise each registered strategy must ask for with rank `rank` (a new strategy
+    /// must be added here, so that its population is checked too).
+    fn expected_kind(name: &str, rank: u32) -> NoiseKind {
+        match name {
+            "eggroll" => NoiseKind::LowRank { rank },
+            "open_es" => NoiseKind::Full,
+            other => panic!("strategy `{other}` is registered but has no expected noise kind"),
         }
     }
 
     #[test]
-    fn unknown_names_list_the_registry() {
+    fn every_registered_strategy_asks_the_configured_population_and_tells() {
+        assert!(!strategy_names().is_empty());
+        for name in strategy_names() {
+            // Values other than the defaults, so a strategy ignoring its config is caught.
+            let cfg = EsConfig {
+                strategy: name.into(),
+                population: 6,
+                rank: 3,
+                sigma: 0.125,
+                ..EsConfig::default()
+            };
+            let s = make_strategy(&cfg, 10).expect("valid config");
+            assert_eq!(s.name(), name);
+            assert_eq!(s.config(), &cfg, "{name}");
+            let mut st = StrategyState {
+                seed: 11,
+                generation: 2,
+                total_generations: 10,
+            };
+            let pop = s.ask(&st).expect("ask");
+            assert_eq!(pop.size, 6, "{name}: population size");
+            assert_eq!(pop.sigma, 0.125, "{name}: sigma");
+            assert_eq!(pop.kind, expected_kind(name, 3), "{name}: noise kind");
+            assert_eq!((pop.seed, pop.epoch), (11, 2), "{name}: noise key");
+            assert!(pop.antithetic, "{name}: antithetic");
+            let w = s
+                .tell(&mut st, &pop, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+                .expect("tell")
+                .member_weights();
+            assert_eq!(w.len(), 6);
+            // z-scored: mean 0, and fitter members weigh more.
+            assert!(w.iter().sum::<f32>().abs() < 1e-5, "{name}: {w:?}");
+            assert!(w.windows(2).all(|p| p[0] < p[1]), "{name}: {w:?}");
+            assert_eq!(st.generation, 3);
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_errors_listing_the_registry() {
         let cfg = EsConfig {
             strategy: "cma".into(),
             ..EsConfig::default()
         };
         let err = make_strategy(&cfg, 1).err().expect("unknown");
-        assert!(err.to_string().contains("eggroll, open_es"), "{err}");
+        assert!(
+            matches!(&err, PopulationError::UnknownStrategy { name, .. } if name == "cma"),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("`cma`"), "{msg}");
+        for known in strategy_names() {
+            assert!(msg.contains(known), "`{known}` missing from: {msg}");
+        }
     }
 
     #[test]

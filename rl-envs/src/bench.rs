@@ -21,6 +21,9 @@ pub struct EnvBenchResult {
     pub batch: usize,
     /// Timed batch steps per measurement.
     pub steps: usize,
+    /// Environment steps actually taken in each measurement, counted as they are stepped
+    /// (`batch × steps` when every batch step stepped the whole batch).
+    pub env_steps: u64,
     /// Threads of the "all threads" measurement.
     pub threads: usize,
     /// Environment steps per second (batch × steps / seconds) on one thread.
@@ -46,18 +49,21 @@ fn random_actions(space: &Space, num_envs: usize, set: usize) -> Vec<f32> {
     }
 }
 
-/// Seconds taken by `steps` batch steps of `env` (after a short warm-up).
-fn time_steps(env: &mut dyn VecEnv, actions: &[Vec<f32>], steps: usize) -> Result<f64> {
+/// Seconds taken by `steps` batch steps of `env` (after a short warm-up), and the environment
+/// steps they took (the environments of every timed batch step, counted as stepped).
+fn time_steps(env: &mut dyn VecEnv, actions: &[Vec<f32>], steps: usize) -> Result<(f64, u64)> {
     let n = env.num_envs();
     let (mut rew, mut term, mut trunc) = (vec![0.0; n], vec![false; n], vec![false; n]);
     for a in actions {
         env.step(a, &mut rew, &mut term, &mut trunc)?;
     }
+    let mut stepped = 0u64;
     let start = Instant::now();
     for t in 0..steps {
         env.step(&actions[t % actions.len()], &mut rew, &mut term, &mut trunc)?;
+        stepped += env.num_envs() as u64;
     }
-    Ok(start.elapsed().as_secs_f64())
+    Ok((start.elapsed().as_secs_f64(), stepped))
 }
 
 /// Benchmark every registered environment at `batch` environments for `steps` batch steps,
@@ -84,17 +90,23 @@ pub fn bench_envs(
             .map(|s| random_actions(&space, batch, s))
             .collect();
         env.reset(1);
-        let single = one.install(|| time_steps(env.as_mut(), &actions, steps))?;
+        let (single, stepped_single) = one.install(|| time_steps(env.as_mut(), &actions, steps))?;
         env.reset(2);
-        let multi = all.install(|| time_steps(env.as_mut(), &actions, steps))?;
-        let total = (batch * steps) as f64;
+        let (multi, stepped_all) = all.install(|| time_steps(env.as_mut(), &actions, steps))?;
+        if stepped_single != stepped_all {
+            return Err(CoreError::invalid(
+                format!("bench {name}"),
+                format!("stepped {stepped_single} environments on one thread but {stepped_all} on {threads}"),
+            ));
+        }
         results.push(EnvBenchResult {
             name: name.to_string(),
             batch,
             steps,
+            env_steps: stepped_single,
             threads,
-            steps_per_s_single: total / single.max(1e-12),
-            steps_per_s_all: total / multi.max(1e-12),
+            steps_per_s_single: stepped_single as f64 / single.max(1e-12),
+            steps_per_s_all: stepped_all as f64 / multi.max(1e-12),
         });
     }
     Ok(results)
@@ -115,11 +127,36 @@ mod tests {
     }
 
     #[test]
-    fn bench_reports_every_env() {
-        let res = bench_envs(8, 2, Some(2)).unwrap();
-        assert_eq!(res.len(), env_names().len());
-        assert!(res
-            .iter()
-            .all(|r| r.steps_per_s_single > 0.0 && r.steps_per_s_all > 0.0));
+    fn bench_reports_every_env_with_the_steps_it_took() {
+        let (batch, steps) = (9, 3);
+        let res = bench_envs(batch, steps, Some(2)).unwrap();
+        let names: Vec<&str> = res.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, env_names());
+        for r in &res {
+            assert_eq!(
+                (r.batch, r.steps, r.threads),
+                (batch, steps, 2),
+                "{}",
+                r.name
+            );
+            // Counted while stepping: a bench that stepped fewer environments or batch steps
+            // than it reports would differ here.
+            assert_eq!(r.env_steps, (batch * steps) as u64, "{}", r.name);
+            assert!(
+                r.steps_per_s_single.is_finite() && r.steps_per_s_all.is_finite(),
+                "{}",
+                r.name
+            );
+        }
+    }
+
+    #[test]
+    fn counted_steps_follow_the_batch_actually_stepped() {
+        let mut env = make(env_names()[0], 5).unwrap();
+        let actions = vec![random_actions(&env.action_space(), 5, 0)];
+        let (_, stepped) = time_steps(env.as_mut(), &actions, 4).unwrap();
+        assert_eq!(stepped, 20);
+        let (_, stepped) = time_steps(env.as_mut(), &actions, 0).unwrap();
+        assert_eq!(stepped, 0);
     }
 }

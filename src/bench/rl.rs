@@ -69,6 +69,26 @@ pub fn bench_rl(
         });
     };
     let task = RlTask::new(rl_cfg, cfg.seed)?;
+    // Refuse a shape beyond this machine before the policy is allocated, naming the flag.
+    let [(params, _), (with_rollouts, _)] = crate::memory::estimate(
+        &cfg,
+        Task::<Cpu, Mlp<Cpu>>::input_dim(&task),
+        Task::<Cpu, Mlp<Cpu>>::output_dim(&task),
+        Task::<Cpu, Mlp<Cpu>>::rows_per_member(&task),
+    );
+    crate::memory::check_flags(
+        &[
+            (
+                params,
+                format!("--hidden {hidden} (with --layers {layers})"),
+            ),
+            (
+                with_rollouts,
+                format!("-n {population} (with --hidden {hidden})"),
+            ),
+        ],
+        crate::memory::available_bytes(),
+    )?;
     let cpu = Cpu::new();
     let model = Mlp::init(&cpu, model_config::<Cpu, _>(&cfg, &task)?, cfg.seed)?;
     let strategy = make_strategy(&cfg.es, generations)?;

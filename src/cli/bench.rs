@@ -4,6 +4,7 @@ use super::BackendName;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use eggroll::bench::lowrank::{bench_lowrank, LowrankOptions, LowrankReport};
+use eggroll::memory;
 
 /// Arguments of `bench`.
 #[derive(Args, Debug)]
@@ -112,6 +113,10 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 e.batch > 0 && e.steps > 0,
                 "--batch and --steps must be at least 1"
             );
+            memory::check_flags(
+                &memory::envs_bench_estimate(e.batch),
+                memory::available_bytes(),
+            )?;
             let results = eggroll_rl_envs::bench_envs(e.batch, e.steps, None)?;
             if e.json {
                 println!("{}", serde_json::json!({ "envs": results }));
@@ -176,6 +181,13 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 "-n must be even and at least 2"
             );
             anyhow::ensure!(l.rank >= 1, "--rank must be at least 1");
+            let shares = memory::lowrank_bench_estimate(
+                l.hidden,
+                l.layers,
+                l.population,
+                rayon::current_num_threads(),
+            );
+            memory::check_flags(&shares, memory::available_bytes())?;
             let opts = LowrankOptions {
                 hidden: l.hidden,
                 layers: l.layers,

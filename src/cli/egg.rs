@@ -41,6 +41,7 @@ pub struct GenerateArgs {
 
 /// Run `generate`.
 pub fn generate(a: GenerateArgs) -> Result<()> {
+    eggroll::memory::check_generate(a.bytes)?;
     let path = if a.checkpoint.is_dir() {
         eggroll::train::latest_checkpoint(&a.checkpoint)
     } else {

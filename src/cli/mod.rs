@@ -62,6 +62,21 @@ impl BackendName {
     }
 }
 
+/// The largest run seed: a config's `seed` is written to `config.toml` (and hashed) as a TOML
+/// integer, and TOML integers are i64. Larger `--seed` values are refused rather than stored
+/// in another form, so every seed a run accepts round-trips through its own config.toml.
+pub const MAX_SEED: u64 = i64::MAX as u64;
+
+/// Check `--seed` of `train` before it becomes the config's `seed`.
+pub fn check_seed(seed: Option<u64>) -> anyhow::Result<()> {
+    match seed {
+        Some(s) if s > MAX_SEED => anyhow::bail!(
+            "--seed {s}: seed must be at most {MAX_SEED} (2^63 - 1), the largest integer config.toml can hold"
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// The error for a backend this build does not include.
 #[allow(dead_code)]
 pub fn not_built(name: BackendName) -> anyhow::Error {
@@ -104,4 +119,23 @@ macro_rules! with_backend {
             other => Err($crate::cli::not_built(other)),
         }
     }};
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_beyond_toml_integers_are_refused_naming_the_limit() {
+        check_seed(None).unwrap();
+        check_seed(Some(0)).unwrap();
+        check_seed(Some(MAX_SEED)).unwrap();
+        let err = check_seed(Some(u64::MAX)).unwrap_err().to_string();
+        assert!(
+            err.contains("--seed 18446744073709551615") && err.contains("9223372036854775807"),
+            "{err}"
+        );
+        assert!(check_seed(Some(MAX_SEED + 1)).is_err());
+    }
 }

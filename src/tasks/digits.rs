@@ -42,8 +42,17 @@ pub fn digits_dataset() -> Result<Vec<([f32; 64], u32)>> {
     Ok(out)
 }
 
-/// The digits classification task.
+/// The digits classification task; `batch` may be at most the 1,437 training images.
 pub fn digits_task(batch: usize, seed: u64) -> Result<Supervised> {
+    let train_images = IMAGES - TEST;
+    if batch > train_images {
+        return Err(Error::Config {
+            origin: "task.batch".into(),
+            why: format!(
+                "{batch} is larger than the digits training set ({train_images} of the 1,797 images; the other {TEST} are the test set), so use at most {train_images}"
+            ),
+        });
+    }
     let data = digits_dataset()?;
     let (test, train) = data.split_at(TEST);
     let flat = |part: &[([f32; 64], u32)]| -> (Vec<f32>, Vec<u32>) {
@@ -73,6 +82,20 @@ pub fn digits_task(batch: usize, seed: u64) -> Result<Supervised> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_beyond_the_training_set_is_refused_naming_the_key() {
+        let err = match digits_task(100_000, 0) {
+            Ok(_) => panic!("batch 100000 accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains("task.batch") && err.contains("100000") && err.contains("at most 1437"),
+            "{err}"
+        );
+        assert!(digits_task(1438, 0).is_err());
+        assert_eq!(digits_task(1437, 0).unwrap().batch, 1437);
+    }
 
     #[test]
     fn shipped_data_is_intact() {

@@ -1,4 +1,6 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests (each test binary uses some of them).
+
+#![allow(dead_code)]
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -35,4 +37,22 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The opened wgpu device, or `None` (the test prints "skipped: no adapter" and passes) when
+/// this machine has no adapter and `EGGROLL_REQUIRE_GPU` is not set; see
+/// `eggroll_core::gpu_skip`.
+#[cfg(feature = "wgpu")]
+pub fn wgpu_or_skip<T>(opened: Result<T, eggroll_shaders::ShaderError>) -> Option<T> {
+    eggroll_core::gpu_skip::device_or_skip(opened, |e| {
+        matches!(e, eggroll_shaders::ShaderError::NoAdapter { .. })
+    })
+}
+
+/// The opened cubecl device, or `None` when there is none and the GPU is not required.
+#[cfg(feature = "cubecl")]
+pub fn cubecl_or_skip<T>(opened: Result<T, eggroll_cubecl::CubeclError>) -> Option<T> {
+    eggroll_core::gpu_skip::device_or_skip(opened, |e| {
+        matches!(e, eggroll_cubecl::CubeclError::NoDevice { .. })
+    })
 }
