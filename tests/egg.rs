@@ -14,24 +14,11 @@ use eggroll_core::cpu::Cpu;
 use eggroll_llm::egg::generate::generate;
 use std::path::Path;
 
-/// A few kilobytes of English-like text from a fixed word list, picked by a hash.
+/// About `len` bytes of the shared tiny corpus.
 fn tiny_text(len: usize) -> Vec<u8> {
-    let words = [
-        "the ", "cat ", "sat ", "on ", "a ", "mat ", "and ", "dog ", "ran ", "to ", "her ",
-        "house. ",
-    ];
-    let mut out = Vec::with_capacity(len + 16);
-    let mut i = 0u32;
-    while out.len() < len {
-        let w = words[(eggroll_core::noise::hash32(i) % words.len() as u32) as usize];
-        out.extend_from_slice(w.as_bytes());
-        if i % 37 == 36 {
-            out.push(b'\n');
-        }
-        i += 1;
-    }
-    out.truncate(len);
-    out
+    let mut t = common::words_text(len as u32 / 3).into_bytes();
+    t.truncate(len);
+    t
 }
 
 /// A tiny EGG config on `data` (D = 16, one block, 32 members, windows of 24 bytes,

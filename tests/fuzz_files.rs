@@ -6,28 +6,13 @@
 
 mod common;
 
-use common::Scratch;
+use common::{Rng, Scratch};
 use eggroll::models::{evaluate_checkpoint, load_checkpoint};
 use eggroll::train::{latest_checkpoint, train, TrainOptions};
 use eggroll::RunConfig;
 use eggroll_core::cpu::Cpu;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-
-/// A small xorshift generator: the fuzz cases are the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn train_into(cfg: &RunConfig, out: &Path) -> eggroll::Result<eggroll::train::TrainSummary> {
     let opts = TrainOptions {

@@ -80,19 +80,7 @@ type EggCurve = Vec<(f64, Option<f64>, Option<u64>)>;
 /// Generation-by-generation figures and final int8 output-head weights of a tiny EGG language-model run
 /// whose matrix products run on `kernels` (`None`: the CPU).
 fn egg_run(kernels: Option<&dyn eggroll_llm::DynIntKernels>, name: &str) -> (EggCurve, Vec<i8>) {
-    let words = [
-        "to ",
-        "be ",
-        "or ",
-        "not ",
-        "that ",
-        "is ",
-        "the ",
-        "question. ",
-    ];
-    let text: Vec<u8> = (0..2000u32)
-        .flat_map(|i| words[(eggroll_core::noise::hash32(i) % 8) as usize].bytes())
-        .collect();
+    let text = common::words_text(2000).into_bytes();
     let dir = std::env::temp_dir().join(format!("eggroll-gpu-egg-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

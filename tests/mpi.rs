@@ -303,19 +303,7 @@ fn egg_state(run: &Path) -> (Vec<(String, Vec<u32>)>, Option<String>) {
 #[test]
 fn egg_is_identical_for_any_rank_count_and_resumes_on_another() {
     let dir = tmp("egg");
-    let words = [
-        "to ",
-        "be ",
-        "or ",
-        "not ",
-        "that ",
-        "is ",
-        "the ",
-        "question.\n",
-    ];
-    let text: String = (0..3000u32)
-        .map(|i| words[(eggroll_core::noise::hash32(i) % 8) as usize])
-        .collect();
+    let text = common::words_text(3000);
     std::fs::write(dir.join("text.txt"), text).unwrap();
     // 32 members = 16 pairs: shards of 6, 5 and 5 pairs on three ranks.
     std::fs::write(

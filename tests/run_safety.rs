@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::Scratch;
+use common::{Rng, Scratch};
 use eggroll::train::{latest_checkpoint, previous_checkpoint, train, TrainOptions};
 use eggroll::RunConfig;
 use eggroll_core::checkpoint::Checkpoint;
@@ -287,21 +287,6 @@ fn an_unknown_strategy_is_named_by_key_before_the_run_directory_is_touched() {
         err.contains("es.strategy") && err.contains("opnes") && err.contains("eggroll"),
         "{err}"
     );
-}
-
-/// A small deterministic generator (xorshift) so the fuzz cases are the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 /// Mutate `text` once: delete, duplicate or replace a character, or swap in an extreme value.

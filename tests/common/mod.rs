@@ -56,3 +56,39 @@ pub fn cubecl_or_skip<T>(opened: Result<T, eggroll_cubecl::CubeclError>) -> Opti
         matches!(e, eggroll_cubecl::CubeclError::NoDevice { .. })
     })
 }
+
+/// A small deterministic generator (xorshift) so fuzz cases are the same on every run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A value in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// `words` words of English-like text from a fixed list, picked by a hash (a tiny corpus for
+/// the language-model tests).
+pub fn words_text(words: u32) -> String {
+    let list = [
+        "to ",
+        "be ",
+        "or ",
+        "not ",
+        "that ",
+        "is ",
+        "the ",
+        "question.\n",
+    ];
+    (0..words)
+        .map(|i| list[(eggroll_core::noise::hash32(i) % list.len() as u32) as usize])
+        .collect()
+}
