@@ -109,6 +109,16 @@ impl Population {
         }
     }
 
+    /// The noise streams members `first .. first + count` use: `(first stream, stream count)`
+    /// (`(stream_of(first), 0)` for no members).
+    pub fn stream_span(&self, first: u32, count: u32) -> (u32, u32) {
+        let start = self.stream_of(first);
+        match count {
+            0 => (start, 0),
+            n => (start, self.stream_of(first + n - 1) - start + 1),
+        }
+    }
+
     /// Sign `s_i` of this member's perturbation.
     #[inline]
     pub fn sign_of(&self, member: u32) -> f32 {

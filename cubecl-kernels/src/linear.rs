@@ -33,12 +33,7 @@ fn members(
     }
     .check(rows)?;
     let count = (rows / rows_per_member) as u32; // ≤ N, a u32
-    let first_stream = pop.stream_of(first_member);
-    let streams = if count == 0 {
-        0
-    } else {
-        pop.stream_of(first_member + count - 1) - first_stream + 1
-    };
+    let (first_stream, streams) = pop.stream_span(first_member, count);
     Ok(Members {
         first_member,
         rows_per_member: to_u32("rows per member", rows_per_member)?,

@@ -47,12 +47,7 @@ fn members(
     }
     .check(rows)?;
     let count = rows / rows_per_member;
-    let first_stream = pop.stream_of(first_member);
-    let streams = if count == 0 {
-        0
-    } else {
-        pop.stream_of(first_member + count as u32 - 1) - first_stream + 1
-    };
+    let (first_stream, streams) = pop.stream_span(first_member, count as u32);
     Ok(Members {
         first_member,
         rows_per_member,
