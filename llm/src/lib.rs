@@ -27,6 +27,7 @@ pub mod evaluate;
 pub mod forward;
 pub mod generate;
 pub mod learner;
+pub mod llama;
 pub mod noise;
 pub mod params;
 pub mod tables;
