@@ -9,4 +9,13 @@
 //! projection plus low-rank corrections, and its updates change the weights, so an f32 copy
 //! is needed anyway.
 
+pub mod chat;
 pub mod gguf;
+pub mod tiny;
+pub mod tokenizer;
+
+#[cfg(test)]
+pub(crate) mod test_model;
+
+pub use chat::{ChatMessage, ChatTemplate};
+pub use tokenizer::LlamaTokenizer;
