@@ -19,3 +19,17 @@ pub(crate) mod test_model;
 
 pub use chat::{ChatMessage, ChatTemplate};
 pub use tokenizer::LlamaTokenizer;
+pub mod config;
+pub mod forward;
+pub mod generate;
+pub mod kv_cache;
+pub mod model;
+pub mod ops;
+pub mod weights;
+
+pub use config::LlamaConfig;
+pub use forward::Logits;
+pub use generate::{generate_greedy, Finish, Generation, GreedyOptions};
+pub use kv_cache::SeqCache;
+pub use model::{project, Llama};
+pub use weights::{LlamaWeights, Matrix, Proj};
