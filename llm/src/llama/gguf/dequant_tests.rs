@@ -79,16 +79,17 @@ fn q4_1_block_by_hand() {
 
 #[test]
 fn q4_k_block_by_hand() {
-    // d = 1, dmin = 0.5; sub-block scales 1 2 3 4 5 17 33 63 and mins 0 1 2 3 4 20 40 62,
+    // d = 1, dmin = 0.5; sub-block scales 1 2 3 4 5 17 33 63 and mins 0 1 2 3 52 36 24 14,
     // packed by hand: bytes 0–3 = scale j | (high 2 bits of scale j+4) << 6, bytes 4–7 =
     // min j | (high 2 bits of min j+4) << 6, bytes 8–11 = low 4 bits of scale j+4 | low 4
-    // bits of min j+4 << 4. (17 = 0b01_0001, 20 = 0b01_0100, 33 = 0b10_0001, 40 = 0b10_1000,
-    // 63 = 0b11_1111, 62 = 0b11_1110.)
+    // bits of min j+4 << 4. Scales 5 17 33 63 have high bits 0 1 2 3 (17 = 0b01_0001,
+    // 33 = 0b10_0001, 63 = 0b11_1111), mins 52 36 24 14 have 3 2 1 0 (52 = 0b11_0100,
+    // 36 = 0b10_0100, 24 = 0b01_1000, 14 = 0b00_1110), so mixing them up shows.
     let mut b = H_1.to_vec();
     b.extend(H_HALF);
     b.extend([
         0x01, 0x42, 0x83, 0xc4, // scales 0–3 with high bits of 4–7 (0, 1, 2, 3)
-        0x00, 0x41, 0x82, 0xc3, // mins 0–3 with high bits of 4–7 (0, 1, 2, 3)
+        0xc0, 0x81, 0x42, 0x03, // mins 0–3 with high bits of 4–7 (3, 2, 1, 0)
         0x45, 0x41, 0x81, 0xef, // low nibbles: (5, 4), (1, 4), (1, 8), (15, 14)
     ]);
     // Nibbles: byte l of each 32-byte group = (l % 16) | (15 − l % 16) << 4.
@@ -102,14 +103,14 @@ fn q4_k_block_by_hand() {
     assert_eq!(y[32], 29.5); // sub-block 1, q 15: 2·15 − 0.5·1
     assert_eq!(y[69], 14.0); // sub-block 2, q 5: 3·5 − 0.5·2
     assert_eq!(y[96], 58.5); // sub-block 3, q 15: 4·15 − 0.5·3
-    assert_eq!(y[131], 13.0); // sub-block 4, q 3: 5·3 − 0.5·4
-    assert_eq!(y[160], 245.0); // sub-block 5, q 15: 17·15 − 0.5·20
-    assert_eq!(y[207], 475.0); // sub-block 6, q 15: 33·15 − 0.5·40
-    assert_eq!(y[239], -31.0); // sub-block 7, q 0: 63·0 − 0.5·62
-    assert_eq!(y[240], 914.0); // sub-block 7, q 15: 63·15 − 0.5·62
+    assert_eq!(y[131], -11.0); // sub-block 4, q 3: 5·3 − 0.5·52
+    assert_eq!(y[160], 237.0); // sub-block 5, q 15: 17·15 − 0.5·36
+    assert_eq!(y[207], 483.0); // sub-block 6, q 15: 33·15 − 0.5·24
+    assert_eq!(y[239], -7.0); // sub-block 7, q 0: 63·0 − 0.5·14
+    assert_eq!(y[240], 938.0); // sub-block 7, q 15: 63·15 − 0.5·14
                                // And all of them.
     let scales = [1., 2., 3., 4., 5., 17., 33., 63.];
-    let mins = [0., 1., 2., 3., 4., 20., 40., 62.];
+    let mins = [0., 1., 2., 3., 52., 36., 24., 14.];
     for (n, &v) in y.iter().enumerate() {
         let (s, l) = (n / 32, n % 32);
         let q = if s % 2 == 0 { l % 16 } else { 15 - l % 16 } as f32;
