@@ -13,6 +13,10 @@
 //! backends regenerate the noise on the device and are bit-identical to it, as core's
 //! `int_conformance_suite!` (feature `testing`) checks on every backend.
 //!
+//! Pretrained transformers live in [`llama`]: GGUF model files, the byte-level BPE tokenizer
+//! they carry, and the batched Llama-family forward with per-sequence KV caches and greedy
+//! decoding (SmolLM2-135M from `scripts/fetch_smollm2.sh` is the reference model).
+//!
 //! Entry points: [`learner::EggLearner`] (the model as the root package's one training loop
 //! drives it, configured by `[model] kind = "egg_gru"` and `[task] name = "text"`, assembled
 //! into [`config::EggConfig`]), [`generate::generate`] and [`bench::bench_egg`].

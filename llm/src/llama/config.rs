@@ -68,7 +68,7 @@ impl LlamaConfig {
                 )));
             }
         }
-        if let Some(_) = g.get(&k("rope.dimension_count")) {
+        if g.get(&k("rope.dimension_count")).is_some() {
             let rot = g.get_usize(&k("rope.dimension_count"))?;
             if rot != head_dim {
                 return Err(g.error(format!(

@@ -283,6 +283,27 @@ fn load_err(w: &GgufWriter) -> String {
 }
 
 #[test]
+fn tiny_model_round_trips_through_a_file() {
+    let spec = TinySpec {
+        tied: false,
+        ..TinySpec::default()
+    };
+    let path = std::env::temp_dir().join(format!("eggroll-tiny-{}.gguf", std::process::id()));
+    tiny_gguf(&spec).write(&path).unwrap();
+    let loaded = Llama::load(&path);
+    std::fs::remove_file(&path).unwrap();
+    let (a, b) = (loaded.unwrap(), tiny_model(&spec));
+    assert_eq!(a.config, b.config);
+    assert!(!a.config.tied_embeddings);
+    assert_eq!(a.weights.head().data, b.weights.head().data);
+    assert_eq!(a.weights.layers[1].w_down, b.weights.layers[1].w_down);
+    let e = Llama::load(Path::new("/nonexistent/m.gguf"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("/nonexistent/m.gguf: "), "{e}");
+}
+
+#[test]
 fn bad_model_files_are_named() {
     let spec = TinySpec::default();
     let mut w = tiny_gguf(&spec);

@@ -100,13 +100,15 @@ fn unsupported_tokenizers_are_named() {
     );
 }
 
-fn real() -> Option<LlamaTokenizer> {
-    smollm2("tokenizer golden").map(|p| LlamaTokenizer::open(&p).unwrap())
+fn real(test: &str) -> Option<LlamaTokenizer> {
+    smollm2(test).map(|p| LlamaTokenizer::open(&p).unwrap())
 }
 
 #[test]
 fn smollm2_golden_ids() {
-    let Some(t) = real() else { return };
+    let Some(t) = real("smollm2 tokenizer golden ids") else {
+        return;
+    };
     assert_eq!(
         t.encode("The capital of France is").unwrap(),
         [504, 3575, 282, 4649, 314]
@@ -133,7 +135,9 @@ fn smollm2_golden_ids() {
 
 #[test]
 fn smollm2_chat_and_round_trip() {
-    let Some(t) = real() else { return };
+    let Some(t) = real("smollm2 chat and round trip") else {
+        return;
+    };
     let ids = t.encode_chat("What is 2+2?").unwrap();
     let text = t.decode(&ids, false).unwrap();
     assert_eq!(

@@ -16,8 +16,8 @@
 //! The file is read into memory (98 MB for SmolLM2-135M; no `unsafe` memory map) and tensors
 //! are dequantised one at a time on request ([`Gguf::tensor_f32`]).
 //!
-//! Layout: [`read`] parses, [`value`] holds metadata values, [`types`] the ggml types,
-//! [`dequant`] converts blocks to f32 and [`write`] writes files (the tiny test models and the
+//! Layout: `read.rs` parses, [`value`] holds metadata values, [`types`] the ggml types,
+//! [`dequant`] converts blocks to f32 and [`mod@write`] writes files (the tiny test models and the
 //! damaged files of the tests).
 
 pub mod dequant;
