@@ -197,3 +197,19 @@ fn duplicate_names_and_corrupt_counts() {
         "{e}"
     );
 }
+
+#[test]
+fn misaligned_offsets_are_refused() {
+    let mut w = GgufWriter::new();
+    w.add_f32("a", &[1], &[1.]).add_f32("b", &[1], &[2.]);
+    let mut bytes = w.to_bytes().unwrap();
+    // Header 24 bytes; each entry: name length 8, name 1, n_dims 4, one dim 8, type 4, offset 8.
+    let b_offset_at = 24 + 33 + 8 + 1 + 4 + 8 + 4;
+    assert_eq!(&bytes[b_offset_at..b_offset_at + 8], &32u64.to_le_bytes());
+    bytes[b_offset_at] = 4;
+    let e = error_of(bytes);
+    assert!(
+        e.contains("tensor `b` starts at data offset 4, not a multiple of the alignment 32"),
+        "{e}"
+    );
+}
