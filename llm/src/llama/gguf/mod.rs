@@ -7,8 +7,8 @@
 //! crate depending on `candle-core` 0.11.1 with default features off compiled 131 crates in
 //! 15 min 16 s of wall time (6 min 44 s of CPU) for `cargo build --release`, leaving 369 MB
 //! of target. This reader adds no crate (`half` was already in the workspace's lock file;
-//! the tokenizer's `tokenizers` adds 23 of its own either way) and is about 900 lines with
-//! its tests. We only need the tensor table and dequantisation to f32 (candle's
+//! the tokenizer's `tokenizers` adds 23 of its own either way) and is about 1,150 lines (and
+//! 400 of tests). We only need the tensor table and dequantisation to f32 (candle's
 //! `QTensor::dequantize` goes through its `Tensor` and `Device` types, which we would convert
 //! straight back), and our errors must name the file and tensor at fault. The format is small
 //! and stable, and every block type is checked here against hand-computed blocks.
