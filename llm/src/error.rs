@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-/// Everything that can go wrong while building, training or sampling an integer language model.
+/// Everything that can go wrong while building, loading, training or sampling a language model.
 #[derive(Debug, Error)]
 pub enum LlmError {
     /// A configuration value is out of range or inconsistent.
@@ -46,6 +46,22 @@ pub enum LlmError {
         /// Its error message.
         why: String,
     },
+    /// A model file (GGUF, safetensors) is damaged, unsupported or disagrees with itself.
+    #[error("model file {path}: {why}")]
+    ModelFile {
+        /// The file at fault.
+        path: String,
+        /// What is wrong with it, naming the tensor or metadata key where there is one.
+        why: String,
+    },
+    /// A tokenizer cannot be built from a model file, or cannot encode or decode.
+    #[error("tokenizer of {path}: {why}")]
+    Tokenizer {
+        /// The model file the tokenizer comes from.
+        path: String,
+        /// What went wrong.
+        why: String,
+    },
     /// An error from `eggroll-core` (checkpoint parsing, atomic writes, the integer kernels).
     #[error(transparent)]
     Core(#[from] eggroll_core::CoreError),
@@ -63,6 +79,22 @@ impl LlmError {
     /// Shorthand for [`LlmError::Checkpoint`].
     pub fn checkpoint(path: &std::path::Path, why: impl Into<String>) -> Self {
         LlmError::Checkpoint {
+            path: path.display().to_string(),
+            why: why.into(),
+        }
+    }
+
+    /// Shorthand for [`LlmError::ModelFile`].
+    pub fn model_file(path: &std::path::Path, why: impl Into<String>) -> Self {
+        LlmError::ModelFile {
+            path: path.display().to_string(),
+            why: why.into(),
+        }
+    }
+
+    /// Shorthand for [`LlmError::Tokenizer`].
+    pub fn tokenizer(path: &std::path::Path, why: impl Into<String>) -> Self {
+        LlmError::Tokenizer {
             path: path.display().to_string(),
             why: why.into(),
         }

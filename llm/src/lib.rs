@@ -10,6 +10,10 @@
 //! (`eggroll-shaders`) and cubecl (`eggroll-cubecl`) backends regenerate the noise on the device
 //! and are bit-identical to it, as core's `int_conformance_suite!` (feature `testing`) checks.
 //!
+//! [`llama`]: pretrained transformers: GGUF model files, the byte-level BPE tokenizer they
+//! carry, and the batched Llama-family forward with per-sequence KV caches and greedy decoding
+//! (SmolLM2-135M from `scripts/fetch_smollm2.sh` is the reference model).
+//!
 //! Entry points: [`EggLearner`] (the model as the root package's one training loop drives it,
 //! configured by `[model] kind = "egg_gru"` and `[task] name = "text"`, assembled into
 //! [`EggConfig`]), [`egg::generate::generate`] and [`egg::bench::bench_egg`].
@@ -17,6 +21,7 @@
 
 pub mod egg;
 pub mod error;
+pub mod llama;
 
 pub use egg::config::{EggConfig, EggModelConfig, TextTaskConfig};
 pub use egg::learner::EggLearner;

@@ -1,0 +1,218 @@
+//! The batched forward pass: any number of sequences, each with its own KV cache and its own
+//! number of new tokens (a prompt to prefill, one token to decode, or none), in one pass.
+//!
+//! The new tokens of all sequences are stacked into one matrix of rows, so each projection
+//! is one GEMM over the whole batch ([`super::model::project`]); the row-wise operations
+//! (norms, rotary embeddings at each row's own position, SwiGLU) run per row, and attention
+//! runs per row over that row's own sequence's cache up to its position. No sequence is
+//! padded to another's length and no row attends outside its sequence.
+
+use super::kv_cache::SeqCache;
+use super::model::{project, Llama};
+use super::ops::{apply_rope, attend, rms_norm, rope_table, swiglu};
+use crate::error::{LlmError, Result};
+use rayon::prelude::*;
+
+/// Which rows' logits a forward returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Logits {
+    /// The last new row of each sequence (what decoding needs).
+    Last,
+    /// Every new row.
+    All,
+}
+
+/// Rows of this many elements or more are processed on rayon's threads.
+const PARALLEL_ELEMS: usize = 1 << 14;
+
+impl Llama {
+    /// Run `tokens[s]` through the model after what `caches[s]` already holds, appending their
+    /// keys and values to it. Returns per sequence the logits (`vocab` floats per row) of its
+    /// last new row ([`Logits::Last`]; empty for a sequence with no new tokens) or of every new
+    /// row ([`Logits::All`]).
+    pub fn forward(
+        &self,
+        caches: &mut [SeqCache],
+        tokens: &[&[u32]],
+        which: Logits,
+    ) -> Result<Vec<Vec<f32>>> {
+        let cfg = &self.config;
+        if caches.len() != tokens.len() {
+            return Err(LlmError::config(
+                "forward",
+                format!("{} caches for {} sequences", caches.len(), tokens.len()),
+            ));
+        }
+        // (sequence, position) of every new row, sequence by sequence.
+        let mut rows = Vec::new();
+        for (s, (c, t)) in caches.iter().zip(tokens).enumerate() {
+            if c.n_layers() != cfg.n_layers {
+                return Err(LlmError::config(
+                    "forward",
+                    format!(
+                        "the cache of sequence {s} has {} layers, the model {}",
+                        c.n_layers(),
+                        cfg.n_layers
+                    ),
+                ));
+            }
+            if let Some(&bad) = t.iter().find(|&&id| id as usize >= cfg.vocab_size) {
+                return Err(LlmError::config(
+                    "forward",
+                    format!(
+                        "token id {bad} of sequence {s} is outside the vocabulary of {}",
+                        cfg.vocab_size
+                    ),
+                ));
+            }
+            if c.len() + t.len() > cfg.context_len {
+                return Err(LlmError::config(
+                    "forward",
+                    format!(
+                        "sequence {s} would reach {} positions, beyond the model's context of {}",
+                        c.len() + t.len(),
+                        cfg.context_len
+                    ),
+                ));
+            }
+            rows.extend((0..t.len()).map(|j| (s, c.len() + j)));
+        }
+        let n = rows.len();
+        let (d, hd) = (cfg.d_model, cfg.head_dim);
+        let (q_dim, kv_dim) = (cfg.q_dim(), cfg.kv_dim());
+        let w = &self.weights;
+
+        let mut x = Vec::with_capacity(n * d);
+        for &id in tokens.iter().flat_map(|t| t.iter()) {
+            let id = id as usize;
+            x.extend_from_slice(&w.embed.data[id * d..(id + 1) * d]);
+        }
+        let ropes: Vec<Vec<(f32, f32)>> = rows
+            .iter()
+            .map(|&(_, p)| rope_table(p, hd, cfg.rope_base))
+            .collect();
+        let mut h = vec![0.0f32; n * d];
+        for (l, lw) in w.layers.iter().enumerate() {
+            norm_rows(&x, &lw.attn_norm, cfg.rms_eps, d, &mut h);
+            let mut q = project(&h, n, &lw.wq)?;
+            let mut k = project(&h, n, &lw.wk)?;
+            let v = project(&h, n, &lw.wv)?;
+            rows_mut(&mut q, q_dim, |r, row| apply_rope(row, hd, &ropes[r]));
+            rows_mut(&mut k, kv_dim, |r, row| apply_rope(row, hd, &ropes[r]));
+            let mut r0 = 0;
+            for (c, t) in caches.iter_mut().zip(tokens) {
+                let r1 = r0 + t.len();
+                c.append(
+                    l,
+                    &k[r0 * kv_dim..r1 * kv_dim],
+                    &v[r0 * kv_dim..r1 * kv_dim],
+                );
+                r0 = r1;
+            }
+            let mut att = vec![0.0f32; n * q_dim];
+            let caches_ro: &[SeqCache] = caches;
+            let attend_row = |(r, out): (usize, &mut [f32]), scores: &mut Vec<f32>| {
+                let (s, pos) = rows[r];
+                let (keys, values) = caches_ro[s].layer(l);
+                let qr = &q[r * q_dim..(r + 1) * q_dim];
+                attend(
+                    qr,
+                    keys,
+                    values,
+                    pos,
+                    cfg.n_heads,
+                    cfg.n_kv_heads,
+                    hd,
+                    scores,
+                    out,
+                );
+            };
+            if n * q_dim >= PARALLEL_ELEMS {
+                att.par_chunks_mut(q_dim)
+                    .enumerate()
+                    .for_each_with(Vec::new(), |sc, item| attend_row(item, sc));
+            } else {
+                let mut sc = Vec::new();
+                att.chunks_mut(q_dim)
+                    .enumerate()
+                    .for_each(|item| attend_row(item, &mut sc));
+            }
+            add(&mut x, &project(&att, n, &lw.wo)?);
+            norm_rows(&x, &lw.ffn_norm, cfg.rms_eps, d, &mut h);
+            let mut gate = project(&h, n, &lw.w_gate)?;
+            let up = project(&h, n, &lw.w_up)?;
+            swiglu(&mut gate, &up);
+            add(&mut x, &project(&gate, n, &lw.w_down)?);
+        }
+        for (c, t) in caches.iter_mut().zip(tokens) {
+            c.advance(t.len());
+        }
+
+        // Rows whose logits are wanted, and which sequence each belongs to.
+        let picked: Vec<usize> = match which {
+            Logits::All => (0..n).collect(),
+            Logits::Last => {
+                let mut v = Vec::new();
+                let mut r = 0;
+                for t in tokens {
+                    r += t.len();
+                    if !t.is_empty() {
+                        v.push(r - 1);
+                    }
+                }
+                v
+            }
+        };
+        let mut hp = vec![0.0f32; picked.len() * d];
+        for (dst, &r) in hp.chunks_exact_mut(d).zip(&picked) {
+            rms_norm(&x[r * d..(r + 1) * d], &w.out_norm, cfg.rms_eps, dst);
+        }
+        let logits = project(&hp, picked.len(), w.head())?;
+        let vocab = cfg.vocab_size;
+        let mut out = Vec::with_capacity(tokens.len());
+        let mut next = 0;
+        for t in tokens {
+            let take = match which {
+                Logits::All => t.len(),
+                Logits::Last => usize::from(!t.is_empty()),
+            };
+            out.push(logits[next * vocab..(next + take) * vocab].to_vec());
+            next += take;
+        }
+        Ok(out)
+    }
+}
+
+/// RMSNorm of every `d`-row of `x` into `y`.
+fn norm_rows(x: &[f32], w: &[f32], eps: f32, d: usize, y: &mut [f32]) {
+    let f = |(xr, yr): (&[f32], &mut [f32])| rms_norm(xr, w, eps, yr);
+    if x.len() >= PARALLEL_ELEMS {
+        x.par_chunks(d).zip(y.par_chunks_mut(d)).for_each(f);
+    } else {
+        x.chunks(d).zip(y.chunks_mut(d)).for_each(f);
+    }
+}
+
+/// `f(row index, row)` on every `width`-row of `m`.
+fn rows_mut(m: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    if m.len() >= PARALLEL_ELEMS {
+        m.par_chunks_mut(width)
+            .enumerate()
+            .for_each(|(r, row)| f(r, row));
+    } else {
+        m.chunks_mut(width)
+            .enumerate()
+            .for_each(|(r, row)| f(r, row));
+    }
+}
+
+/// `x += y`.
+fn add(x: &mut [f32], y: &[f32]) {
+    for (a, b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+#[cfg(test)]
+#[path = "forward_tests.rs"]
+mod tests;

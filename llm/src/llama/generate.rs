@@ -1,0 +1,107 @@
+//! Greedy decoding of a batch of prompts: one prefill of every prompt together, then one
+//! batched forward per new token over the sequences still running, each stopping at a stop
+//! token (EOS) or after `max_new_tokens`.
+
+use super::forward::Logits;
+use super::model::Llama;
+use crate::error::{LlmError, Result};
+
+/// When greedy decoding stops.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GreedyOptions {
+    /// Most tokens generated per sequence.
+    pub max_new_tokens: usize,
+    /// Tokens that end a sequence (usually the tokenizer's EOS); not included in the output.
+    pub stop_tokens: Vec<u32>,
+}
+
+/// Why a sequence stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finish {
+    /// It produced this stop token.
+    Stop(u32),
+    /// It reached `max_new_tokens`.
+    Length,
+}
+
+/// One sequence's generated tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Generation {
+    /// New tokens (without the stop token).
+    pub tokens: Vec<u32>,
+    /// Why it ended.
+    pub finish: Finish,
+}
+
+/// The id of the largest logit (the first of equal ones); an error names the sequence when
+/// a logit is not finite.
+pub fn argmax(logits: &[f32], seq: usize) -> Result<u32> {
+    let mut best = 0;
+    for (i, &v) in logits.iter().enumerate() {
+        if !v.is_finite() {
+            return Err(LlmError::config(
+                "generate",
+                format!(
+                    "logit {i} of sequence {seq} is {v}: the model's weights or inputs are broken"
+                ),
+            ));
+        }
+        if v > logits[best] {
+            best = i;
+        }
+    }
+    Ok(best as u32)
+}
+
+/// Greedy continuations of every prompt, decoded together.
+pub fn generate_greedy(
+    model: &Llama,
+    prompts: &[Vec<u32>],
+    opts: &GreedyOptions,
+) -> Result<Vec<Generation>> {
+    if let Some(i) = prompts.iter().position(|p| p.is_empty()) {
+        return Err(LlmError::config(
+            "generate",
+            format!("prompt {i} is empty: there is no token to continue from"),
+        ));
+    }
+    let mut caches: Vec<_> = prompts.iter().map(|_| model.new_cache()).collect();
+    let mut out: Vec<Generation> = prompts
+        .iter()
+        .map(|_| Generation {
+            tokens: Vec::new(),
+            finish: Finish::Length,
+        })
+        .collect();
+    let mut running = vec![opts.max_new_tokens > 0; prompts.len()];
+    if opts.max_new_tokens == 0 {
+        return Ok(out);
+    }
+    let inputs: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
+    let mut logits = model.forward(&mut caches, &inputs, Logits::Last)?;
+    loop {
+        let mut next: Vec<Vec<u32>> = vec![Vec::new(); prompts.len()];
+        for s in 0..prompts.len() {
+            if !running[s] {
+                continue;
+            }
+            let t = argmax(&logits[s], s)?;
+            if opts.stop_tokens.contains(&t) {
+                out[s].finish = Finish::Stop(t);
+                running[s] = false;
+                continue;
+            }
+            out[s].tokens.push(t);
+            if out[s].tokens.len() >= opts.max_new_tokens {
+                running[s] = false;
+            } else {
+                next[s].push(t);
+            }
+        }
+        if !running.iter().any(|&r| r) {
+            return Ok(out);
+        }
+        let inputs: Vec<&[u32]> = next.iter().map(Vec::as_slice).collect();
+        logits = model.forward(&mut caches, &inputs, Logits::Last)?;
+    }
+}

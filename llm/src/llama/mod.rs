@@ -1,0 +1,35 @@
+//! Pretrained Llama-family language models: GGUF model files ([`gguf`]), the byte-level BPE
+//! tokenizer they carry ([`tokenizer`]), the model configuration ([`config`]) and weights
+//! ([`weights`]), and the batched forward pass with a per-sequence KV cache ([`forward`],
+//! [`kv_cache`], [`ops`]) with greedy decoding ([`generate`]). [`tiny`] builds small random
+//! models for tests and benchmarks.
+//!
+//! Every quantised type is dequantised to f32 when the model loads (SmolLM2-135M: 98 MB of
+//! Q4_1/Q8_0 become 538 MB of f32): the ES population forward is one shared f32 GEMM per
+//! projection plus low-rank corrections, and its updates change the weights, so an f32 copy
+//! is needed anyway.
+
+pub mod chat;
+pub mod gguf;
+pub mod tiny;
+pub mod tokenizer;
+
+#[cfg(test)]
+pub(crate) mod test_model;
+
+pub use chat::{ChatMessage, ChatTemplate};
+pub use tokenizer::LlamaTokenizer;
+pub mod config;
+pub mod forward;
+pub mod generate;
+pub mod kv_cache;
+pub mod model;
+pub mod ops;
+pub mod weights;
+
+pub use config::LlamaConfig;
+pub use forward::Logits;
+pub use generate::{generate_greedy, Finish, Generation, GreedyOptions};
+pub use kv_cache::SeqCache;
+pub use model::{project, Llama};
+pub use weights::{LlamaWeights, Matrix, Proj};

@@ -1,0 +1,168 @@
+//! The transformer operations the float `Backend` does not have, as CPU references: RMSNorm,
+//! rotary embeddings (llama.cpp's adjacent-pair layout), SwiGLU's gate and causal
+//! grouped-query attention over a sequence's cache. Each works on one row (or one head) so
+//! rows can be spread over threads without changing any result.
+
+/// `y = x / √(mean(x²) + eps) · w` for one row.
+pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, y: &mut [f32]) {
+    let ms = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
+    let r = 1.0 / (ms + eps).sqrt();
+    for ((y, &x), &w) in y.iter_mut().zip(x).zip(w) {
+        *y = x * r * w;
+    }
+}
+
+/// Cosines and sines of the rotary angles `pos · base^(−2i/head_dim)`, `i < head_dim / 2`,
+/// computed in f64 and rounded once.
+pub fn rope_table(pos: usize, head_dim: usize, base: f32) -> Vec<(f32, f32)> {
+    let half = head_dim / 2;
+    (0..half)
+        .map(|i| {
+            let inv_freq = f64::from(base).powf(-2.0 * i as f64 / head_dim as f64);
+            let a = pos as f64 * inv_freq;
+            (a.cos() as f32, a.sin() as f32)
+        })
+        .collect()
+}
+
+/// Rotate every head of one row in place: elements `(2i, 2i+1)` of each head turn by angle
+/// `i` of `table` (GGUF/llama.cpp order; Hugging Face pairs `i` with `i + head_dim/2`).
+pub fn apply_rope(row: &mut [f32], head_dim: usize, table: &[(f32, f32)]) {
+    for head in row.chunks_exact_mut(head_dim) {
+        for (pair, &(c, s)) in head.chunks_exact_mut(2).zip(table) {
+            let (x0, x1) = (pair[0], pair[1]);
+            pair[0] = x0 * c - x1 * s;
+            pair[1] = x0 * s + x1 * c;
+        }
+    }
+}
+
+/// SwiGLU's gate in place: `gate ← silu(gate) · up`.
+pub fn swiglu(gate: &mut [f32], up: &[f32]) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        *g = *g / (1.0 + (-*g).exp()) * u;
+    }
+}
+
+/// Causal attention of one query row at position `pos` over a sequence's cached keys and
+/// values (`keys`, `values`: positions × `n_kv_heads·head_dim`, at least `pos + 1` of them).
+/// Query head `h` reads key/value head `h / (n_heads / n_kv_heads)`. `scores` is scratch.
+#[allow(clippy::too_many_arguments)]
+pub fn attend(
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    pos: usize,
+    n_heads: usize,
+    n_kv_heads: usize,
+    head_dim: usize,
+    scores: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    let kv_dim = n_kv_heads * head_dim;
+    let group = n_heads / n_kv_heads;
+    let scale = 1.0 / (head_dim as f32).sqrt();
+    for h in 0..n_heads {
+        let qh = &q[h * head_dim..(h + 1) * head_dim];
+        let off = (h / group) * head_dim;
+        scores.clear();
+        scores.extend((0..=pos).map(|j| {
+            let k = &keys[j * kv_dim + off..j * kv_dim + off + head_dim];
+            qh.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale
+        }));
+        let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0;
+        for s in scores.iter_mut() {
+            *s = (*s - max).exp();
+            sum += *s;
+        }
+        let o = &mut out[h * head_dim..(h + 1) * head_dim];
+        o.fill(0.0);
+        for (j, &w) in scores.iter().enumerate() {
+            let v = &values[j * kv_dim + off..j * kv_dim + off + head_dim];
+            let w = w / sum;
+            for (o, &v) in o.iter_mut().zip(v) {
+                *o += w * v;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rms_norm_by_hand() {
+        // mean(x²) = (9 + 16) / 2 = 12.5; 1/√12.5 = 0.2828427.
+        let mut y = [0.0; 2];
+        rms_norm(&[3.0, -4.0], &[1.0, 2.0], 0.0, &mut y);
+        assert!(
+            (y[0] - 0.848_528).abs() < 1e-6 && (y[1] + 2.262_742).abs() < 1e-6,
+            "{y:?}"
+        );
+    }
+
+    #[test]
+    fn rope_turns_adjacent_pairs() {
+        // head_dim 4: pair 0 turns by pos·1, pair 1 by pos·base^(−1/2) = pos/100 at base 10⁴.
+        let t = rope_table(2, 4, 10_000.0);
+        let mut row = [1.0, 0.0, 0.0, 1.0];
+        apply_rope(&mut row, 4, &t);
+        let (a, b) = (2.0f32, 0.02f32);
+        let want = [a.cos(), a.sin(), -b.sin(), b.cos()];
+        for (x, w) in row.iter().zip(want) {
+            assert!((x - w).abs() < 1e-6, "{row:?} vs {want:?}");
+        }
+        let mut same = [0.3, -0.7, 1.1, 2.0];
+        apply_rope(&mut same, 4, &rope_table(0, 4, 10_000.0));
+        assert_eq!(same, [0.3, -0.7, 1.1, 2.0], "position 0 is the identity");
+    }
+
+    #[test]
+    fn attention_groups_heads_and_is_causal() {
+        // 2 query heads sharing 1 kv head of width 1; keys 0 and 1 at positions 0, 1.
+        let keys = [0.0, 1.0, 100.0];
+        let values = [1.0, 3.0, -50.0];
+        let mut out = [0.0; 2];
+        attend(
+            &[0.0, 2.0],
+            &keys,
+            &values,
+            1,
+            2,
+            1,
+            1,
+            &mut Vec::new(),
+            &mut out,
+        );
+        // Head 0: equal scores → mean 2. Head 1: scores 0, 2 → weights 1/(1+e²), e²/(1+e²).
+        let e2 = 2.0f32.exp();
+        assert!((out[0] - 2.0).abs() < 1e-6);
+        assert!(
+            (out[1] - (1.0 + 3.0 * e2) / (1.0 + e2)).abs() < 1e-5,
+            "{out:?}"
+        );
+        // Position 0 sees only key 0 (the third key, at position 2, never).
+        attend(
+            &[5.0, 5.0],
+            &keys,
+            &values,
+            0,
+            2,
+            1,
+            1,
+            &mut Vec::new(),
+            &mut out,
+        );
+        assert_eq!(out, [1.0, 1.0]);
+    }
+
+    #[test]
+    fn swiglu_by_hand() {
+        let mut g = [0.0, 1.0];
+        swiglu(&mut g, &[5.0, 2.0]);
+        assert_eq!(g[0], 0.0);
+        assert!((g[1] - 2.0 / (1.0 + (-1.0f32).exp())).abs() < 1e-6);
+    }
+}
