@@ -330,6 +330,12 @@ fn egg_is_identical_for_any_rank_count_and_resumes_on_another() {
             egg_state(&dir.join(&run)) == want,
             "{ranks} ranks: the EGG run differs from the one without MPI"
         );
+        // The whole file, metadata included, is the same bytes.
+        let bytes = |r: &str| std::fs::read(latest_checkpoint(&dir.join(r))).unwrap();
+        assert!(
+            bytes(&run) == bytes("plain"),
+            "{ranks} ranks: checkpoint bytes differ"
+        );
     }
     // Stopped on 2 ranks, resumed on 3: every member's hidden state was gathered.
     train_ok(&dir, 2, &args("split", &["--stop-after", "2"]), "egg-first");

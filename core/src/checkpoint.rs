@@ -14,6 +14,54 @@ pub const FORMAT_KEY: &str = "eggroll.format";
 pub const FORMAT_VERSION: &str = "2";
 /// The previous format version (no checksum), still readable.
 const FORMAT_VERSION_UNCHECKED: &str = "1";
+/// `bytes` with the safetensors header's JSON objects in sorted key order. safetensors writes
+/// its metadata map in hash order, which differs between processes, so without this the same
+/// checkpoint would be other bytes in every run (`cmp` of two runs' files would fail). The
+/// sorted header has the same length (the same keys and values), so offsets do not move; if
+/// anything is unexpected the bytes are returned unchanged.
+fn canonical_header(bytes: Vec<u8>) -> Vec<u8> {
+    let Some(len) = bytes.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) else {
+        return bytes;
+    };
+    let n = u64::from_le_bytes(len) as usize;
+    let Some(header) = bytes.get(8..8 + n) else {
+        return bytes;
+    };
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(header) else {
+        return bytes;
+    };
+    // Serialise a BTreeMap explicitly: a `Value`'s own key order depends on serde_json's
+    // features, which other crates in a build may change.
+    fn write(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Object(m) => {
+                let ordered: BTreeMap<&String, &serde_json::Value> = m.iter().collect();
+                out.push('{');
+                for (i, (k, v)) in ordered.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(v, out);
+                }
+                out.push('}');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut text = String::with_capacity(n);
+    write(&value, &mut text);
+    if text.len() > n || text.len() != header.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1)
+    {
+        return bytes;
+    }
+    let mut out = bytes;
+    out[8..8 + n].fill(b' ');
+    out[8..8 + text.len()].copy_from_slice(text.as_bytes());
+    out
+}
+
 /// Metadata key of the checksum over every tensor and every other metadata entry.
 pub const CHECKSUM_KEY: &str = "eggroll.checksum";
 
@@ -124,6 +172,7 @@ impl Checkpoint {
         meta.insert(FORMAT_KEY.into(), FORMAT_VERSION.into());
         meta.insert(CHECKSUM_KEY.into(), checksum(&self.tensors, &self.metadata));
         safetensors::serialize(views, &Some(meta))
+            .map(canonical_header)
             .map_err(|e| CoreError::invalid("checkpoint", e.to_string()))
     }
 
@@ -264,6 +313,25 @@ mod tests {
             "{err}"
         );
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn the_same_checkpoint_is_the_same_bytes() {
+        let mut c = Checkpoint::default();
+        c.insert("w", vec![2], vec![1.0, 2.0]);
+        for k in 0..20 {
+            c.metadata.insert(format!("key{k}"), format!("value {k}"));
+        }
+        let first = c.to_bytes().unwrap();
+        for _ in 0..10 {
+            assert_eq!(c.to_bytes().unwrap(), first);
+        }
+        let back = Checkpoint::from_bytes(&first, Path::new("x")).unwrap();
+        assert!(c
+            .metadata
+            .iter()
+            .all(|(k, v)| back.metadata.get(k) == Some(v)));
+        assert_eq!(back.tensors, c.tensors);
     }
 
     #[test]
