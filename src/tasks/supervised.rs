@@ -3,7 +3,6 @@
 
 use super::Task;
 use crate::error::{Error, Result};
-use eggroll_core::mlp::Mlp;
 use eggroll_core::noise::StreamKey;
 use eggroll_core::population::{Population, RowOwners};
 use eggroll_core::{Backend, Model};
@@ -97,7 +96,7 @@ fn row_losses(out: &[f32], width: usize, y: &Loss, idx: &[usize]) -> Vec<(f64, b
         .collect()
 }
 
-impl<B: Backend> Task<B, Mlp<B>> for Supervised {
+impl<B: Backend, M: Model<B>> Task<B, M> for Supervised {
     type Error = Error;
 
     fn input_dim(&self) -> usize {
@@ -111,7 +110,7 @@ impl<B: Backend> Task<B, Mlp<B>> for Supervised {
     fn fitness(
         &self,
         backend: &B,
-        model: &Mlp<B>,
+        model: &M,
         pop: &Population,
         members: Range<u32>,
         generation: u64,
@@ -150,7 +149,7 @@ impl<B: Backend> Task<B, Mlp<B>> for Supervised {
         }
     }
 
-    fn evaluate(&self, backend: &B, model: &Mlp<B>) -> Result<Vec<(&'static str, f64)>> {
+    fn evaluate(&self, backend: &B, model: &M) -> Result<Vec<(&'static str, f64)>> {
         let rows = self.test_x.len() / self.input;
         let xb = backend.upload(&self.test_x)?;
         let out = backend.download(&model.forward(backend, &xb, rows, RowOwners::Plain)?)?;

@@ -18,10 +18,9 @@ pub use rollout::{play_episode, EpisodeTrace};
 
 use super::Task;
 use crate::error::{Error, Result};
-use eggroll_core::mlp::Mlp;
 use eggroll_core::population::Population;
 use eggroll_core::vec_env::Space;
-use eggroll_core::Backend;
+use eggroll_core::{Backend, Model};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -113,10 +112,10 @@ impl RlTask {
 
     /// Mean and standard deviation of the unperturbed policy's return over `episodes`
     /// episodes with fixed evaluation seeds.
-    pub fn evaluate_returns<B: Backend>(
+    pub fn evaluate_returns<B: Backend, M: Model<B> + ?Sized>(
         &self,
         backend: &B,
-        model: &Mlp<B>,
+        model: &M,
         episodes: usize,
     ) -> Result<(f64, f64)> {
         let returns = rollout::evaluate(self, backend, model, episodes)?;
@@ -127,7 +126,7 @@ impl RlTask {
     }
 }
 
-impl<B: Backend> Task<B, Mlp<B>> for RlTask {
+impl<B: Backend, M: Model<B> + Sync> Task<B, M> for RlTask {
     type Error = Error;
 
     fn input_dim(&self) -> usize {
@@ -141,7 +140,7 @@ impl<B: Backend> Task<B, Mlp<B>> for RlTask {
     fn fitness(
         &self,
         backend: &B,
-        model: &Mlp<B>,
+        model: &M,
         pop: &Population,
         members: Range<u32>,
         generation: u64,
@@ -172,14 +171,14 @@ impl<B: Backend> Task<B, Mlp<B>> for RlTask {
         vec!["eval_return", "eval_return_std"]
     }
 
-    fn evaluate(&self, backend: &B, model: &Mlp<B>) -> Result<Vec<(&'static str, f64)>> {
+    fn evaluate(&self, backend: &B, model: &M) -> Result<Vec<(&'static str, f64)>> {
         let (mean, std) = self.evaluate_returns(backend, model, self.cfg.eval_episodes)?;
         Ok(vec![("eval_return", mean), ("eval_return_std", std)])
     }
 
     /// With `obs_norm`, update the statistics from one unperturbed episode per generation,
     /// played identically on every process (so ranks and threads never disagree).
-    fn after_generation(&self, backend: &B, model: &Mlp<B>, generation: u64) -> Result<()> {
+    fn after_generation(&self, backend: &B, model: &M, generation: u64) -> Result<()> {
         if !self.cfg.obs_norm {
             return Ok(());
         }

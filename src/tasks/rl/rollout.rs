@@ -2,7 +2,6 @@
 
 use super::{Batching, RlTask};
 use crate::error::Result;
-use eggroll_core::mlp::Mlp;
 use eggroll_core::noise::StreamKey;
 use eggroll_core::population::{Population, RowOwners};
 use eggroll_core::vec_env::VecEnv;
@@ -55,10 +54,10 @@ impl Class {
 /// Rows are ordered by member, then episode. Antithetic partners are put in two classes (the
 /// `+` and the `−` members) whose environment batches are reset with the same seeds, so both
 /// partners start every episode from the same state.
-pub fn population_returns<B: Backend>(
+pub fn population_returns<B: Backend, M: Model<B> + ?Sized>(
     task: &RlTask,
     backend: &B,
-    model: &Mlp<B>,
+    model: &M,
     pop: &Population,
     members: Range<u32>,
     generation: u64,
@@ -183,10 +182,10 @@ pub fn population_returns<B: Backend>(
 }
 
 /// Returns of `episodes` episodes of the unperturbed policy from fixed evaluation seeds.
-pub fn evaluate<B: Backend>(
+pub fn evaluate<B: Backend, M: Model<B> + ?Sized>(
     task: &RlTask,
     backend: &B,
-    model: &Mlp<B>,
+    model: &M,
     episodes: usize,
 ) -> Result<Vec<f64>> {
     let mut cl = Class::new(task, episodes, generation_seed(0xe7a1, 0xe7a1, 0))?;
@@ -242,10 +241,10 @@ pub struct EpisodeTrace {
 }
 
 /// Play one episode of the unperturbed policy from evaluation seed `seed`.
-pub fn play_episode<B: Backend>(
+pub fn play_episode<B: Backend, M: Model<B> + ?Sized>(
     task: &RlTask,
     backend: &B,
-    model: &Mlp<B>,
+    model: &M,
     seed: u64,
 ) -> Result<EpisodeTrace> {
     let mut cl = Class::new(task, 1, seed)?;
