@@ -246,10 +246,12 @@ impl RunConfig {
         for ov in overrides {
             apply_override(&mut value, ov)?;
         }
-        // `[task]` without a name means the default task, `[model]` without a kind the MLP.
+        // `[task]` without a name means the default task, `[model]` without a kind the MLP,
+        // `[optimizer]` without a name Adam (so `--set optimizer.weight_decay=…` alone works).
         for (section, key, default) in [
             ("task", "name", TaskConfig::default().name()),
             ("model", "kind", ModelSection::default().kind()),
+            ("optimizer", "name", "adam"),
         ] {
             if let Some(t) = value.get_mut(section).and_then(toml::Value::as_table_mut) {
                 t.entry(key)
@@ -298,6 +300,23 @@ impl RunConfig {
                 self.es.strategy,
                 known.join(", ")
             ));
+        }
+        // Validated in the type they are used in: σ and the learning rate reach the noise and
+        // the update as f32, where 1e39 is infinite.
+        let f32_range = [
+            ("es.sigma", Some(self.es.sigma)),
+            ("es.sigma_end", self.es.sigma_end),
+            ("lr.value", Some(self.lr.value)),
+            ("lr.end", self.lr.end),
+        ];
+        for (key, v) in f32_range {
+            if let Some(v) = v {
+                if v.is_finite() && !(v as f32).is_finite() {
+                    return Err(format!(
+                        "{key}: {v} is beyond the range of f32 (about 3.4e38), the type the noise and the update compute in"
+                    ));
+                }
+            }
         }
         self.es
             .validate(self.generations)
@@ -476,6 +495,8 @@ mod tests {
             ("[es]\nsigma = -0.1", "sigma"),
             ("[lr]\nvalue = 0", "lr"),
             ("generations = 0", "generations"),
+            ("[lr]\nvalue = 1e39", "lr.value"),
+            ("[es]\nsigma = 1e39", "es.sigma"),
         ];
         for (text, key) in cases {
             let err = RunConfig::from_toml(text, "cfg.toml", &[])

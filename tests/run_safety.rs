@@ -52,8 +52,14 @@ fn bits(path: &Path) -> Vec<(String, Vec<u32>)> {
 
 #[test]
 fn a_non_finite_update_stops_before_any_checkpoint_is_overwritten() {
-    // 1e39 is a finite f64 but infinite as the f32 the update uses.
-    let cfg = config(&["lr.value=1e39"]);
+    // 1e39 is a finite f64 but infinite as the f32 the update uses: refused by key.
+    let err = RunConfig::from_toml("", "c.toml", &["lr.value=1e39".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("lr.value") && err.contains("f32"), "{err}");
+    // Weight decay of 1e38 at lr 100 is finite in every setting but multiplies a weight of
+    // 0.1 to 1e39 in the update: the update is refused before any checkpoint holds it.
+    let cfg = config(&["optimizer.weight_decay=1e38", "lr.value=100"]);
     let dir = Scratch::new("safety", "inf-lr");
     let err = try_run(&cfg, &dir, false, None).unwrap_err().to_string();
     assert!(
