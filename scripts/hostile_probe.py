@@ -188,7 +188,7 @@ def probe_issue_commands(tmp):
     open(small, "w").write("abc " * 40)
     cases = [
         (["train", dig, "--out", "d1", "--set", "lr.value=1e39", "--set", "run.checkpoint_every=1"], ["lr.value"]),
-        (["train", dig, "--out", "d1b", "--set", "lr.value=3e38", "--set", "optimizer.name=\"sgd\"", "--set", "run.checkpoint_every=1"], ["non-finite"]),
+        (["train", dig, "--out", "d1b", "--set", "lr.value=100", "--set", "optimizer.weight_decay=1e38", "--set", "run.checkpoint_every=1"], ["non-finite"]),
         (["train", dig, "--out", "d1c", "--set", "es.sigma=1e39"], ["es.sigma"]),
         (["train", os.path.join(EX, "regression.toml"), "--out", "d2", "--set", "es.population=1000000000"], ["es.population"]),
         (["bench", "lowrank", "--hidden", "1000000"], ["--hidden", "hidden"]),

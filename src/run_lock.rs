@@ -50,20 +50,31 @@ impl RunLock {
         }
         let path = dir.join(LOCK_FILE);
         let me = format!("{} {}\n", std::process::id(), host());
+        // The lock appears with its content in one step: written to a file of this process's
+        // own, then hard-linked into place (which fails if a lock exists). A lock made empty
+        // and filled afterwards was read, empty, by a second process as "unreadable, stale"
+        // and taken over, so both ran (2 of 6 probes of two simultaneous resumes).
+        let mine = dir.join(format!("{LOCK_FILE}.{}.tmp", std::process::id()));
+        let io = |p: &Path, e: std::io::Error| err(format!("{}: {e}", p.display()));
+        std::fs::File::create(&mine)
+            .and_then(|mut f| f.write_all(me.as_bytes()).and_then(|_| f.sync_all()))
+            .map_err(|e| io(&mine, e))?;
+        let result = Self::link_or_take_over(&mine, &path, &err);
+        std::fs::remove_file(&mine).ok();
+        result
+    }
+
+    /// Link `mine` as the lock at `path`, taking over a stale lock once.
+    fn link_or_take_over(mine: &Path, path: &Path, err: &dyn Fn(String) -> Error) -> Result<Self> {
         for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    f.write_all(me.as_bytes())
-                        .and_then(|_| f.sync_all())
-                        .map_err(|e| err(format!("{}: {e}", path.display())))?;
-                    return Ok(RunLock { path });
+            match std::fs::hard_link(mine, path) {
+                Ok(()) => {
+                    return Ok(RunLock {
+                        path: path.to_path_buf(),
+                    })
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    let text = std::fs::read_to_string(path).unwrap_or_default();
                     let mut words = text.split_whitespace();
                     let pid = words.next().and_then(|p| p.parse::<u32>().ok());
                     let holder_host = words.next().unwrap_or("").to_string();
@@ -74,10 +85,24 @@ impl RunLock {
                                 path.display()
                             )));
                         }
-                        // Stale (dead holder on this host) or unreadable: take it over.
+                        // Stale (dead holder on this host) or unreadable: move it aside and
+                        // check that what was moved is what was read (another process may
+                        // have taken the stale lock over in between); if not, put it back.
                         _ => {
-                            std::fs::remove_file(&path)
+                            let aside =
+                                path.with_extension(format!("stale.{}", std::process::id()));
+                            std::fs::rename(path, &aside)
                                 .map_err(|e| err(format!("{}: {e}", path.display())))?;
+                            let moved = std::fs::read_to_string(&aside).unwrap_or_default();
+                            if moved != text {
+                                std::fs::hard_link(&aside, path).ok();
+                                std::fs::remove_file(&aside).ok();
+                                return Err(err(format!(
+                                    "{}: another process took the lock at the same moment",
+                                    path.display()
+                                )));
+                            }
+                            std::fs::remove_file(&aside).ok();
                         }
                     }
                 }
@@ -121,6 +146,39 @@ mod tests {
         .unwrap();
         let again = RunLock::acquire(&dir).unwrap();
         drop(again);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn of_two_simultaneous_takers_exactly_one_holds_the_lock() {
+        let dir = std::env::temp_dir().join(format!("eggroll-lock-race-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        for round in 0..100 {
+            let barrier = std::sync::Barrier::new(2);
+            let held: Vec<bool> = std::thread::scope(|s| {
+                let take = || {
+                    barrier.wait();
+                    let lock = RunLock::acquire(&dir);
+                    let ok = lock.is_ok();
+                    // Hold it until both have tried.
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                    drop(lock);
+                    ok
+                };
+                let a = s.spawn(take);
+                let b = s.spawn(take);
+                vec![a.join().unwrap(), b.join().unwrap()]
+            });
+            assert!(
+                held.iter().filter(|&&h| h).count() <= 1,
+                "round {round}: both held the lock"
+            );
+        }
+        // An empty lock (a crash between creating and writing one) is stale.
+        std::fs::write(dir.join(LOCK_FILE), b"").unwrap();
+        drop(RunLock::acquire(&dir).unwrap());
+        let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert!(leftovers.is_empty(), "files left behind: {leftovers:?}");
         std::fs::remove_dir_all(&dir).ok();
     }
 
