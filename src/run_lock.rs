@@ -54,7 +54,9 @@ impl RunLock {
         // own, then hard-linked into place (which fails if a lock exists). A lock made empty
         // and filled afterwards was read, empty, by a second process as "unreadable, stale"
         // and taken over, so both ran (2 of 6 probes of two simultaneous resumes).
-        let mine = dir.join(format!("{LOCK_FILE}.{}.tmp", std::process::id()));
+        static TAKES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let take = TAKES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mine = dir.join(format!("{LOCK_FILE}.{}.{take}.tmp", std::process::id()));
         let io = |p: &Path, e: std::io::Error| err(format!("{}: {e}", p.display()));
         std::fs::File::create(&mine)
             .and_then(|mut f| f.write_all(me.as_bytes()).and_then(|_| f.sync_all()))
@@ -154,14 +156,14 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("eggroll-lock-race-{}", std::process::id()));
         std::fs::remove_dir_all(&dir).ok();
         for round in 0..100 {
-            let barrier = std::sync::Barrier::new(2);
+            let (start, tried) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
             let held: Vec<bool> = std::thread::scope(|s| {
                 let take = || {
-                    barrier.wait();
+                    start.wait();
                     let lock = RunLock::acquire(&dir);
                     let ok = lock.is_ok();
-                    // Hold it until both have tried.
-                    std::thread::sleep(std::time::Duration::from_millis(2));
+                    // Hold it until both have tried (no timing involved).
+                    tried.wait();
                     drop(lock);
                     ok
                 };
