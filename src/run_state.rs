@@ -47,13 +47,7 @@ where
             why,
         })
     };
-    let kind = ck.metadata.get("model_kind").map_or("mlp", String::as_str);
-    if kind != learner.kind() {
-        return Err(bad(format!(
-            "holds a `{kind}` model, but the config trains `{}`",
-            learner.kind()
-        )));
-    }
+    check_kind(ck, path, learner.kind())?;
     let hash = ck.meta("config_hash", path)?;
     if hash != cfg.hash()? {
         let keys = changed_keys(ck.meta("config", path)?, &cfg.to_toml()?);
@@ -83,6 +77,19 @@ where
     }
     learner.load(ck, path)?;
     Ok(strategy)
+}
+
+/// Refuse a checkpoint of another model family than `kind` (checkpoints from before
+/// `model_kind` was written hold MLPs).
+pub fn check_kind(ck: &Checkpoint, path: &Path, kind: &str) -> Result<()> {
+    let have = ck.metadata.get("model_kind").map_or("mlp", String::as_str);
+    if have != kind {
+        return Err(Error::Core(eggroll_core::CoreError::Checkpoint {
+            path: path.display().to_string(),
+            why: format!("holds a `{have}` model, but the config trains `{kind}`"),
+        }));
+    }
+    Ok(())
 }
 
 /// The dotted keys whose values differ between two resolved configs (`generations` aside,

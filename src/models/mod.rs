@@ -15,6 +15,7 @@ pub use float::{model_config, FloatLearner};
 use crate::config::{ModelSection, RunConfig};
 use crate::dist::Communicator;
 use crate::error::{Error, Result};
+use crate::run_state::check_kind;
 use crate::train::{run_loop, GenerationReport, TrainOptions, TrainSummary};
 use eggroll_core::checkpoint::Checkpoint;
 use eggroll_core::cpu::Cpu;
@@ -98,16 +99,4 @@ pub fn load_mlp(cfg: &RunConfig, ck: &Checkpoint, path: &Path) -> Result<Mlp<Cpu
     check_kind(ck, path, l.kind())?;
     l.load(ck, path)?;
     Ok(l.into_model())
-}
-
-/// Refuse a checkpoint of another model family than `kind`.
-fn check_kind(ck: &Checkpoint, path: &Path, kind: &str) -> Result<()> {
-    let have = ck.metadata.get("model_kind").map_or("mlp", String::as_str);
-    if have != kind {
-        return Err(Error::Core(eggroll_core::CoreError::Checkpoint {
-            path: path.display().to_string(),
-            why: format!("holds a `{have}` model, but its config describes `{kind}`"),
-        }));
-    }
-    Ok(())
 }
