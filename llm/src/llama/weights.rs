@@ -8,7 +8,33 @@
 
 use super::config::LlamaConfig;
 use super::gguf::Gguf;
-use crate::error::Result;
+use crate::error::{LlmError, Result};
+
+/// Where a model's weights are read from, by GGUF tensor name (`blk.0.attn_q.weight`) and in
+/// GGUF layout (row-major, outermost dimension first; Q and K rows with adjacent rotary pairs):
+/// a GGUF file, or a Hugging Face safetensors directory that maps the names and layout.
+pub trait TensorSource {
+    /// Row-major shape of tensor `name`, or `None` when the source has no such tensor.
+    fn shape(&self, name: &str) -> Option<Vec<usize>>;
+    /// Tensor `name` as f32 (dequantised or converted).
+    fn tensor_f32(&self, name: &str) -> Result<Vec<f32>>;
+    /// An error about this source (naming its file).
+    fn error(&self, why: String) -> LlmError;
+}
+
+impl TensorSource for Gguf {
+    fn shape(&self, name: &str) -> Option<Vec<usize>> {
+        self.tensor(name).map(|t| t.shape())
+    }
+
+    fn tensor_f32(&self, name: &str) -> Result<Vec<f32>> {
+        Gguf::tensor_f32(self, name)
+    }
+
+    fn error(&self, why: String) -> LlmError {
+        Gguf::error(self, why)
+    }
+}
 
 /// A row-major `rows × cols` weight (`y = x·Wᵀ`: `rows` outputs, `cols` inputs) with the
 /// parameter id its noise is keyed by.
@@ -105,9 +131,15 @@ pub struct LlamaWeights {
 impl LlamaWeights {
     /// Dequantise every tensor of `g` to f32, checking each shape against `cfg`.
     pub fn from_gguf(g: &Gguf, cfg: &LlamaConfig) -> Result<Self> {
-        if g.tensor("rope_freqs.weight").is_some() {
+        Self::from_source(g, cfg)
+    }
+
+    /// Read every weight from `g`, checking each shape against `cfg`.
+    pub fn from_source(g: &dyn TensorSource, cfg: &LlamaConfig) -> Result<Self> {
+        if g.shape("rope_freqs.weight").is_some() {
             return Err(g.error(
-                "tensor `rope_freqs.weight` (Llama 3 rope frequency factors) is not supported",
+                "tensor `rope_freqs.weight` (Llama 3 rope frequency factors) is not supported"
+                    .into(),
             ));
         }
         let (d, q, kv, f) = (cfg.d_model, cfg.q_dim(), cfg.kv_dim(), cfg.ffn_dim);
@@ -173,11 +205,10 @@ impl LlamaWeights {
 
 /// Tensor `name` as f32 after checking its row-major shape is `want` (sizes with the
 /// metadata they come from, for the error).
-fn load(g: &Gguf, name: &str, want: &[(usize, &str)]) -> Result<Vec<f32>> {
-    let t = g
-        .tensor(name)
+fn load(g: &dyn TensorSource, name: &str, want: &[(usize, &str)]) -> Result<Vec<f32>> {
+    let shape = g
+        .shape(name)
         .ok_or_else(|| g.error(format!("tensor `{name}` is missing")))?;
-    let shape = t.shape();
     let sizes: Vec<usize> = want.iter().map(|w| w.0).collect();
     if shape != sizes {
         let from: Vec<String> = want.iter().map(|(v, k)| format!("{v} ({k})")).collect();
