@@ -45,6 +45,12 @@ pub trait Task<B: Backend, M: Model<B> + ?Sized> {
     /// Metrics of the unperturbed model (`eval_loss`, `eval_accuracy`, …).
     fn evaluate(&self, backend: &B, model: &M) -> Result<Metrics, Self::Error>;
 
+    /// Figures about this process's last [`Task::fitness`] call for the metrics line (a
+    /// reasoning task's share of correct and format-only answers). Default: none.
+    fn fitness_metrics(&self) -> Metrics {
+        Vec::new()
+    }
+
     /// Called once per generation after the update, identically on every process (e.g. to
     /// update running observation statistics). Most tasks keep no state.
     fn after_generation(

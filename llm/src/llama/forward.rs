@@ -10,8 +10,25 @@
 use super::kv_cache::SeqCache;
 use super::model::{project, Llama};
 use super::ops::{apply_rope, attend, rms_norm, rope_table, swiglu};
+use super::weights::Proj;
 use crate::error::{LlmError, Result};
+use eggroll_core::cpu::Cpu;
+use eggroll_core::{Population, RowOwners};
 use rayon::prelude::*;
+
+/// Whose weights each sequence of a forward runs with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SeqOwners<'a> {
+    /// Every sequence uses the model's own weights.
+    Plain,
+    /// Sequence `s` uses member `members[s]`'s perturbation of the trained projections.
+    Members {
+        /// The population.
+        pop: &'a Population,
+        /// The member of every sequence.
+        members: &'a [u32],
+    },
+}
 
 /// Which rows' logits a forward returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,12 +46,16 @@ impl Llama {
     /// Run `tokens[s]` through the model after what `caches[s]` already holds, appending their
     /// keys and values to it. Returns per sequence the logits (`vocab` floats per row) of its
     /// last new row ([`Logits::Last`]; empty for a sequence with no new tokens) or of every new
-    /// row ([`Logits::All`]).
+    /// row ([`Logits::All`]). With [`SeqOwners::Members`] every sequence's rows run through its
+    /// member's perturbed projections (the trained ones, [`Llama::set_trained`]); the others,
+    /// the embedding and the head are shared.
     pub fn forward(
         &self,
+        cpu: &Cpu,
         caches: &mut [SeqCache],
         tokens: &[&[u32]],
         which: Logits,
+        owners: SeqOwners<'_>,
     ) -> Result<Vec<Vec<f32>>> {
         let cfg = &self.config;
         if caches.len() != tokens.len() {
@@ -42,6 +63,14 @@ impl Llama {
                 "forward",
                 format!("{} caches for {} sequences", caches.len(), tokens.len()),
             ));
+        }
+        if let SeqOwners::Members { members, .. } = owners {
+            if members.len() != tokens.len() {
+                return Err(LlmError::config(
+                    "forward",
+                    format!("{} members for {} sequences", members.len(), tokens.len()),
+                ));
+            }
         }
         // (sequence, position) of every new row, sequence by sequence.
         let mut rows = Vec::new();
@@ -78,6 +107,23 @@ impl Llama {
             rows.extend((0..t.len()).map(|j| (s, c.len() + j)));
         }
         let n = rows.len();
+        let row_members: Vec<u32> = match owners {
+            SeqOwners::Plain => Vec::new(),
+            SeqOwners::Members { members, .. } => rows.iter().map(|&(s, _)| members[s]).collect(),
+        };
+        let n_trained = eggroll_core::Model::specs(self).len();
+        // The owners of projection `slot`'s rows: the members' for a trained matrix.
+        let owners_of = |slot: usize| match owners {
+            SeqOwners::Members { pop, .. } if slot < n_trained => RowOwners::Tagged {
+                pop,
+                members: &row_members,
+            },
+            _ => RowOwners::Plain,
+        };
+        let proj = |l: usize, p: Proj, x: &[f32]| {
+            let slot = self.weights.layers[l].slots[p as usize];
+            project(cpu, x, n, self.weights.proj(l, p), owners_of(slot))
+        };
         let (d, hd) = (cfg.d_model, cfg.head_dim);
         let (q_dim, kv_dim) = (cfg.q_dim(), cfg.kv_dim());
         let w = &self.weights;
@@ -94,9 +140,9 @@ impl Llama {
         let mut h = vec![0.0f32; n * d];
         for (l, lw) in w.layers.iter().enumerate() {
             norm_rows(&x, &lw.attn_norm, cfg.rms_eps, d, &mut h);
-            let mut q = project(&h, n, &lw.wq)?;
-            let mut k = project(&h, n, &lw.wk)?;
-            let v = project(&h, n, &lw.wv)?;
+            let mut q = proj(l, Proj::Q, &h)?;
+            let mut k = proj(l, Proj::K, &h)?;
+            let v = proj(l, Proj::V, &h)?;
             rows_mut(&mut q, q_dim, |r, row| apply_rope(row, hd, &ropes[r]));
             rows_mut(&mut k, kv_dim, |r, row| apply_rope(row, hd, &ropes[r]));
             let mut r0 = 0;
@@ -137,12 +183,12 @@ impl Llama {
                     .enumerate()
                     .for_each(|item| attend_row(item, &mut sc));
             }
-            add(&mut x, &project(&att, n, &lw.wo)?);
+            add(&mut x, &proj(l, Proj::O, &att)?);
             norm_rows(&x, &lw.ffn_norm, cfg.rms_eps, d, &mut h);
-            let mut gate = project(&h, n, &lw.w_gate)?;
-            let up = project(&h, n, &lw.w_up)?;
+            let mut gate = proj(l, Proj::Gate, &h)?;
+            let up = proj(l, Proj::Up, &h)?;
             swiglu(&mut gate, &up);
-            add(&mut x, &project(&gate, n, &lw.w_down)?);
+            add(&mut x, &proj(l, Proj::Down, &gate)?);
         }
         for (c, t) in caches.iter_mut().zip(tokens) {
             c.advance(t.len());
@@ -167,7 +213,7 @@ impl Llama {
         for (dst, &r) in hp.chunks_exact_mut(d).zip(&picked) {
             rms_norm(&x[r * d..(r + 1) * d], &w.out_norm, cfg.rms_eps, dst);
         }
-        let logits = project(&hp, picked.len(), w.head())?;
+        let logits = project(cpu, &hp, picked.len(), w.head().view(), RowOwners::Plain)?;
         let vocab = cfg.vocab_size;
         let mut out = Vec::with_capacity(tokens.len());
         let mut next = 0;
@@ -216,3 +262,7 @@ fn add(x: &mut [f32], y: &[f32]) {
 #[cfg(test)]
 #[path = "forward_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "population_tests.rs"]
+mod population_tests;

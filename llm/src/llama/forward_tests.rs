@@ -6,7 +6,8 @@ use crate::llama::generate::{generate_greedy, Finish, GreedyOptions};
 use crate::llama::gguf::{Gguf, GgufWriter, MetaValue};
 use crate::llama::test_model::{smollm2, tiny};
 use crate::llama::tiny::{tiny_gguf, TinySpec};
-use crate::llama::weights::Matrix;
+use crate::llama::weights::{MatrixRef, Proj};
+use eggroll_core::cpu::Cpu;
 use std::path::Path;
 
 fn tiny_model(spec: &TinySpec) -> Llama {
@@ -27,7 +28,7 @@ fn reference_logits(m: &Llama, tokens: &[u32]) -> Vec<Vec<f64>> {
     let c = &m.config;
     let w = &m.weights;
     let (d, hd) = (c.d_model, c.head_dim);
-    let matvec = |mat: &Matrix, x: &[f64]| -> Vec<f64> {
+    let matvec = |mat: MatrixRef<'_>, x: &[f64]| -> Vec<f64> {
         (0..mat.rows)
             .map(|r| {
                 (0..mat.cols)
@@ -63,13 +64,13 @@ fn reference_logits(m: &Llama, tokens: &[u32]) -> Vec<Vec<f64>> {
                 .collect()
         })
         .collect();
-    for lw in &w.layers {
+    for (l, lw) in w.layers.iter().enumerate() {
         let hs: Vec<Vec<f64>> = xs.iter().map(|x| norm(x, &lw.attn_norm)).collect();
         let qs: Vec<Vec<f64>> = hs
             .iter()
             .enumerate()
             .map(|(p, h)| {
-                let mut q = matvec(&lw.wq, h);
+                let mut q = matvec(w.proj(l, Proj::Q), h);
                 rope(&mut q, p);
                 q
             })
@@ -78,12 +79,12 @@ fn reference_logits(m: &Llama, tokens: &[u32]) -> Vec<Vec<f64>> {
             .iter()
             .enumerate()
             .map(|(p, h)| {
-                let mut k = matvec(&lw.wk, h);
+                let mut k = matvec(w.proj(l, Proj::K), h);
                 rope(&mut k, p);
                 k
             })
             .collect();
-        let vs: Vec<Vec<f64>> = hs.iter().map(|h| matvec(&lw.wv, h)).collect();
+        let vs: Vec<Vec<f64>> = hs.iter().map(|h| matvec(w.proj(l, Proj::V), h)).collect();
         for p in 0..xs.len() {
             let mut att = vec![0.0; c.q_dim()];
             for h in 0..c.n_heads {
@@ -104,21 +105,21 @@ fn reference_logits(m: &Llama, tokens: &[u32]) -> Vec<Vec<f64>> {
                     }
                 }
             }
-            let o = matvec(&lw.wo, &att);
+            let o = matvec(w.proj(l, Proj::O), &att);
             xs[p].iter_mut().zip(o).for_each(|(x, o)| *x += o);
             let h2 = norm(&xs[p], &lw.ffn_norm);
-            let (g, u) = (matvec(&lw.w_gate, &h2), matvec(&lw.w_up, &h2));
+            let (g, u) = (matvec(w.proj(l, Proj::Gate), &h2), matvec(w.proj(l, Proj::Up), &h2));
             let a: Vec<f64> = g
                 .iter()
                 .zip(&u)
                 .map(|(g, u)| g / (1.0 + (-g).exp()) * u)
                 .collect();
-            let down = matvec(&lw.w_down, &a);
+            let down = matvec(w.proj(l, Proj::Down), &a);
             xs[p].iter_mut().zip(down).for_each(|(x, o)| *x += o);
         }
     }
     xs.iter()
-        .map(|x| matvec(w.head(), &norm(x, &w.out_norm)))
+        .map(|x| matvec(w.head().view(), &norm(x, &w.out_norm)))
         .collect()
 }
 
@@ -146,7 +147,7 @@ fn forward_matches_a_plain_f64_transcription() {
         let m = tiny_model(&spec);
         let mut cache = vec![m.new_cache()];
         let got = m
-            .forward(&mut cache, &[&SEQ], Logits::All)
+            .forward(&Cpu::new(), &mut cache, &[&SEQ], Logits::All, SeqOwners::Plain)
             .unwrap()
             .remove(0);
         let want = reference_logits(&m, &SEQ);
@@ -165,18 +166,18 @@ fn kv_cache_decoding_equals_full_recompute() {
     let v = m.config.vocab_size;
     let mut full = vec![m.new_cache()];
     let all = m
-        .forward(&mut full, &[&SEQ], Logits::All)
+        .forward(&Cpu::new(), &mut full, &[&SEQ], Logits::All, SeqOwners::Plain)
         .unwrap()
         .remove(0);
     // Prefill 4 tokens, then decode the other 5 one at a time.
     let mut c = vec![m.new_cache()];
     let mut got = m
-        .forward(&mut c, &[&SEQ[..4]], Logits::All)
+        .forward(&Cpu::new(), &mut c, &[&SEQ[..4]], Logits::All, SeqOwners::Plain)
         .unwrap()
         .remove(0);
     for t in &SEQ[4..] {
         got.extend(
-            m.forward(&mut c, &[std::slice::from_ref(t)], Logits::Last)
+            m.forward(&Cpu::new(), &mut c, &[std::slice::from_ref(t)], Logits::Last, SeqOwners::Plain)
                 .unwrap()
                 .remove(0),
         );
@@ -200,23 +201,23 @@ fn batched_sequences_of_different_lengths_equal_each_alone() {
     for s in 0..3 {
         let mut c = vec![m.new_cache()];
         let mut l = vec![m
-            .forward(&mut c, &[prompts[s]], Logits::All)
+            .forward(&Cpu::new(), &mut c, &[prompts[s]], Logits::All, SeqOwners::Plain)
             .unwrap()
             .remove(0)];
         for st in &steps {
-            l.push(m.forward(&mut c, &[st[s]], Logits::Last).unwrap().remove(0));
+            l.push(m.forward(&Cpu::new(), &mut c, &[st[s]], Logits::Last, SeqOwners::Plain).unwrap().remove(0));
         }
         alone.push(l);
     }
     // Together: one call per step for all three (one of them idle in each step).
     let mut cs: Vec<_> = (0..3).map(|_| m.new_cache()).collect();
-    let first = m.forward(&mut cs, &prompts, Logits::All).unwrap();
+    let first = m.forward(&Cpu::new(), &mut cs, &prompts, Logits::All, SeqOwners::Plain).unwrap();
     for s in 0..3 {
         let diff = max_diff(&first[s], &alone[s][0]);
         assert!(diff < 1e-5, "prefill of sequence {s}: max |Δ| {diff}");
     }
     for (i, st) in steps.iter().enumerate() {
-        let got = m.forward(&mut cs, st, Logits::Last).unwrap();
+        let got = m.forward(&Cpu::new(), &mut cs, st, Logits::Last, SeqOwners::Plain).unwrap();
         for s in 0..3 {
             let diff = max_diff(&got[s], &alone[s][i + 1]);
             assert!(diff < 1e-5, "step {i} of sequence {s}: max |Δ| {diff}");
@@ -262,7 +263,7 @@ fn bad_inputs_are_named() {
     let m = tiny_model(&TinySpec::default());
     let mut c = vec![m.new_cache()];
     let e = m
-        .forward(&mut c, &[&[9999]], Logits::Last)
+        .forward(&Cpu::new(), &mut c, &[&[9999]], Logits::Last, SeqOwners::Plain)
         .unwrap_err()
         .to_string();
     assert!(
@@ -271,7 +272,7 @@ fn bad_inputs_are_named() {
     );
     assert!(c[0].is_empty(), "a refused step leaves the cache as it was");
     let e = m
-        .forward(&mut c, &[&[1], &[2]], Logits::Last)
+        .forward(&Cpu::new(), &mut c, &[&[1], &[2]], Logits::Last, SeqOwners::Plain)
         .unwrap_err()
         .to_string();
     assert!(e.contains("1 caches for 2 sequences"), "{e}");
@@ -296,7 +297,10 @@ fn tiny_model_round_trips_through_a_file() {
     assert_eq!(a.config, b.config);
     assert!(!a.config.tied_embeddings);
     assert_eq!(a.weights.head().data, b.weights.head().data);
-    assert_eq!(a.weights.layers[1].w_down, b.weights.layers[1].w_down);
+    assert_eq!(
+        a.weights.proj(1, Proj::Down),
+        b.weights.proj(1, Proj::Down)
+    );
     let e = Llama::load(Path::new("/nonexistent/m.gguf"))
         .unwrap_err()
         .to_string();

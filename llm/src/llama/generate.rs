@@ -2,9 +2,10 @@
 //! batched forward per new token over the sequences still running, each stopping at a stop
 //! token (EOS) or after `max_new_tokens`.
 
-use super::forward::Logits;
+use super::forward::{Logits, SeqOwners};
 use super::model::Llama;
 use crate::error::{LlmError, Result};
+use eggroll_core::cpu::Cpu;
 
 /// When greedy decoding stops.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,11 +54,26 @@ pub fn argmax(logits: &[f32], seq: usize) -> Result<u32> {
     Ok(best as u32)
 }
 
-/// Greedy continuations of every prompt, decoded together.
+/// Greedy continuations of every prompt with the model's own weights, decoded together.
 pub fn generate_greedy(
     model: &Llama,
     prompts: &[Vec<u32>],
     opts: &GreedyOptions,
+) -> Result<Vec<Generation>> {
+    decode(model, &Cpu::new(), prompts, SeqOwners::Plain, opts, &mut |s, _, l| {
+        argmax(l, s)
+    })
+}
+
+/// Continuations of every prompt decoded together, sequence `s` with `owners`' weights for it
+/// and its next token chosen by `pick(s, step, logits)`.
+pub fn decode(
+    model: &Llama,
+    cpu: &Cpu,
+    prompts: &[Vec<u32>],
+    owners: SeqOwners<'_>,
+    opts: &GreedyOptions,
+    pick: &mut dyn FnMut(usize, usize, &[f32]) -> Result<u32>,
 ) -> Result<Vec<Generation>> {
     if let Some(i) = prompts.iter().position(|p| p.is_empty()) {
         return Err(LlmError::config(
@@ -78,14 +94,15 @@ pub fn generate_greedy(
         return Ok(out);
     }
     let inputs: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
-    let mut logits = model.forward(&mut caches, &inputs, Logits::Last)?;
+    let mut logits = model.forward(cpu, &mut caches, &inputs, Logits::Last, owners)?;
+    let mut step = 0;
     loop {
         let mut next: Vec<Vec<u32>> = vec![Vec::new(); prompts.len()];
         for s in 0..prompts.len() {
             if !running[s] {
                 continue;
             }
-            let t = argmax(&logits[s], s)?;
+            let t = pick(s, step, &logits[s])?;
             if opts.stop_tokens.contains(&t) {
                 out[s].finish = Finish::Stop(t);
                 running[s] = false;
@@ -102,6 +119,7 @@ pub fn generate_greedy(
             return Ok(out);
         }
         let inputs: Vec<&[u32]> = next.iter().map(Vec::as_slice).collect();
-        logits = model.forward(&mut caches, &inputs, Logits::Last)?;
+        logits = model.forward(cpu, &mut caches, &inputs, Logits::Last, owners)?;
+        step += 1;
     }
 }

@@ -28,8 +28,8 @@ pub mod ops;
 pub mod weights;
 
 pub use config::LlamaConfig;
-pub use forward::Logits;
-pub use generate::{generate_greedy, Finish, Generation, GreedyOptions};
+pub use forward::{Logits, SeqOwners};
+pub use generate::{decode, generate_greedy, Finish, Generation, GreedyOptions};
 pub use kv_cache::SeqCache;
 pub use model::{project, Llama};
-pub use weights::{LlamaWeights, Matrix, Proj};
+pub use weights::{LlamaWeights, Matrix, MatrixRef, Proj, PROJS};

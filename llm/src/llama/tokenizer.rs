@@ -29,6 +29,7 @@ const TOKEN_CONTROL: i128 = 3;
 const TOKEN_USER_DEFINED: i128 = 4;
 
 /// A model's tokenizer with its special ids and chat template.
+#[derive(Clone)]
 pub struct LlamaTokenizer {
     inner: Tokenizer,
     path: PathBuf,

@@ -37,7 +37,7 @@ impl TensorSource for Gguf {
 }
 
 /// A row-major `rows × cols` weight (`y = x·Wᵀ`: `rows` outputs, `cols` inputs) with the
-/// parameter id its noise is keyed by.
+/// parameter id its noise is keyed by (the embedding and an untied head).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Matrix {
     /// GGUF tensor name.
@@ -77,45 +77,95 @@ pub fn param_id(layer: usize, slot: u32) -> u32 {
     16 + 16 * layer as u32 + slot
 }
 
-/// One transformer block.
-#[derive(Clone, Debug)]
-pub struct LayerWeights {
-    /// RMSNorm weight before attention (`d_model`).
-    pub attn_norm: Vec<f32>,
-    /// `q_dim × d_model`.
-    pub wq: Matrix,
-    /// `kv_dim × d_model`.
-    pub wk: Matrix,
-    /// `kv_dim × d_model`.
-    pub wv: Matrix,
-    /// `d_model × q_dim`.
-    pub wo: Matrix,
-    /// RMSNorm weight before the feed-forward (`d_model`).
-    pub ffn_norm: Vec<f32>,
-    /// `ffn_dim × d_model`.
-    pub w_gate: Matrix,
-    /// `ffn_dim × d_model`.
-    pub w_up: Matrix,
-    /// `d_model × ffn_dim`.
-    pub w_down: Matrix,
-}
-
-impl LayerWeights {
-    /// The matrix of projection `p`.
-    pub fn proj(&self, p: Proj) -> &Matrix {
-        match p {
-            Proj::Q => &self.wq,
-            Proj::K => &self.wk,
-            Proj::V => &self.wv,
-            Proj::O => &self.wo,
-            Proj::Gate => &self.w_gate,
-            Proj::Up => &self.w_up,
-            Proj::Down => &self.w_down,
+impl Matrix {
+    /// A borrowed view.
+    pub fn view(&self) -> MatrixRef<'_> {
+        MatrixRef {
+            name: &self.name,
+            id: self.id,
+            rows: self.rows,
+            cols: self.cols,
+            data: &self.data,
         }
     }
 }
 
+/// A borrowed view of one projection matrix: its name, noise id, shape and values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MatrixRef<'a> {
+    /// GGUF tensor name.
+    pub name: &'a str,
+    /// Noise parameter id.
+    pub id: u32,
+    /// Output dimension.
+    pub rows: usize,
+    /// Input dimension.
+    pub cols: usize,
+    /// Values, row-major (a `Vec`, as the backend's linear layer takes its buffers).
+    pub data: &'a Vec<f32>,
+}
+
+/// The name, noise id and shape of one projection matrix (its values live in
+/// [`LlamaWeights::proj_data`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MatrixInfo {
+    /// GGUF tensor name.
+    pub name: String,
+    /// Noise parameter id (unique per matrix, see [`param_id`]).
+    pub id: u32,
+    /// Output dimension.
+    pub rows: usize,
+    /// Input dimension.
+    pub cols: usize,
+}
+
+/// Every projection, in [`Proj`] order.
+pub const PROJS: [Proj; 7] = [
+    Proj::Q,
+    Proj::K,
+    Proj::V,
+    Proj::O,
+    Proj::Gate,
+    Proj::Up,
+    Proj::Down,
+];
+
+impl Proj {
+    /// The short name used in configs (`q`, `k`, `v`, `o`, `gate`, `up`, `down`).
+    pub fn short(self) -> &'static str {
+        match self {
+            Proj::Q => "q",
+            Proj::K => "k",
+            Proj::V => "v",
+            Proj::O => "o",
+            Proj::Gate => "gate",
+            Proj::Up => "up",
+            Proj::Down => "down",
+        }
+    }
+
+    /// The projection of a short name.
+    pub fn from_short(s: &str) -> Option<Proj> {
+        PROJS.into_iter().find(|p| p.short() == s)
+    }
+}
+
+/// One transformer block: its norms, and where its projections are stored.
+#[derive(Clone, Debug)]
+pub struct LayerWeights {
+    /// RMSNorm weight before attention (`d_model`).
+    pub attn_norm: Vec<f32>,
+    /// RMSNorm weight before the feed-forward (`d_model`).
+    pub ffn_norm: Vec<f32>,
+    /// Index of each projection (in [`Proj`] order) into [`LlamaWeights::proj_data`].
+    pub slots: [usize; 7],
+}
+
 /// Every weight of the model.
+///
+/// The seven projections of every block are stored apart from their block, in
+/// [`LlamaWeights::proj_data`], so that the matrices an ES run trains can be put first and
+/// handed to the optimiser as one slice ([`LlamaWeights::train_first`]).
 #[derive(Clone, Debug)]
 pub struct LlamaWeights {
     /// Token embedding, `vocab × d_model` (also the head when tied).
@@ -126,6 +176,10 @@ pub struct LlamaWeights {
     pub out_norm: Vec<f32>,
     /// Untied head `vocab × d_model`, if the file has `output.weight`.
     pub head: Option<Matrix>,
+    /// Name, id and shape of every projection, indexed like `proj_data`.
+    pub proj_info: Vec<MatrixInfo>,
+    /// Values of every projection (`LayerWeights::slots` index it).
+    pub proj_data: Vec<Vec<f32>>,
 }
 
 impl LlamaWeights {
@@ -158,31 +212,39 @@ impl LlamaWeights {
             })
         };
         let dm = (d, "embedding_length");
+        let ff = (f, "feed_forward_length");
         let vocab = (cfg.vocab_size, "vocab_size");
         let mut layers = Vec::with_capacity(cfg.n_layers);
+        let (mut proj_info, mut proj_data) = (Vec::new(), Vec::new());
         for l in 0..cfg.n_layers {
             let n = |s: &str| format!("blk.{l}.{s}.weight");
-            let id = |p: Proj| param_id(l, p as u32);
+            // In the file's order: a block's first missing tensor is the one an error names.
+            let attn_norm = load(g, &n("attn_norm"), &[dm])?;
+            let mut slots = [0; 7];
+            for p in PROJS {
+                let (gguf, rows, cols) = match p {
+                    Proj::Q => ("attn_q", (q, why_q.as_str()), dm),
+                    Proj::K => ("attn_k", (kv, why_kv.as_str()), dm),
+                    Proj::V => ("attn_v", (kv, why_kv.as_str()), dm),
+                    Proj::O => ("attn_output", dm, (q, why_q.as_str())),
+                    Proj::Gate => ("ffn_gate", ff, dm),
+                    Proj::Up => ("ffn_up", ff, dm),
+                    Proj::Down => ("ffn_down", dm, ff),
+                };
+                let m = mat(&n(gguf), param_id(l, p as u32), rows, cols)?;
+                slots[p as usize] = proj_data.len();
+                proj_info.push(MatrixInfo {
+                    name: m.name,
+                    id: m.id,
+                    rows: m.rows,
+                    cols: m.cols,
+                });
+                proj_data.push(m.data);
+            }
             layers.push(LayerWeights {
-                attn_norm: load(g, &n("attn_norm"), &[dm])?,
-                wq: mat(&n("attn_q"), id(Proj::Q), (q, &why_q), dm)?,
-                wk: mat(&n("attn_k"), id(Proj::K), (kv, &why_kv), dm)?,
-                wv: mat(&n("attn_v"), id(Proj::V), (kv, &why_kv), dm)?,
-                wo: mat(&n("attn_output"), id(Proj::O), dm, (q, &why_q))?,
+                attn_norm,
                 ffn_norm: load(g, &n("ffn_norm"), &[dm])?,
-                w_gate: mat(
-                    &n("ffn_gate"),
-                    id(Proj::Gate),
-                    (f, "feed_forward_length"),
-                    dm,
-                )?,
-                w_up: mat(&n("ffn_up"), id(Proj::Up), (f, "feed_forward_length"), dm)?,
-                w_down: mat(
-                    &n("ffn_down"),
-                    id(Proj::Down),
-                    dm,
-                    (f, "feed_forward_length"),
-                )?,
+                slots,
             });
         }
         let head = match cfg.tied_embeddings {
@@ -194,12 +256,53 @@ impl LlamaWeights {
             layers,
             out_norm: load(g, "output_norm.weight", &[dm])?,
             head,
+            proj_info,
+            proj_data,
         })
     }
 
     /// The output head (the embedding when tied).
     pub fn head(&self) -> &Matrix {
         self.head.as_ref().unwrap_or(&self.embed)
+    }
+
+    /// Projection `p` of block `layer`.
+    pub fn proj(&self, layer: usize, p: Proj) -> MatrixRef<'_> {
+        let i = self.layers[layer].slots[p as usize];
+        let info = &self.proj_info[i];
+        MatrixRef {
+            name: &info.name,
+            id: info.id,
+            rows: info.rows,
+            cols: info.cols,
+            data: &self.proj_data[i],
+        }
+    }
+
+    /// Reorder the stored projections so that those `trained(layer, proj)` selects come first
+    /// (in layer, then [`Proj`], order), and return how many there are: `proj_info[..n]` and
+    /// `proj_data[..n]` are then the trained matrices. The model computes the same either way.
+    pub fn train_first(&mut self, trained: impl Fn(usize, Proj) -> bool) -> usize {
+        let mut order: Vec<(usize, Proj)> = Vec::new();
+        let all: Vec<(usize, Proj)> = (0..self.layers.len())
+            .flat_map(|l| PROJS.into_iter().map(move |p| (l, p)))
+            .collect();
+        order.extend(all.iter().copied().filter(|&(l, p)| trained(l, p)));
+        let n = order.len();
+        order.extend(all.iter().copied().filter(|&(l, p)| !trained(l, p)));
+        let mut info = Vec::with_capacity(order.len());
+        let mut data = Vec::with_capacity(order.len());
+        let mut old_data: Vec<Option<Vec<f32>>> =
+            std::mem::take(&mut self.proj_data).into_iter().map(Some).collect();
+        for (new, &(l, p)) in order.iter().enumerate() {
+            let old = self.layers[l].slots[p as usize];
+            info.push(self.proj_info[old].clone());
+            data.push(old_data[old].take().unwrap_or_default());
+            self.layers[l].slots[p as usize] = new;
+        }
+        self.proj_info = info;
+        self.proj_data = data;
+        n
     }
 }
 
