@@ -22,6 +22,7 @@
 pub mod egg;
 pub mod error;
 pub mod llama;
+pub mod reasoning;
 
 pub use egg::config::{EggConfig, EggModelConfig, TextTaskConfig};
 pub use egg::learner::EggLearner;
