@@ -167,12 +167,12 @@ fn search(items: Vec<(Ratio, String, bool)>, goal: Ratio) -> Option<String> {
             let (a, b) = (&items[i], &items[j]);
             let (sa, sb) = (wrap(a), wrap(b));
             let candidates = [
-                (a.0.add(b.0), format!("{sa} + {sb}")),
-                (a.0.mul(b.0), format!("{sa} * {sb}")),
-                (a.0.sub(b.0), format!("{sa} - {sb}")),
-                (b.0.sub(a.0), format!("{sb} - {sa}")),
-                (a.0.div(b.0), format!("{sa} / {sb}")),
-                (b.0.div(a.0), format!("{sb} / {sa}")),
+                (a.0.checked_add(b.0), format!("{sa} + {sb}")),
+                (a.0.checked_mul(b.0), format!("{sa} * {sb}")),
+                (a.0.checked_sub(b.0), format!("{sa} - {sb}")),
+                (b.0.checked_sub(a.0), format!("{sb} - {sa}")),
+                (a.0.checked_div(b.0), format!("{sa} / {sb}")),
+                (b.0.checked_div(a.0), format!("{sb} / {sa}")),
             ];
             for (v, text) in candidates {
                 let Ok(v) = v else { continue };

@@ -118,7 +118,7 @@ impl Ratio {
     }
 
     /// `self + o`, or [`ExprError::Overflow`].
-    pub fn add(self, o: Ratio) -> Result<Ratio, ExprError> {
+    pub fn checked_add(self, o: Ratio) -> Result<Ratio, ExprError> {
         let g = i128::try_from(gcd(self.den.unsigned_abs(), o.den.unsigned_abs()))
             .map_err(|_| ExprError::Overflow)?;
         let (bd, dd) = (self.den / g, o.den / g);
@@ -130,7 +130,7 @@ impl Ratio {
     }
 
     /// `-self`, or [`ExprError::Overflow`].
-    pub fn neg(self) -> Result<Ratio, ExprError> {
+    pub fn checked_neg(self) -> Result<Ratio, ExprError> {
         Ok(Ratio {
             num: self.num.checked_neg().ok_or(ExprError::Overflow)?,
             den: self.den,
@@ -138,12 +138,12 @@ impl Ratio {
     }
 
     /// `self - o`, or [`ExprError::Overflow`].
-    pub fn sub(self, o: Ratio) -> Result<Ratio, ExprError> {
-        self.add(o.neg()?)
+    pub fn checked_sub(self, o: Ratio) -> Result<Ratio, ExprError> {
+        self.checked_add(o.checked_neg()?)
     }
 
     /// `self * o`, or [`ExprError::Overflow`].
-    pub fn mul(self, o: Ratio) -> Result<Ratio, ExprError> {
+    pub fn checked_mul(self, o: Ratio) -> Result<Ratio, ExprError> {
         // Cross-reduce first so that products of reduced fractions stay small.
         let g1 = i128::try_from(gcd(self.num.unsigned_abs(), o.den.unsigned_abs()))
             .map_err(|_| ExprError::Overflow)?
@@ -161,11 +161,11 @@ impl Ratio {
     }
 
     /// `self / o`: [`ExprError::DivisionByZero`] when `o` is zero, or [`ExprError::Overflow`].
-    pub fn div(self, o: Ratio) -> Result<Ratio, ExprError> {
+    pub fn checked_div(self, o: Ratio) -> Result<Ratio, ExprError> {
         if o.num == 0 {
             return Err(ExprError::DivisionByZero);
         }
-        self.mul(Ratio::new(o.den, o.num)?)
+        self.checked_mul(Ratio::new(o.den, o.num)?)
     }
 }
 
@@ -236,7 +236,7 @@ fn tokenize(src: &str, literals: &mut Vec<u64>) -> Result<Vec<(usize, Tok)>, Exp
                     if frac_len > 0 {
                         literals.push(frac);
                         let scale = 10i128.checked_pow(frac_len).ok_or(ExprError::Overflow)?;
-                        value = value.add(Ratio::new(i128::from(frac), scale)?)?;
+                        value = value.checked_add(Ratio::new(i128::from(frac), scale)?)?;
                     }
                 }
                 out.push((start, Tok::Num(value)));
@@ -281,7 +281,11 @@ impl Parser {
         while let Some(Tok::Op(op @ (b'+' | b'-'))) = self.peek() {
             self.pos += 1;
             let r = self.term(depth)?;
-            v = if op == b'+' { v.add(r)? } else { v.sub(r)? };
+            v = if op == b'+' {
+                v.checked_add(r)?
+            } else {
+                v.checked_sub(r)?
+            };
         }
         Ok(v)
     }
@@ -291,7 +295,11 @@ impl Parser {
         while let Some(Tok::Op(op @ (b'*' | b'/'))) = self.peek() {
             self.pos += 1;
             let r = self.unary(depth)?;
-            v = if op == b'*' { v.mul(r)? } else { v.div(r)? };
+            v = if op == b'*' {
+                v.checked_mul(r)?
+            } else {
+                v.checked_div(r)?
+            };
         }
         Ok(v)
     }
@@ -303,7 +311,7 @@ impl Parser {
         match self.peek() {
             Some(Tok::Op(b'-')) => {
                 self.pos += 1;
-                self.unary(depth + 1)?.neg()
+                self.unary(depth + 1)?.checked_neg()
             }
             Some(Tok::Op(b'+')) => {
                 self.pos += 1;
@@ -449,16 +457,16 @@ mod tests {
         let i63 = "9223372036854775807"; // 2^63 − 1: its square fits
         assert_eq!(v(&format!("{i63} * {i63}")).map(|_| ()), Ok(()));
         let m = Ratio::int(i128::MIN);
-        assert_eq!(m.neg(), Err(ExprError::Overflow));
+        assert_eq!(m.checked_neg(), Err(ExprError::Overflow));
         assert_eq!(Ratio::new(i128::MIN, i128::MIN), Err(ExprError::Overflow));
         assert_eq!(
-            Ratio::int(i128::MAX).add(Ratio::int(1)),
+            Ratio::int(i128::MAX).checked_add(Ratio::int(1)),
             Err(ExprError::Overflow)
         );
         assert_eq!(
             Ratio::new(1, i128::MAX)
                 .unwrap()
-                .add(Ratio::new(1, i128::MAX - 1).unwrap()),
+                .checked_add(Ratio::new(1, i128::MAX - 1).unwrap()),
             Err(ExprError::Overflow)
         );
     }
@@ -480,13 +488,13 @@ mod tests {
                 for c in -6..=6i128 {
                     for d in 1..=5i128 {
                         let (x, y) = (r(a, b), r(c, d));
-                        assert_eq!(x.add(y), Ok(r(a * d + c * b, b * d)));
-                        assert_eq!(x.sub(y), Ok(r(a * d - c * b, b * d)));
-                        assert_eq!(x.mul(y), Ok(r(a * c, b * d)));
+                        assert_eq!(x.checked_add(y), Ok(r(a * d + c * b, b * d)));
+                        assert_eq!(x.checked_sub(y), Ok(r(a * d - c * b, b * d)));
+                        assert_eq!(x.checked_mul(y), Ok(r(a * c, b * d)));
                         if c == 0 {
-                            assert_eq!(x.div(y), Err(ExprError::DivisionByZero));
+                            assert_eq!(x.checked_div(y), Err(ExprError::DivisionByZero));
                         } else {
-                            assert_eq!(x.div(y), Ok(r(a * d, b * c)));
+                            assert_eq!(x.checked_div(y), Ok(r(a * d, b * c)));
                         }
                     }
                 }

@@ -9,7 +9,7 @@
 //! - [`arith`]: arithmetic word problems from this project's own templates (and a plain
 //!   "What is 23 + 45?" level), scored by exact match of the final number.
 //!
-//! Problem `i` is a pure function of `(kind, seed, i)` (a counter-based RNG, [`rng`]), so
+//! Problem `i` is a pure function of `(kind, seed, i)` (a counter-based splitmix64 stream), so
 //! shards of a population can generate their own slices. The held-out set is
 //! [`held_out_problems`]: the same kind under the seed `seed ^ HELD_OUT_SALT`, never the training
 //! seed. Prompts are the user message only; the chat template is the model's business.
@@ -27,7 +27,7 @@ pub use arith::{ArithLevel, ArithProblem};
 pub use countdown::CountdownProblem;
 
 /// XOR-ed into the training seed to get the held-out seed (see [`held_out_problems`]).
-pub const HELD_OUT_SALT: u64 = 0x5eed_0f_4e1d_0075;
+pub const HELD_OUT_SALT: u64 = 0x5eed_0f4e_1d00_7500;
 
 /// Which task to generate, as it appears in a config (`kind = "countdown"`, `numbers = 3`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
