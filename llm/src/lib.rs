@@ -14,6 +14,11 @@
 //! carry, and the batched Llama-family forward with per-sequence KV caches and greedy decoding
 //! (SmolLM2-135M from `scripts/fetch_smollm2.sh` is the reference model).
 //!
+//! [`reasoning`]: reasoning tasks with verifiable rewards for finetuning a pretrained LM by ES
+//! (TinyZero's Countdown with its and reasoning-gym's rewards, templated arithmetic word
+//! problems): pure functions from `(kind, seed, index)` to a prompt, and from a completion to a
+//! reward.
+//!
 //! Entry points: [`EggLearner`] (the model as the root package's one training loop drives it,
 //! configured by `[model] kind = "egg_gru"` and `[task] name = "text"`, assembled into
 //! [`EggConfig`]), [`egg::generate::generate`] and [`egg::bench::bench_egg`].
@@ -22,6 +27,7 @@
 pub mod egg;
 pub mod error;
 pub mod llama;
+pub mod reasoning;
 
 pub use egg::config::{EggConfig, EggModelConfig, TextTaskConfig};
 pub use egg::learner::EggLearner;
