@@ -7,6 +7,7 @@ use eggroll_core::backend::Activation;
 use eggroll_core::optim::Optimizer;
 use eggroll_core::schedule::{Schedule, ScheduleKind};
 use eggroll_core::shaping::Shaping;
+use eggroll_llm::finetune::LlamaModelConfig;
 use eggroll_llm::{EggConfig, EggModelConfig};
 use eggroll_populations::EsConfig;
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,8 @@ pub enum ModelSection {
     /// EGG's integer-only GRU language model, trained on task `text` with `es.shaping =
     /// "pair_sign"`.
     EggGru(EggModelConfig),
+    /// A pretrained Llama-family model (GGUF file), finetuned on task `reasoning`.
+    Llama(LlamaModelConfig),
 }
 
 impl Default for ModelSection {
@@ -66,6 +69,7 @@ impl ModelSection {
         match self {
             ModelSection::Mlp(_) => "mlp",
             ModelSection::EggGru(_) => eggroll_llm::egg::checkpoint::MODEL_KIND,
+            ModelSection::Llama(_) => "llama",
         }
     }
 }
@@ -338,6 +342,22 @@ impl RunConfig {
                 }
             }
             (ModelSection::EggGru(_), TaskConfig::Text(_)) => self.validate_egg()?,
+            (ModelSection::Llama(_), TaskConfig::Reasoning(_)) => {
+                if matches!(self.es.shaping, Shaping::PairSign) {
+                    return Err("es.shaping: pair_sign is the integer EGG model's update; a float model takes centered_rank, z_score or raw".into());
+                }
+            }
+            (ModelSection::Llama(_), task) => {
+                return Err(format!(
+                    "task.name: model kind llama finetunes on task `reasoning`, not `{}`",
+                    task.name()
+                ))
+            }
+            (_, TaskConfig::Reasoning(_)) => {
+                return Err(
+                    "task.name: task `reasoning` finetunes a pretrained language model (set [model] kind = \"llama\" and its path)".into(),
+                )
+            }
             (ModelSection::EggGru(_), task) => {
                 return Err(format!(
                     "task.name: model kind egg_gru trains on task `text` (next-byte prediction on a file), not `{}`",

@@ -316,6 +316,11 @@ where
         line.insert("generation".into(), json!(g));
         line.insert("fitness_mean".into(), json!(mean));
         line.insert("fitness_max".into(), json!(max));
+        if pop.antithetic {
+            // Pairs whose two members scored the same carry no signal (a discrete reward, a
+            // σ too small to change an answer): the share tells whether σ is large enough.
+            line.insert("pairs_tied".into(), json!(tied_pairs(&fitness)));
+        }
         line.insert("seconds".into(), json!(seconds));
         line.insert("nonfinite".into(), json!(nonfinite));
         if comm.size() > 1 {
@@ -379,6 +384,13 @@ fn number(v: f64) -> Value {
     } else {
         json!(v)
     }
+}
+
+/// The share of antithetic pairs `(2k, 2k+1)` whose members' fitness is equal.
+fn tied_pairs(f: &[f32]) -> f64 {
+    let pairs = f.len() / 2;
+    let tied = f.chunks_exact(2).filter(|p| p[0] == p[1]).count();
+    tied as f64 / pairs.max(1) as f64
 }
 
 fn mean_max(f: &[f32]) -> (f64, f64) {

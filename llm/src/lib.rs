@@ -26,6 +26,7 @@
 
 pub mod egg;
 pub mod error;
+pub mod finetune;
 pub mod llama;
 pub mod reasoning;
 

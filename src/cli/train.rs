@@ -100,7 +100,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
                 out,
             )
         }
-        ModelSection::Mlp(_) => {
+        ModelSection::Mlp(_) | ModelSection::Llama(_) => {
             crate::with_backend!(a.backend, |backend| run_on(backend, None, &a, &cfg, out))
         }
     }
@@ -119,6 +119,7 @@ fn describe_model(cfg: &RunConfig) -> String {
                 _ => "?",
             }
         ),
+        ModelSection::Llama(m) => format!("model llama {} (training {})", m.path, m.train.join(" ")),
     }
 }
 

@@ -25,6 +25,7 @@ pub struct FloatLearner<'a, B: Backend, M: Model<B>> {
     task: Box<dyn Task<B, M, Error = Error> + 'a>,
     optimizer: Optimizer,
     lr: Schedule,
+    identity: Vec<(&'static str, String)>,
 }
 
 /// The MLP shape a task and config imply (an error when the config's model is not an MLP).
@@ -81,7 +82,15 @@ impl<'a, B: Backend, M: Model<B>> FloatLearner<'a, B, M> {
             task,
             optimizer: cfg.optimizer,
             lr: cfg.lr.schedule(cfg.generations),
+            identity: Vec::new(),
         })
+    }
+
+    /// Record `value` under checkpoint metadata `key` (a base model's sha256): saved with
+    /// every checkpoint, and a checkpoint with another value is refused on load.
+    pub fn with_identity(mut self, key: &'static str, value: String) -> Self {
+        self.identity.push((key, value));
+        self
     }
 
     /// The model.
@@ -119,6 +128,10 @@ impl<B: Backend, M: Model<B>> Learner for FloatLearner<'_, B, M> {
     ) -> Result<Vec<f32>> {
         self.task
             .fitness(self.backend, &self.model, pop, members, generation)
+    }
+
+    fn fitness_metrics(&self, _fitness: &[f32]) -> Metrics {
+        self.task.fitness_metrics()
     }
 
     fn apply(&mut self, pop: &Population, update: &Update, generation: u64) -> Result<Metrics> {
@@ -166,10 +179,23 @@ impl<B: Backend, M: Model<B>> Learner for FloatLearner<'_, B, M> {
         if let Some(json) = self.task.state_json() {
             ck.metadata.insert("task_state".into(), json);
         }
+        for (key, value) in &self.identity {
+            ck.metadata.insert((*key).into(), value.clone());
+        }
         Ok(())
     }
 
     fn load(&mut self, ck: &Checkpoint, path: &Path) -> Result<()> {
+        for (key, want) in &self.identity {
+            let got = ck.meta(key, path)?;
+            if got != want {
+                return Err(CoreError::Checkpoint {
+                    path: path.display().to_string(),
+                    why: format!("metadata `{key}` is {got}, but this run's model has {want}: the checkpoint was trained from another base model"),
+                }
+                .into());
+            }
+        }
         let specs = self.model.specs().to_vec();
         let slots = self.optim.first().map_or(0, Vec::len);
         for (i, spec) in specs.iter().enumerate() {

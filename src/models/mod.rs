@@ -8,9 +8,11 @@
 
 mod egg;
 mod float;
+mod llama;
 
 pub use egg::egg_learner;
 pub use float::{model_config, FloatLearner};
+pub use llama::{llama_learner, BASE_SHA256};
 
 use crate::config::{ModelSection, RunConfig};
 use crate::dist::Communicator;
@@ -51,6 +53,20 @@ pub fn train_run<B: Backend>(
             comm,
             progress,
         ),
+        ModelSection::Llama(_) => {
+            if backend.name() != "cpu" {
+                return Err(Error::Config {
+                    origin: "backend".into(),
+                    why: format!(
+                        "model kind llama runs on the cpu backend only (its attention, norms and rotary embeddings have no {} kernels yet)",
+                        backend.name()
+                    ),
+                });
+            }
+            let cpu = Cpu::new();
+            let mut learner = llama_learner(&cpu, cfg)?;
+            run_loop(&mut learner, cfg, opts, comm, progress)
+        }
     }
 }
 
@@ -89,6 +105,7 @@ pub fn evaluate_checkpoint(cfg: &RunConfig, ck: &Checkpoint, path: &Path) -> Res
     match &cfg.model {
         ModelSection::Mlp(_) => load_and_evaluate(FloatLearner::mlp(&cpu, cfg)?, ck, path),
         ModelSection::EggGru(_) => load_and_evaluate(egg_learner(cfg, None)?, ck, path),
+        ModelSection::Llama(_) => load_and_evaluate(llama_learner(&cpu, cfg)?, ck, path),
     }
 }
 

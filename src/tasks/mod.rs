@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use eggroll_core::mlp::Mlp;
 pub use eggroll_core::task::{Metrics, Task};
 use eggroll_core::Backend;
+use eggroll_llm::finetune::ReasoningTaskConfig;
 use eggroll_llm::TextTaskConfig;
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +48,8 @@ pub enum TaskConfig {
     Rl(RlConfig),
     /// Next-byte prediction on a byte file (the EGG language model's task).
     Text(TextTaskConfig),
+    /// Reasoning problems with verifiable rewards (a pretrained language model's task).
+    Reasoning(ReasoningTaskConfig),
 }
 
 fn default_batch() -> usize {
@@ -78,6 +81,7 @@ impl TaskConfig {
             TaskConfig::Regression { .. } => "regression",
             TaskConfig::Rl(_) => "rl",
             TaskConfig::Text(_) => "text",
+            TaskConfig::Reasoning(_) => "reasoning",
         }
     }
 
@@ -106,6 +110,7 @@ impl TaskConfig {
             TaskConfig::Rl(ref rl) => rl::validate(rl),
             // Checked with the model it trains (`EggConfig::validate`).
             TaskConfig::Text(_) => Ok(()),
+            TaskConfig::Reasoning(ref r) => r.validate().map_err(|e| e.to_string()),
         }
     }
 
@@ -126,10 +131,14 @@ impl TaskConfig {
                 seed,
             )?),
             TaskConfig::Rl(ref rl) => Box::new(RlTask::new(rl.clone(), seed)?),
-            TaskConfig::Text(_) => {
+            TaskConfig::Text(_) | TaskConfig::Reasoning(_) => {
                 return Err(Error::Config {
                     origin: "task.name".into(),
-                    why: "task `text` trains the EGG language model ([model] kind = \"egg_gru\"), not an MLP".into(),
+                    why: format!(
+                        "task `{}` trains a language model ([model] kind = \"{}\"), not an MLP",
+                        self.name(),
+                        if matches!(self, TaskConfig::Text(_)) { "egg_gru" } else { "llama" }
+                    ),
                 })
             }
         })

@@ -1,0 +1,81 @@
+//! Building the pretrained-LM learner (`[model] kind = "llama"`, `[task] name = "reasoning"`):
+//! the base model from its file, the projections it trains, and the reasoning task, bound
+//! into the float learner. Runs on the CPU backend (the transformer's own operations,
+//! attention, norms and rotary embeddings, have CPU implementations only).
+
+use super::float::FloatLearner;
+use crate::config::{ModelSection, RunConfig};
+use crate::error::{Error, Result};
+use crate::tasks::TaskConfig;
+use eggroll_core::cpu::Cpu;
+use eggroll_core::population::Population;
+use eggroll_core::task::{Metrics, Task};
+use eggroll_llm::finetune::{load_base, ReasoningTask};
+use eggroll_llm::llama::Llama;
+use std::ops::Range;
+use std::path::Path;
+
+/// Checkpoint metadata key holding the base model's sha256.
+pub const BASE_SHA256: &str = "base_model_sha256";
+
+/// The reasoning task with the root package's error type.
+struct RootTask(ReasoningTask);
+
+impl Task<Cpu, Llama> for RootTask {
+    type Error = Error;
+
+    fn input_dim(&self) -> usize {
+        self.0.input_dim()
+    }
+
+    fn output_dim(&self) -> usize {
+        self.0.output_dim()
+    }
+
+    fn fitness(
+        &self,
+        backend: &Cpu,
+        model: &Llama,
+        pop: &Population,
+        members: Range<u32>,
+        generation: u64,
+    ) -> Result<Vec<f32>> {
+        Ok(self.0.fitness(backend, model, pop, members, generation)?)
+    }
+
+    fn rows_per_member(&self) -> usize {
+        self.0.rows_per_member()
+    }
+
+    fn metric_names(&self) -> Vec<&'static str> {
+        self.0.metric_names()
+    }
+
+    fn evaluate(&self, backend: &Cpu, model: &Llama) -> Result<Metrics> {
+        Ok(self.0.evaluate(backend, model)?)
+    }
+
+    fn fitness_metrics(&self) -> Metrics {
+        self.0.fitness_metrics()
+    }
+}
+
+/// The learner of a `llama` run on `cpu`: the base model read from `model.path` (relative
+/// paths from the working directory), its chosen projections trained.
+pub fn llama_learner<'a>(cpu: &'a Cpu, cfg: &RunConfig) -> Result<FloatLearner<'a, Cpu, Llama>> {
+    let (ModelSection::Llama(m), TaskConfig::Reasoning(t)) = (&cfg.model, &cfg.task) else {
+        return Err(Error::Config {
+            origin: "model.kind".into(),
+            why: "model kind llama finetunes on task `reasoning`".into(),
+        });
+    };
+    let base = load_base(Path::new(&m.path)).map_err(|e| Error::Config {
+        origin: "model.path".into(),
+        why: format!("{e} (SmolLM2-135M: run scripts/fetch_smollm2.sh)"),
+    })?;
+    let mut model = base.model;
+    model.set_trained(m.selector(model.config.n_layers)?);
+    let task = ReasoningTask::new(t, base.tokenizer)?;
+    let learner = FloatLearner::new(cpu, "llama", model, Box::new(RootTask(task)), cfg)?;
+    Ok(learner.with_identity(BASE_SHA256, base.sha256))
+}
