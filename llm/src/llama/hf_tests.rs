@@ -157,6 +157,15 @@ fn q_and_k_rows_are_in_hugging_face_order_in_the_file() {
     assert_eq!(cfg["num_key_value_heads"], 2);
     assert_eq!(cfg["tie_word_embeddings"], true);
     assert_eq!(cfg["torch_dtype"], "float32");
+    // Not GPT2Tokenizer: transformers 5 would replace the digit-splitting pre-tokenizer.
+    let tc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("tokenizer_config.json")).unwrap())
+            .unwrap();
+    assert_eq!(tc["tokenizer_class"], "PreTrainedTokenizerFast");
+    assert_eq!(
+        (&tc["bos_token"], &tc["eos_token"]),
+        (&"<|im_start|>".into(), &"<|im_end|>".into())
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -44,7 +44,9 @@ fn token_text(tok: &LlamaTokenizer, id: u32, path: &Path) -> Result<String> {
         .ok_or_else(|| LlmError::tokenizer(path, format!("token id {id} has no text")))
 }
 
-/// The text of `tokenizer_config.json` for `tok`: BOS, EOS (also the padding token), the
+/// The text of `tokenizer_config.json` for `tok`: `tokenizer_class` `PreTrainedTokenizerFast`
+/// (`transformers` 5 rebuilds a `GPT2Tokenizer`'s pre-tokenizer as plain `ByteLevel`, dropping
+/// the digit split: `"\n 3"` became `\n`, ` `, `3` instead of `\n `, `3`), BOS, EOS (also the padding token), the
 /// BOS rule, the chat template, `model_max_length` `context_len`, and no clean-up of spaces
 /// on decoding (the text must come back as the BPE wrote it).
 pub fn tokenizer_config_json(
@@ -59,7 +61,7 @@ pub fn tokenizer_config_json(
         })
     };
     let v = json!({
-        "tokenizer_class": "GPT2Tokenizer",
+        "tokenizer_class": "PreTrainedTokenizerFast",
         "add_bos_token": tok.add_bos(),
         "add_eos_token": false,
         "add_prefix_space": false,
