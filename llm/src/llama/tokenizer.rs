@@ -38,6 +38,8 @@ pub struct LlamaTokenizer {
     eos: Option<u32>,
     add_bos: bool,
     chat: Option<ChatTemplate>,
+    /// The Jinja source of the chat template, kept for exports.
+    chat_source: Option<String>,
 }
 
 impl std::fmt::Debug for LlamaTokenizer {
@@ -159,19 +161,59 @@ impl LlamaTokenizer {
                 }
             }
         };
-        let chat = match g.get("tokenizer.chat_template") {
+        let chat_source = match g.get("tokenizer.chat_template") {
             None => None,
-            Some(_) => ChatTemplate::detect(g.get_str("tokenizer.chat_template")?),
+            Some(_) => Some(g.get_str("tokenizer.chat_template")?.to_string()),
         };
+        let chat = chat_source.as_deref().and_then(ChatTemplate::detect);
         Ok(LlamaTokenizer {
             bos: id("tokenizer.ggml.bos_token_id")?,
             eos: id("tokenizer.ggml.eos_token_id")?,
             add_bos: g.get_bool_or("tokenizer.ggml.add_bos_token", false)?,
             vocab_size: tokens.len(),
             chat,
+            chat_source,
             inner,
             path: path.to_path_buf(),
         })
+    }
+
+    /// Wrap a Hugging Face tokenizer read from `path` (a `tokenizer.json`) with the special
+    /// ids, BOS rule and chat template its `tokenizer_config.json` gives.
+    pub(crate) fn from_hf_parts(
+        inner: Tokenizer,
+        path: &Path,
+        bos: Option<u32>,
+        eos: Option<u32>,
+        add_bos: bool,
+        chat_source: Option<String>,
+    ) -> Self {
+        LlamaTokenizer {
+            vocab_size: inner.get_vocab_size(true),
+            chat: chat_source.as_deref().and_then(ChatTemplate::detect),
+            chat_source,
+            bos,
+            eos,
+            add_bos,
+            inner,
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// The Hugging Face `tokenizers` tokenizer underneath (its pre-tokenizer, BPE model,
+    /// decoder and special tokens are all serialisable: see [`super::hf`]).
+    pub fn hf_tokenizer(&self) -> &Tokenizer {
+        &self.inner
+    }
+
+    /// Whether [`Self::encode`] puts BOS first.
+    pub fn add_bos(&self) -> bool {
+        self.add_bos
+    }
+
+    /// The chat template's Jinja source, if the model file has one.
+    pub fn chat_template_source(&self) -> Option<&str> {
+        self.chat_source.as_deref()
     }
 
     /// Read the GGUF at `path` and build its tokenizer.
