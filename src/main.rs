@@ -65,5 +65,6 @@ fn run(args: cli::Cli) -> Result<()> {
         cli::Command::Bench(a) => cli::bench::run(a),
         cli::Command::Render(a) => cli::render::run(a),
         cli::Command::Generate(a) => cli::egg::generate(a),
+        cli::Command::Export(a) => cli::llama::export(a),
     }
 }

@@ -27,7 +27,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for text in &args[3..] {
         let ids = tok.encode(text)?;
         let mut caches = vec![model.new_cache()];
-        let logits = model.forward(&eggroll_core::cpu::Cpu::new(), &mut caches, &[&ids], Logits::All, eggroll_llm::llama::SeqOwners::Plain)?.remove(0);
+        let logits = model
+            .forward(
+                &eggroll_core::cpu::Cpu::new(),
+                &mut caches,
+                &[&ids],
+                Logits::All,
+                eggroll_llm::llama::SeqOwners::Plain,
+            )?
+            .remove(0);
         let per_row: Vec<&[f32]> = logits.chunks(model.config.vocab_size).collect();
         let opts = GreedyOptions {
             max_new_tokens: 6,

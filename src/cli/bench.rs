@@ -25,6 +25,32 @@ pub enum Which {
     Rl(RlArgs),
     /// The integer-only LM: member-tokens/s at 6 x 256 and 1 x 64, peak memory at N = 4096.
     Egg(EggArgs),
+    /// Pretrained-LM decoding: plain batched vs population (every sequence its own member),
+    /// on a tiny random Llama and on SmolLM2 when models/ has it.
+    Llm(LlmArgs),
+}
+
+/// Arguments of `bench llm`.
+#[derive(Args, Debug)]
+pub struct LlmArgs {
+    /// Sequences decoded together (= population members).
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Prompt tokens per sequence.
+    #[arg(long, default_value_t = 80)]
+    pub prompt_tokens: usize,
+    /// New tokens per sequence.
+    #[arg(long, default_value_t = 32)]
+    pub new_tokens: usize,
+    /// Rank of the perturbations.
+    #[arg(long, default_value_t = 1)]
+    pub rank: u32,
+    /// The model file (default: SmolLM2 in models/ when present).
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `bench egg`.
@@ -104,6 +130,7 @@ pub struct LowrankArgs {
 /// Run `bench`.
 pub fn run(a: BenchArgs) -> Result<()> {
     match a.which {
+        Which::Llm(l) => bench_llm(&l)?,
         Which::Egg(e) => {
             anyhow::ensure!(e.generations > 0, "--generations must be at least 1");
             super::egg::bench(e.json, e.generations)?;
@@ -205,6 +232,83 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 print_lowrank(&report);
             }
         }
+    }
+    Ok(())
+}
+
+fn bench_llm(l: &LlmArgs) -> Result<()> {
+    use eggroll::bench::llm::{bench_llm, LlmBenchOptions};
+    use eggroll_llm::llama::tiny::{tiny_gguf, TinySpec};
+    anyhow::ensure!(
+        l.batch >= 1 && l.prompt_tokens >= 1 && l.new_tokens >= 1 && l.rank >= 1,
+        "--batch, --prompt-tokens, --new-tokens and --rank must be at least 1"
+    );
+    let opts = LlmBenchOptions {
+        batch: l.batch,
+        prompt_tokens: l.prompt_tokens,
+        new_tokens: l.new_tokens,
+        rank: l.rank,
+    };
+    let spec = TinySpec {
+        n_layers: 4,
+        d_model: 256,
+        n_heads: 4,
+        n_kv_heads: 2,
+        ffn_dim: 768,
+        ..TinySpec::default()
+    };
+    let g = eggroll_llm::llama::gguf::Gguf::from_bytes(
+        std::path::Path::new("tiny.gguf"),
+        tiny_gguf(&spec).to_bytes()?,
+    )?;
+    let mut models = vec![(
+        "tiny 4 x 256 (random)".to_string(),
+        eggroll_llm::llama::Llama::from_gguf(&g)?,
+    )];
+    let smol = std::path::PathBuf::from("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    match &l.model {
+        Some(p) => models.push((p.display().to_string(), eggroll_llm::llama::Llama::load(p)?)),
+        None if smol.is_file() => models.push((
+            "SmolLM2-135M".into(),
+            eggroll_llm::llama::Llama::load(&smol)?,
+        )),
+        None => eprintln!("bench llm: SmolLM2 skipped: run scripts/fetch_smollm2.sh"),
+    }
+    let mut reports = Vec::new();
+    for (name, m) in &models {
+        anyhow::ensure!(
+            l.prompt_tokens + l.new_tokens <= m.config.context_len,
+            "--prompt-tokens + --new-tokens = {} is beyond {name}'s context of {}",
+            l.prompt_tokens + l.new_tokens,
+            m.config.context_len
+        );
+        if !l.json {
+            eprintln!("bench llm: {name} ...");
+        }
+        reports.push(bench_llm(name, m, &opts)?);
+    }
+    if l.json {
+        println!("{}", serde_json::json!({ "llm": reports }));
+        return Ok(());
+    }
+    for r in &reports {
+        println!(
+            "bench llm: {} | batch {} | {} prompt + {} new tokens | rank {} | {} threads | {:.3} GFLOP/token | GEMM peak {:.1} GFLOP/s",
+            r.model, r.batch, r.prompt_tokens, r.new_tokens, r.rank, r.threads, r.gflop_per_token, r.gemm_peak_gflops
+        );
+        for (name, p) in [("plain", &r.plain), ("population", &r.population)] {
+            println!(
+                "  {name:<11} prefill {:>9.1} tok/s {:>6.1} GFLOP/s | decode {:>8.1} tok/s {:>6.1} GFLOP/s | peak {}",
+                p.prefill_tokens_per_s, p.prefill_gflops, p.decode_tokens_per_s, p.decode_gflops, mb(p.peak_memory_bytes)
+            );
+        }
+        println!(
+            "  population/plain: decode {:.1}%, prefill {:.1}% | plain decode at {:.1}% of GEMM peak | KV cache {:.1} MB",
+            100.0 * r.decode_ratio,
+            100.0 * r.prefill_ratio,
+            100.0 * r.plain_decode_fraction_of_peak,
+            r.kv_cache_bytes as f64 / 1e6
+        );
     }
     Ok(())
 }

@@ -26,29 +26,75 @@ pub fn int_kernels(name: super::BackendName) -> Result<Option<Box<dyn DynIntKern
 /// Arguments of `generate`.
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
-    /// An EGG checkpoint file or run directory.
+    /// A model file (GGUF, or a Hugging Face directory), a finetuned `llama` run, or an EGG
+    /// checkpoint or run directory.
     pub checkpoint: PathBuf,
-    /// Text to continue.
-    #[arg(long, default_value = "")]
-    pub prompt: String,
-    /// Bytes to generate.
+    /// Text to continue (repeat for a batch of prompts, decoded together).
+    #[arg(long)]
+    pub prompt: Vec<String>,
+    /// EGG: bytes to generate.
     #[arg(long, default_value_t = 300)]
     pub bytes: usize,
     /// Sampling seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Language models: most new tokens.
+    #[arg(long, default_value_t = 64)]
+    pub max_tokens: usize,
+    /// Language models: softmax temperature (0: greedy).
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f32,
+    /// Language models: nucleus mass for sampling.
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f32,
+    /// Language models: text that ends the generation (repeatable).
+    #[arg(long)]
+    pub stop: Vec<String>,
+    /// Language models: put the prompt in the model's chat template as the user's turn.
+    #[arg(long)]
+    pub chat: bool,
+    /// Language models: print the prompt's token ids, the generated ids and text as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Run `generate`.
 pub fn generate(a: GenerateArgs) -> Result<()> {
+    if super::llama::is_model_file(&a.checkpoint) || super::llama::is_llama_run(&a.checkpoint) {
+        let prompts = if a.prompt.is_empty() {
+            vec![String::new()]
+        } else {
+            a.prompt.clone()
+        };
+        anyhow::ensure!(
+            prompts.iter().all(|p| !p.is_empty()) || a.chat,
+            "--prompt: a language model needs a non-empty prompt to continue (or --chat)"
+        );
+        return super::llama::generate(&super::llama::GenerateLlm {
+            source: &a.checkpoint,
+            prompts: &prompts,
+            max_tokens: a.max_tokens,
+            temperature: a.temperature,
+            top_p: a.top_p,
+            seed: a.seed,
+            stop: &a.stop,
+            chat: a.chat,
+            json: a.json,
+        });
+    }
+    anyhow::ensure!(
+        a.prompt.len() <= 1,
+        "--prompt: an EGG model continues one prompt"
+    );
+    let prompt = a.prompt.first().cloned().unwrap_or_default();
     eggroll::memory::check_generate(a.bytes)?;
     let path = if a.checkpoint.is_dir() {
         eggroll::train::latest_checkpoint(&a.checkpoint)
     } else {
         a.checkpoint.clone()
     };
-    let out = eggroll_llm::egg::generate::generate(&path, a.prompt.as_bytes(), a.bytes, a.seed)?;
-    println!("{}{}", a.prompt, String::from_utf8_lossy(&out));
+    let out = eggroll_llm::egg::generate::generate(&path, prompt.as_bytes(), a.bytes, a.seed)?;
+    println!("{}{}", prompt, String::from_utf8_lossy(&out));
     Ok(())
 }
 

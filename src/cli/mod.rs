@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod egg;
 pub mod eval;
+pub mod llama;
 pub mod progress;
 pub mod render;
 pub mod train;
@@ -32,8 +33,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Draw one episode of an RL checkpoint's policy as an animated GIF.
     Render(render::RenderArgs),
-    /// Sample text from an EGG language-model checkpoint.
+    /// Generate text: a GGUF or Hugging Face model, a finetuned `llama` run, or an EGG checkpoint.
     Generate(egg::GenerateArgs),
+    /// Write a finetuned `llama` run (or a GGUF model) as a Hugging Face directory.
+    Export(llama::ExportArgs),
 }
 
 /// Compute backends.

@@ -119,7 +119,9 @@ fn describe_model(cfg: &RunConfig) -> String {
                 _ => "?",
             }
         ),
-        ModelSection::Llama(m) => format!("model llama {} (training {})", m.path, m.train.join(" ")),
+        ModelSection::Llama(m) => {
+            format!("model llama {} (training {})", m.path, m.train.join(" "))
+        }
     }
 }
 

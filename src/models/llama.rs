@@ -79,3 +79,28 @@ pub fn llama_learner<'a>(cpu: &'a Cpu, cfg: &RunConfig) -> Result<FloatLearner<'
     let learner = FloatLearner::new(cpu, "llama", model, Box::new(RootTask(task)), cfg)?;
     Ok(learner.with_identity(BASE_SHA256, base.sha256))
 }
+
+/// The finetuned model of a `llama` run's checkpoint `ck` (at `path`, config `cfg`) with its
+/// tokenizer: the base model with the checkpoint's trained projections.
+pub fn load_llama(
+    cfg: &RunConfig,
+    ck: &eggroll_core::checkpoint::Checkpoint,
+    path: &Path,
+) -> Result<(Llama, eggroll_llm::llama::LlamaTokenizer)> {
+    use eggroll_core::learner::Learner;
+    let ModelSection::Llama(m) = &cfg.model else {
+        return Err(Error::Config {
+            origin: path.display().to_string(),
+            why: format!(
+                "the checkpoint's model is `{}`, not llama",
+                cfg.model.kind()
+            ),
+        });
+    };
+    let cpu = Cpu::new();
+    let mut learner = llama_learner(&cpu, cfg)?;
+    crate::run_state::check_kind(ck, path, learner.kind())?;
+    learner.load(ck, path)?;
+    let tokenizer = eggroll_llm::finetune::load_base_tokenizer(Path::new(&m.path))?;
+    Ok((learner.into_model(), tokenizer))
+}

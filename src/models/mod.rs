@@ -12,7 +12,7 @@ mod llama;
 
 pub use egg::egg_learner;
 pub use float::{model_config, FloatLearner};
-pub use llama::{llama_learner, BASE_SHA256};
+pub use llama::{llama_learner, load_llama, BASE_SHA256};
 
 use crate::config::{ModelSection, RunConfig};
 use crate::dist::Communicator;

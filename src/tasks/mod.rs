@@ -137,7 +137,11 @@ impl TaskConfig {
                     why: format!(
                         "task `{}` trains a language model ([model] kind = \"{}\"), not an MLP",
                         self.name(),
-                        if matches!(self, TaskConfig::Text(_)) { "egg_gru" } else { "llama" }
+                        if matches!(self, TaskConfig::Text(_)) {
+                            "egg_gru"
+                        } else {
+                            "llama"
+                        }
                     ),
                 })
             }

@@ -48,13 +48,19 @@ impl LlamaModelConfig {
     pub fn selector(&self, n_layers: usize) -> Result<impl Fn(usize, Proj) -> bool> {
         let projs = self.projections()?;
         if projs.is_empty() {
-            return Err(LlmError::config("model.train", "trains nothing: name at least one projection"));
+            return Err(LlmError::config(
+                "model.train",
+                "trains nothing: name at least one projection",
+            ));
         }
         let layers = self.layers.clone();
         if let Some(bad) = layers.iter().flatten().find(|&&l| l >= n_layers) {
             return Err(LlmError::config(
                 "model.layers",
-                format!("block {bad} does not exist: the model has {n_layers} (0 to {})", n_layers - 1),
+                format!(
+                    "block {bad} does not exist: the model has {n_layers} (0 to {})",
+                    n_layers - 1
+                ),
             ));
         }
         Ok(move |l: usize, p: Proj| {
@@ -122,7 +128,10 @@ impl ReasoningTaskConfig {
             return Err(LlmError::config("task.prompts", "must be at least 1"));
         }
         if self.max_new_tokens == 0 {
-            return Err(LlmError::config("task.max_new_tokens", "must be at least 1"));
+            return Err(LlmError::config(
+                "task.max_new_tokens",
+                "must be at least 1",
+            ));
         }
         if self.eval_problems == 0 {
             return Err(LlmError::config("task.eval_problems", "must be at least 1"));

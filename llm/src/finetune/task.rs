@@ -46,14 +46,7 @@ impl ReasoningTask {
         cfg.validate()?;
         let kind = cfg.problem;
         let scheme = cfg.scheme();
-        let mut stop_tokens: Vec<u32> = tokenizer.eos().into_iter().collect();
-        for special in ["<|im_end|>", "<|endoftext|>"] {
-            if let Some(id) = tokenizer.token_id(special) {
-                if !stop_tokens.contains(&id) {
-                    stop_tokens.push(id);
-                }
-            }
-        }
+        let stop_tokens = crate::llama::text::stop_tokens(&tokenizer);
         let mut held_out = Vec::with_capacity(cfg.eval_problems);
         for p in reasoning::held_out_problems(&kind, cfg.seed, 0..cfg.eval_problems as u64)? {
             let ids = tokenizer.encode_chat(&p.prompt)?;
@@ -177,7 +170,10 @@ impl Task<Cpu, Llama> for ReasoningTask {
             tally.format_only += usize::from(s.outcome == Outcome::FormatOnly);
             tally.new_tokens += g.tokens.len();
         }
-        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = tally;
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = tally;
         Ok(fitness)
     }
 
@@ -220,7 +216,10 @@ impl Task<Cpu, Llama> for ReasoningTask {
     }
 
     fn fitness_metrics(&self) -> Metrics {
-        let t = *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let t = *self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let n = t.answers.max(1) as f64;
         vec![
             ("train_correct", t.correct as f64 / n),

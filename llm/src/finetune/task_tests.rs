@@ -73,7 +73,11 @@ fn fitness_and_evaluation_run_on_the_tiny_model() {
     let names: Vec<_> = e.iter().map(|(k, _)| *k).collect();
     assert_eq!(names, t.metric_names());
     assert!(e.iter().all(|(_, v)| v.is_finite()));
-    assert_eq!(e, t.evaluate(&cpu, &m).unwrap(), "evaluation is deterministic");
+    assert_eq!(
+        e,
+        t.evaluate(&cpu, &m).unwrap(),
+        "evaluation is deterministic"
+    );
 }
 
 #[test]
@@ -109,6 +113,12 @@ fn smollm2_earns_rewards_that_vary_and_sharding_changes_no_fitness() {
     let all = t.fitness(&cpu, &m, &p, 0..8, 0).unwrap();
     let mut halves = t.fitness(&cpu, &m, &p, 0..4, 0).unwrap();
     halves.extend(t.fitness(&cpu, &m, &p, 4..8, 0).unwrap());
-    assert_eq!(all, halves, "a member's fitness depends on who else is in the batch");
-    assert!(all.iter().any(|&f| f > 0.0), "SmolLM2 solved no plain sum: {all:?}");
+    assert_eq!(
+        all, halves,
+        "a member's fitness depends on who else is in the batch"
+    );
+    assert!(
+        all.iter().any(|&f| f > 0.0),
+        "SmolLM2 solved no plain sum: {all:?}"
+    );
 }

@@ -108,7 +108,10 @@ fn reference_logits(m: &Llama, tokens: &[u32]) -> Vec<Vec<f64>> {
             let o = matvec(w.proj(l, Proj::O), &att);
             xs[p].iter_mut().zip(o).for_each(|(x, o)| *x += o);
             let h2 = norm(&xs[p], &lw.ffn_norm);
-            let (g, u) = (matvec(w.proj(l, Proj::Gate), &h2), matvec(w.proj(l, Proj::Up), &h2));
+            let (g, u) = (
+                matvec(w.proj(l, Proj::Gate), &h2),
+                matvec(w.proj(l, Proj::Up), &h2),
+            );
             let a: Vec<f64> = g
                 .iter()
                 .zip(&u)
@@ -147,7 +150,13 @@ fn forward_matches_a_plain_f64_transcription() {
         let m = tiny_model(&spec);
         let mut cache = vec![m.new_cache()];
         let got = m
-            .forward(&Cpu::new(), &mut cache, &[&SEQ], Logits::All, SeqOwners::Plain)
+            .forward(
+                &Cpu::new(),
+                &mut cache,
+                &[&SEQ],
+                Logits::All,
+                SeqOwners::Plain,
+            )
             .unwrap()
             .remove(0);
         let want = reference_logits(&m, &SEQ);
@@ -166,20 +175,38 @@ fn kv_cache_decoding_equals_full_recompute() {
     let v = m.config.vocab_size;
     let mut full = vec![m.new_cache()];
     let all = m
-        .forward(&Cpu::new(), &mut full, &[&SEQ], Logits::All, SeqOwners::Plain)
+        .forward(
+            &Cpu::new(),
+            &mut full,
+            &[&SEQ],
+            Logits::All,
+            SeqOwners::Plain,
+        )
         .unwrap()
         .remove(0);
     // Prefill 4 tokens, then decode the other 5 one at a time.
     let mut c = vec![m.new_cache()];
     let mut got = m
-        .forward(&Cpu::new(), &mut c, &[&SEQ[..4]], Logits::All, SeqOwners::Plain)
+        .forward(
+            &Cpu::new(),
+            &mut c,
+            &[&SEQ[..4]],
+            Logits::All,
+            SeqOwners::Plain,
+        )
         .unwrap()
         .remove(0);
     for t in &SEQ[4..] {
         got.extend(
-            m.forward(&Cpu::new(), &mut c, &[std::slice::from_ref(t)], Logits::Last, SeqOwners::Plain)
-                .unwrap()
-                .remove(0),
+            m.forward(
+                &Cpu::new(),
+                &mut c,
+                &[std::slice::from_ref(t)],
+                Logits::Last,
+                SeqOwners::Plain,
+            )
+            .unwrap()
+            .remove(0),
         );
     }
     assert_eq!(c[0].len(), SEQ.len());
@@ -201,23 +228,49 @@ fn batched_sequences_of_different_lengths_equal_each_alone() {
     for s in 0..3 {
         let mut c = vec![m.new_cache()];
         let mut l = vec![m
-            .forward(&Cpu::new(), &mut c, &[prompts[s]], Logits::All, SeqOwners::Plain)
+            .forward(
+                &Cpu::new(),
+                &mut c,
+                &[prompts[s]],
+                Logits::All,
+                SeqOwners::Plain,
+            )
             .unwrap()
             .remove(0)];
         for st in &steps {
-            l.push(m.forward(&Cpu::new(), &mut c, &[st[s]], Logits::Last, SeqOwners::Plain).unwrap().remove(0));
+            l.push(
+                m.forward(
+                    &Cpu::new(),
+                    &mut c,
+                    &[st[s]],
+                    Logits::Last,
+                    SeqOwners::Plain,
+                )
+                .unwrap()
+                .remove(0),
+            );
         }
         alone.push(l);
     }
     // Together: one call per step for all three (one of them idle in each step).
     let mut cs: Vec<_> = (0..3).map(|_| m.new_cache()).collect();
-    let first = m.forward(&Cpu::new(), &mut cs, &prompts, Logits::All, SeqOwners::Plain).unwrap();
+    let first = m
+        .forward(
+            &Cpu::new(),
+            &mut cs,
+            &prompts,
+            Logits::All,
+            SeqOwners::Plain,
+        )
+        .unwrap();
     for s in 0..3 {
         let diff = max_diff(&first[s], &alone[s][0]);
         assert!(diff < 1e-5, "prefill of sequence {s}: max |Δ| {diff}");
     }
     for (i, st) in steps.iter().enumerate() {
-        let got = m.forward(&Cpu::new(), &mut cs, st, Logits::Last, SeqOwners::Plain).unwrap();
+        let got = m
+            .forward(&Cpu::new(), &mut cs, st, Logits::Last, SeqOwners::Plain)
+            .unwrap();
         for s in 0..3 {
             let diff = max_diff(&got[s], &alone[s][i + 1]);
             assert!(diff < 1e-5, "step {i} of sequence {s}: max |Δ| {diff}");
@@ -263,7 +316,13 @@ fn bad_inputs_are_named() {
     let m = tiny_model(&TinySpec::default());
     let mut c = vec![m.new_cache()];
     let e = m
-        .forward(&Cpu::new(), &mut c, &[&[9999]], Logits::Last, SeqOwners::Plain)
+        .forward(
+            &Cpu::new(),
+            &mut c,
+            &[&[9999]],
+            Logits::Last,
+            SeqOwners::Plain,
+        )
         .unwrap_err()
         .to_string();
     assert!(
@@ -272,7 +331,13 @@ fn bad_inputs_are_named() {
     );
     assert!(c[0].is_empty(), "a refused step leaves the cache as it was");
     let e = m
-        .forward(&Cpu::new(), &mut c, &[&[1], &[2]], Logits::Last, SeqOwners::Plain)
+        .forward(
+            &Cpu::new(),
+            &mut c,
+            &[&[1], &[2]],
+            Logits::Last,
+            SeqOwners::Plain,
+        )
         .unwrap_err()
         .to_string();
     assert!(e.contains("1 caches for 2 sequences"), "{e}");
@@ -297,10 +362,7 @@ fn tiny_model_round_trips_through_a_file() {
     assert_eq!(a.config, b.config);
     assert!(!a.config.tied_embeddings);
     assert_eq!(a.weights.head().data, b.weights.head().data);
-    assert_eq!(
-        a.weights.proj(1, Proj::Down),
-        b.weights.proj(1, Proj::Down)
-    );
+    assert_eq!(a.weights.proj(1, Proj::Down), b.weights.proj(1, Proj::Down));
     let e = Llama::load(Path::new("/nonexistent/m.gguf"))
         .unwrap_err()
         .to_string();

@@ -60,9 +60,14 @@ pub fn generate_greedy(
     prompts: &[Vec<u32>],
     opts: &GreedyOptions,
 ) -> Result<Vec<Generation>> {
-    decode(model, &Cpu::new(), prompts, SeqOwners::Plain, opts, &mut |s, _, l| {
-        argmax(l, s)
-    })
+    decode(
+        model,
+        &Cpu::new(),
+        prompts,
+        SeqOwners::Plain,
+        opts,
+        &mut |s, _, l| argmax(l, s),
+    )
 }
 
 /// Continuations of every prompt decoded together, sequence `s` with `owners`' weights for it

@@ -3,12 +3,12 @@
 
 use super::*;
 use crate::llama::forward::{Logits, SeqOwners};
-use eggroll_core::cpu::Cpu;
 use crate::llama::generate::{generate_greedy, GreedyOptions};
 use crate::llama::hf_layout::{hf_row_of_gguf_row, permute_rows, RowOrder};
 use crate::llama::test_model::{smollm2, tiny};
 use crate::llama::tiny::TinySpec;
 use crate::llama::weights::{Matrix, MatrixRef, Proj, PROJS};
+use eggroll_core::cpu::Cpu;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use std::path::PathBuf;
@@ -65,8 +65,14 @@ fn assert_same_model(a: &Llama, b: &Llama) {
 
 fn all_logits(m: &Llama, prompts: &[&[u32]]) -> Vec<Vec<f32>> {
     let mut caches: Vec<_> = prompts.iter().map(|_| m.new_cache()).collect();
-    m.forward(&Cpu::new(), &mut caches, prompts, Logits::All, SeqOwners::Plain)
-        .unwrap()
+    m.forward(
+        &Cpu::new(),
+        &mut caches,
+        prompts,
+        Logits::All,
+        SeqOwners::Plain,
+    )
+    .unwrap()
 }
 
 #[test]

@@ -34,6 +34,7 @@ pub mod ops;
 pub mod safetensors_io;
 pub mod sampling;
 pub mod stop;
+pub mod text;
 pub mod weights;
 
 pub use config::LlamaConfig;
@@ -45,4 +46,5 @@ pub use kv_cache::SeqCache;
 pub use model::{project, Llama};
 pub use sampling::Sampling;
 pub use stop::{find_stop, StopScanner};
+pub use text::{generate_text, TextFinish, TextGeneration, TextOptions};
 pub use weights::{LlamaWeights, Matrix, MatrixRef, Proj, PROJS};

@@ -86,7 +86,10 @@ fn each_sequence_runs_with_its_members_dense_perturbation() {
         for (s, &m) in members.iter().enumerate() {
             let want = batch_logits(&materialised(&model, &pop, m), SeqOwners::Plain);
             let diff = max_diff(&got[s], &want[s]);
-            assert!(diff < 1e-4, "rank {rank}, sequence {s} (member {m}): max |Δ| {diff}");
+            assert!(
+                diff < 1e-4,
+                "rank {rank}, sequence {s} (member {m}): max |Δ| {diff}"
+            );
             // The perturbation is there: the logits moved away from the plain model's.
             let moved = max_diff(&got[s], &plain[s]);
             assert!(moved > 1e-3, "member {m} changed nothing ({moved})");
@@ -148,14 +151,13 @@ fn population_decoding_gives_each_member_its_own_continuation() {
     let together = decode(&model, &cpu, &prompts, owners, &opts, &mut greedy).unwrap();
     // Each member decoded alone, with its weights materialised, gives the same tokens.
     for (m, g) in together.iter().enumerate() {
-        let alone = generate_greedy(
-            &materialised(&model, &pop, m as u32),
-            &prompts[..1],
-            &opts,
-        )
-        .unwrap();
+        let alone =
+            generate_greedy(&materialised(&model, &pop, m as u32), &prompts[..1], &opts).unwrap();
         assert_eq!(g.tokens, alone[0].tokens, "member {m}");
     }
     let distinct: std::collections::BTreeSet<_> = together.iter().map(|g| &g.tokens).collect();
-    assert!(distinct.len() > 1, "σ = 0.5 left every member on one continuation");
+    assert!(
+        distinct.len() > 1,
+        "σ = 0.5 left every member on one continuation"
+    );
 }

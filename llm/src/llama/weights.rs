@@ -292,8 +292,10 @@ impl LlamaWeights {
         order.extend(all.iter().copied().filter(|&(l, p)| !trained(l, p)));
         let mut info = Vec::with_capacity(order.len());
         let mut data = Vec::with_capacity(order.len());
-        let mut old_data: Vec<Option<Vec<f32>>> =
-            std::mem::take(&mut self.proj_data).into_iter().map(Some).collect();
+        let mut old_data: Vec<Option<Vec<f32>>> = std::mem::take(&mut self.proj_data)
+            .into_iter()
+            .map(Some)
+            .collect();
         for (new, &(l, p)) in order.iter().enumerate() {
             let old = self.layers[l].slots[p as usize];
             info.push(self.proj_info[old].clone());

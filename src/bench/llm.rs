@@ -1,0 +1,183 @@
+//! `bench llm`: batched decoding of a Llama-family model with its own weights (plain) and as
+//! an ES population (every sequence its own member's rank-r perturbation of every projection),
+//! on the same batch, prompts and number of new tokens, in one run: prefill and decode timed
+//! apart, tokens/s, GFLOP/s against the machine's measured GEMM peak, peak memory.
+//!
+//! Decoding is greedy with no stop token, so every sequence produces exactly `new_tokens`
+//! tokens in both phases and the work is the same.
+
+use super::peak::{gemm_peak_gflops, peak_memory_bytes, reset_peak_memory};
+use crate::error::Result;
+use eggroll_core::cpu::Cpu;
+use eggroll_core::{NoiseKind, Population, PopulationParams};
+use eggroll_llm::llama::generate::argmax;
+use eggroll_llm::llama::{Llama, Logits, SeqCache, SeqOwners};
+use serde::Serialize;
+use std::time::Instant;
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct LlmBenchOptions {
+    /// Sequences decoded together (and members of the population).
+    pub batch: usize,
+    /// Prompt tokens per sequence.
+    pub prompt_tokens: usize,
+    /// New tokens per sequence.
+    pub new_tokens: usize,
+    /// Rank of the population's perturbations.
+    pub rank: u32,
+}
+
+/// One timed phase.
+#[derive(Clone, Debug, Serialize)]
+pub struct LlmPhase {
+    /// Seconds of the prefill (every prompt through the model, last rows' logits).
+    pub prefill_seconds: f64,
+    /// Prompt tokens per second.
+    pub prefill_tokens_per_s: f64,
+    /// GFLOP/s of the prefill's projections.
+    pub prefill_gflops: f64,
+    /// Seconds of the decode steps.
+    pub decode_seconds: f64,
+    /// New tokens per second (all sequences).
+    pub decode_tokens_per_s: f64,
+    /// GFLOP/s of the decode steps' projections and head.
+    pub decode_gflops: f64,
+    /// Peak resident memory during the phase (bytes).
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// The report of one model.
+#[derive(Clone, Debug, Serialize)]
+pub struct LlmBenchReport {
+    /// Which model.
+    pub model: String,
+    /// Batch (sequences = members).
+    pub batch: usize,
+    /// Prompt tokens per sequence.
+    pub prompt_tokens: usize,
+    /// New tokens per sequence.
+    pub new_tokens: usize,
+    /// Rank of the perturbations.
+    pub rank: u32,
+    /// Threads used.
+    pub threads: usize,
+    /// GFLOP of one decoded token (projections and head, 2 flops per multiply-add).
+    pub gflop_per_token: f64,
+    /// The machine's measured f32 GEMM peak in this run (GFLOP/s).
+    pub gemm_peak_gflops: f64,
+    /// Plain batched decoding.
+    pub plain: LlmPhase,
+    /// Population decoding.
+    pub population: LlmPhase,
+    /// Population / plain decode tokens/s.
+    pub decode_ratio: f64,
+    /// Population / plain prefill tokens/s.
+    pub prefill_ratio: f64,
+    /// Plain decode GFLOP/s over the GEMM peak.
+    pub plain_decode_fraction_of_peak: f64,
+    /// KV cache bytes at the end of decoding (all sequences).
+    pub kv_cache_bytes: usize,
+}
+
+/// Multiply-adds of the projections of one token, and of the head.
+fn macs(m: &Llama) -> (f64, f64) {
+    let projections: usize = m.weights.proj_info.iter().map(|i| i.rows * i.cols).sum();
+    let head = m.weights.head();
+    (projections as f64, (head.rows * head.cols) as f64)
+}
+
+/// Prompts of `len` tokens: a fixed sentence's ids repeated, different per sequence.
+fn prompts(m: &Llama, batch: usize, len: usize) -> Vec<Vec<u32>> {
+    let v = m.config.vocab_size as u64;
+    (0..batch as u64)
+        .map(|s| {
+            (0..len as u64)
+                .map(|i| ((s * 7919 + i * 104_729 + 13) % v) as u32)
+                .collect()
+        })
+        .collect()
+}
+
+fn phase(
+    m: &Llama,
+    cpu: &Cpu,
+    opts: &LlmBenchOptions,
+    owners: SeqOwners<'_>,
+) -> Result<(LlmPhase, usize)> {
+    reset_peak_memory();
+    let (proj, head) = macs(m);
+    let ps = prompts(m, opts.batch, opts.prompt_tokens);
+    let mut caches: Vec<SeqCache> = ps.iter().map(|_| m.new_cache()).collect();
+    let inputs: Vec<&[u32]> = ps.iter().map(Vec::as_slice).collect();
+    let t = Instant::now();
+    let mut logits = m.forward(cpu, &mut caches, &inputs, Logits::Last, owners)?;
+    let prefill = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for _ in 0..opts.new_tokens {
+        let next: Vec<Vec<u32>> = logits
+            .iter()
+            .enumerate()
+            .map(|(s, l)| argmax(l, s).map(|t| vec![t]))
+            .collect::<std::result::Result<_, _>>()?;
+        let inputs: Vec<&[u32]> = next.iter().map(Vec::as_slice).collect();
+        logits = m.forward(cpu, &mut caches, &inputs, Logits::Last, owners)?;
+    }
+    let decode = t.elapsed().as_secs_f64();
+    let b = opts.batch as f64;
+    let prompt_tokens = b * opts.prompt_tokens as f64;
+    let new_tokens = b * opts.new_tokens as f64;
+    let kv = caches.iter().map(SeqCache::bytes).sum();
+    Ok((
+        LlmPhase {
+            prefill_seconds: prefill,
+            prefill_tokens_per_s: prompt_tokens / prefill,
+            prefill_gflops: 2.0 * (prompt_tokens * proj + b * head) / prefill / 1e9,
+            decode_seconds: decode,
+            decode_tokens_per_s: new_tokens / decode,
+            decode_gflops: 2.0 * new_tokens * (proj + head) / decode / 1e9,
+            peak_memory_bytes: peak_memory_bytes(),
+        },
+        kv,
+    ))
+}
+
+/// Measure `model` (named `name`) as `opts` says: plain decoding, then the population.
+pub fn bench_llm(name: &str, model: &Llama, opts: &LlmBenchOptions) -> Result<LlmBenchReport> {
+    let peak = gemm_peak_gflops(1024);
+    let cpu = Cpu::new();
+    let (plain, kv_cache_bytes) = phase(model, &cpu, opts, SeqOwners::Plain)?;
+    let mut trained = model.clone();
+    trained.set_trained(|_, _| true);
+    let pop = Population::new(PopulationParams {
+        seed: 0,
+        epoch: 0,
+        size: opts.batch as u32,
+        sigma: 1e-3,
+        kind: NoiseKind::LowRank { rank: opts.rank },
+        antithetic: opts.batch % 2 == 0,
+    })?;
+    let members: Vec<u32> = (0..opts.batch as u32).collect();
+    let owners = SeqOwners::Members {
+        pop: &pop,
+        members: &members,
+    };
+    let (population, _) = phase(&trained, &cpu, opts, owners)?;
+    let (proj, head) = macs(model);
+    Ok(LlmBenchReport {
+        model: name.to_string(),
+        batch: opts.batch,
+        prompt_tokens: opts.prompt_tokens,
+        new_tokens: opts.new_tokens,
+        rank: opts.rank,
+        threads: rayon::current_num_threads(),
+        gflop_per_token: 2.0 * (proj + head) / 1e9,
+        gemm_peak_gflops: peak,
+        decode_ratio: population.decode_tokens_per_s / plain.decode_tokens_per_s,
+        prefill_ratio: population.prefill_tokens_per_s / plain.prefill_tokens_per_s,
+        plain_decode_fraction_of_peak: plain.decode_gflops / peak,
+        plain,
+        population,
+        kv_cache_bytes,
+    })
+}
