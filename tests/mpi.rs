@@ -342,3 +342,39 @@ fn egg_is_identical_for_any_rank_count_and_resumes_on_another() {
     train_ok(&dir, 3, &args("split", &["--resume"]), "egg-second");
     assert!(egg_state(&dir.join("split")) == want);
 }
+
+#[test]
+fn llama_finetuning_is_identical_for_any_rank_count() {
+    let dir = tmp("llama");
+    let spec = eggroll_llm::llama::tiny::TinySpec::default();
+    std::fs::write(
+        dir.join("tiny.gguf"),
+        eggroll_llm::llama::tiny::tiny_gguf(&spec).to_bytes().unwrap(),
+    )
+    .unwrap();
+    // 8 members = 4 pairs, each pair its own 2 problems: shards of 2 and 2 pairs on two
+    // ranks. AdamW's decay moves the weights even where the random model's rewards are flat.
+    std::fs::write(
+        dir.join("llama.toml"),
+        "generations = 3\n[model]\nkind = \"llama\"\npath = \"tiny.gguf\"\n\
+         [task]\nname = \"reasoning\"\nproblem = { kind = \"arith\", level = \"plain\" }\n\
+         prompts = 2\nlayout = \"pair\"\nmax_new_tokens = 4\neval_problems = 4\n\
+         [es]\npopulation = 8\nrank = 1\nsigma = 0.05\n\
+         [optimizer]\nname = \"adam\"\nweight_decay = 0.1\n[lr]\nvalue = 0.01\n[run]\neval_every = 2\n",
+    )
+    .unwrap();
+    let args = |out: &str| -> Vec<String> {
+        ["--threads", "1", "train", "llama.toml", "--out", out]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    train_ok(&dir, 0, &args("plain"), "llama-plain");
+    let bytes = |r: &str| std::fs::read(latest_checkpoint(&dir.join(r))).unwrap();
+    for ranks in [1, 2] {
+        let run = format!("llama-np{ranks}");
+        train_ok(&dir, ranks, &args(&run), &run);
+        assert!(params(&dir.join(&run)) == params(&dir.join("plain")));
+        assert!(bytes(&run) == bytes("plain"), "{ranks} ranks: checkpoint bytes differ");
+    }
+}

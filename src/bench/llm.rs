@@ -181,3 +181,40 @@ pub fn bench_llm(name: &str, model: &Llama, opts: &LlmBenchOptions) -> Result<Ll
         kv_cache_bytes,
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use eggroll_llm::llama::gguf::Gguf;
+    use eggroll_llm::llama::tiny::{tiny_gguf, TinySpec};
+
+    #[test]
+    fn both_phases_decode_the_same_batch_and_cache_every_token() {
+        let spec = TinySpec::default();
+        let g = Gguf::from_bytes(
+            std::path::Path::new("tiny.gguf"),
+            tiny_gguf(&spec).to_bytes().unwrap(),
+        )
+        .unwrap();
+        let m = Llama::from_gguf(&g).unwrap();
+        let opts = LlmBenchOptions {
+            batch: 6,
+            prompt_tokens: 5,
+            new_tokens: 3,
+            rank: 2,
+        };
+        let r = bench_llm("tiny", &m, &opts).unwrap();
+        let c = &m.config;
+        // Keys and values of every prompt and new token, every layer, every sequence.
+        let per_token = c.n_layers * 2 * c.kv_dim() * 4;
+        assert_eq!(r.kv_cache_bytes, 6 * (5 + 3) * per_token);
+        let (proj, head) = macs(&m);
+        assert_eq!(r.gflop_per_token, 2.0 * (proj + head) / 1e9);
+        for p in [&r.plain, &r.population] {
+            assert!(p.decode_tokens_per_s > 0.0 && p.prefill_tokens_per_s > 0.0);
+            let tokens = p.decode_tokens_per_s * p.decode_seconds;
+            assert!((tokens - 18.0).abs() < 1e-6, "{tokens} new tokens");
+        }
+    }
+}

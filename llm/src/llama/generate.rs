@@ -70,6 +70,9 @@ pub fn generate_greedy(
     )
 }
 
+/// Chooses sequence `s`'s next token at decode step `step` from its logits.
+pub type PickToken<'a> = dyn FnMut(usize, usize, &[f32]) -> Result<u32> + 'a;
+
 /// Continuations of every prompt decoded together, sequence `s` with `owners`' weights for it
 /// and its next token chosen by `pick(s, step, logits)`.
 pub fn decode(
@@ -78,7 +81,7 @@ pub fn decode(
     prompts: &[Vec<u32>],
     owners: SeqOwners<'_>,
     opts: &GreedyOptions,
-    pick: &mut dyn FnMut(usize, usize, &[f32]) -> Result<u32>,
+    pick: &mut PickToken<'_>,
 ) -> Result<Vec<Generation>> {
     if let Some(i) = prompts.iter().position(|p| p.is_empty()) {
         return Err(LlmError::config(
