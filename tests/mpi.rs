@@ -349,7 +349,9 @@ fn llama_finetuning_is_identical_for_any_rank_count() {
     let spec = eggroll_llm::llama::tiny::TinySpec::default();
     std::fs::write(
         dir.join("tiny.gguf"),
-        eggroll_llm::llama::tiny::tiny_gguf(&spec).to_bytes().unwrap(),
+        eggroll_llm::llama::tiny::tiny_gguf(&spec)
+            .to_bytes()
+            .unwrap(),
     )
     .unwrap();
     // 8 members = 4 pairs, each pair its own 2 problems: shards of 2 and 2 pairs on two
@@ -375,6 +377,9 @@ fn llama_finetuning_is_identical_for_any_rank_count() {
         let run = format!("llama-np{ranks}");
         train_ok(&dir, ranks, &args(&run), &run);
         assert!(params(&dir.join(&run)) == params(&dir.join("plain")));
-        assert!(bytes(&run) == bytes("plain"), "{ranks} ranks: checkpoint bytes differ");
+        assert!(
+            bytes(&run) == bytes("plain"),
+            "{ranks} ranks: checkpoint bytes differ"
+        );
     }
 }
