@@ -63,6 +63,17 @@ impl Task<Cpu, Llama> for RootTask {
 /// The learner of a `llama` run on `cpu`: the base model read from `model.path` (relative
 /// paths from the working directory), its chosen projections trained.
 pub fn llama_learner<'a>(cpu: &'a Cpu, cfg: &RunConfig) -> Result<FloatLearner<'a, Cpu, Llama>> {
+    Ok(learner_and_tokenizer(cpu, cfg)?.0)
+}
+
+/// [`llama_learner`] with the base model's tokenizer.
+fn learner_and_tokenizer<'a>(
+    cpu: &'a Cpu,
+    cfg: &RunConfig,
+) -> Result<(
+    FloatLearner<'a, Cpu, Llama>,
+    eggroll_llm::llama::LlamaTokenizer,
+)> {
     let (ModelSection::Llama(m), TaskConfig::Reasoning(t)) = (&cfg.model, &cfg.task) else {
         return Err(Error::Config {
             origin: "model.kind".into(),
@@ -75,9 +86,12 @@ pub fn llama_learner<'a>(cpu: &'a Cpu, cfg: &RunConfig) -> Result<FloatLearner<'
     })?;
     let mut model = base.model;
     model.set_trained(m.selector(model.config.n_layers)?);
-    let task = ReasoningTask::new(t, base.tokenizer)?;
+    let task = ReasoningTask::new(t, base.tokenizer.clone())?;
     let learner = FloatLearner::new(cpu, "llama", model, Box::new(RootTask(task)), cfg)?;
-    Ok(learner.with_identity(BASE_SHA256, base.sha256))
+    Ok((
+        learner.with_identity(BASE_SHA256, base.sha256),
+        base.tokenizer,
+    ))
 }
 
 /// The finetuned model of a `llama` run's checkpoint `ck` (at `path`, config `cfg`) with its
@@ -88,7 +102,7 @@ pub fn load_llama(
     path: &Path,
 ) -> Result<(Llama, eggroll_llm::llama::LlamaTokenizer)> {
     use eggroll_core::learner::Learner;
-    let ModelSection::Llama(m) = &cfg.model else {
+    if !matches!(cfg.model, ModelSection::Llama(_)) {
         return Err(Error::Config {
             origin: path.display().to_string(),
             why: format!(
@@ -96,11 +110,10 @@ pub fn load_llama(
                 cfg.model.kind()
             ),
         });
-    };
+    }
     let cpu = Cpu::new();
-    let mut learner = llama_learner(&cpu, cfg)?;
+    let (mut learner, tokenizer) = learner_and_tokenizer(&cpu, cfg)?;
     crate::run_state::check_kind(ck, path, learner.kind())?;
     learner.load(ck, path)?;
-    let tokenizer = eggroll_llm::finetune::load_base_tokenizer(Path::new(&m.path))?;
     Ok((learner.into_model(), tokenizer))
 }

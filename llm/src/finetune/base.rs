@@ -39,11 +39,6 @@ pub fn load_base(path: &Path) -> Result<BaseModel> {
     })
 }
 
-/// The tokenizer of the model at `path` (a GGUF file).
-pub fn load_base_tokenizer(path: &Path) -> Result<LlamaTokenizer> {
-    LlamaTokenizer::open(path)
-}
-
 /// Hex sha256 of the file at `path`, read in 1 MiB pieces.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut f = std::fs::File::open(path).map_err(|e| LlmError::io(path, e))?;

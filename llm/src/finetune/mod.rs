@@ -10,6 +10,6 @@ pub mod base;
 pub mod config;
 pub mod task;
 
-pub use base::{load_base, load_base_tokenizer, BaseModel};
+pub use base::{load_base, BaseModel};
 pub use config::{FitnessLayout, LlamaModelConfig, ReasoningTaskConfig};
 pub use task::ReasoningTask;

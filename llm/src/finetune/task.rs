@@ -35,7 +35,6 @@ pub struct ReasoningTask {
     scheme: RewardScheme,
     tokenizer: LlamaTokenizer,
     stop_tokens: Vec<u32>,
-    cpu: Cpu,
     held_out: Vec<(Problem, Vec<u32>)>,
     last: Mutex<Tally>,
 }
@@ -58,7 +57,6 @@ impl ReasoningTask {
             scheme,
             tokenizer,
             stop_tokens,
-            cpu: Cpu::new(),
             held_out,
             last: Mutex::new(Tally::default()),
         })
@@ -80,6 +78,7 @@ impl ReasoningTask {
     /// Decode `prompts` (sequence `s` as `owners` says) greedily within the answer budget.
     fn answer(
         &self,
+        cpu: &Cpu,
         model: &Llama,
         prompts: &[Vec<u32>],
         owners: SeqOwners<'_>,
@@ -88,7 +87,7 @@ impl ReasoningTask {
             max_new_tokens: self.cfg.max_new_tokens,
             stop_tokens: self.stop_tokens.clone(),
         };
-        decode(model, &self.cpu, prompts, owners, &opts, &mut |s, _, l| {
+        decode(model, cpu, prompts, owners, &opts, &mut |s, _, l| {
             argmax(l, s)
         })
     }
@@ -135,7 +134,7 @@ impl Task<Cpu, Llama> for ReasoningTask {
 
     fn fitness(
         &self,
-        _backend: &Cpu,
+        backend: &Cpu,
         model: &Llama,
         pop: &Population,
         members: Range<u32>,
@@ -153,6 +152,7 @@ impl Task<Cpu, Llama> for ReasoningTask {
             }
         }
         let gens = self.answer(
+            backend,
             model,
             &prompts,
             SeqOwners::Members {
@@ -192,9 +192,9 @@ impl Task<Cpu, Llama> for ReasoningTask {
         ]
     }
 
-    fn evaluate(&self, _backend: &Cpu, model: &Llama) -> Result<Metrics> {
+    fn evaluate(&self, backend: &Cpu, model: &Llama) -> Result<Metrics> {
         let prompts: Vec<Vec<u32>> = self.held_out.iter().map(|(_, ids)| ids.clone()).collect();
-        let gens = self.answer(model, &prompts, SeqOwners::Plain)?;
+        let gens = self.answer(backend, model, &prompts, SeqOwners::Plain)?;
         let n = gens.len() as f64;
         let (mut correct, mut reward, mut format_only, mut tokens) = (Vec::new(), 0.0, 0, 0);
         for ((p, _), g) in self.held_out.iter().zip(&gens) {

@@ -120,7 +120,7 @@ impl Llama {
             },
             _ => RowOwners::Plain,
         };
-        let proj = |l: usize, p: Proj, x: &[f32]| {
+        let proj = |l: usize, p: Proj, x: &Vec<f32>| {
             let slot = self.weights.layers[l].slots[p as usize];
             project(cpu, x, n, self.weights.proj(l, p), owners_of(slot))
         };

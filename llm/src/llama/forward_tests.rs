@@ -4,6 +4,7 @@ use super::*;
 use crate::llama::config::LlamaConfig;
 use crate::llama::generate::{generate_greedy, Finish, GreedyOptions};
 use crate::llama::gguf::{Gguf, GgufWriter, MetaValue};
+use crate::llama::test_model::max_diff;
 use crate::llama::test_model::{smollm2, tiny};
 use crate::llama::tiny::{tiny_gguf, TinySpec};
 use crate::llama::weights::{MatrixRef, Proj};
@@ -12,14 +13,6 @@ use std::path::Path;
 
 fn tiny_model(spec: &TinySpec) -> Llama {
     Llama::from_gguf(&tiny(spec)).unwrap()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 /// A plain f64 transcription of the architecture for one sequence, every position

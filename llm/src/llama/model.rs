@@ -112,9 +112,10 @@ impl eggroll_core::Model<Cpu> for Llama {
 /// one call to the CPU backend's batched linear layer (`Backend::linear` of `Cpu`): with
 /// `RowOwners::Tagged` (one member per row) it is the shared GEMM plus each member's rank-r
 /// correction, regenerated from the member's key, without copying the weights.
+#[allow(clippy::ptr_arg)] // the backend's linear takes its buffers as `Vec`s
 pub fn project(
     cpu: &Cpu,
-    x: &[f32],
+    x: &Vec<f32>,
     rows: usize,
     w: MatrixRef<'_>,
     owners: RowOwners<'_>,
@@ -126,5 +127,5 @@ pub fn project(
         in_dim: w.cols,
         bias: None,
     };
-    Ok(cpu.linear(&x.to_vec(), rows, &layer, owners)?)
+    Ok(cpu.linear(x, rows, &layer, owners)?)
 }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::llama::generate::{decode, generate_greedy, GreedyOptions};
+use crate::llama::test_model::max_diff;
 use crate::llama::test_model::tiny;
 use crate::llama::tiny::TinySpec;
 use crate::llama::weights::Proj;
@@ -32,14 +33,6 @@ fn materialised(model: &Llama, pop: &Population, m: u32) -> Llama {
         }
     }
     out
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 const PROMPTS: [&[u32]; 4] = [&[259, 35, 52], &[53, 264], &[260, 3, 100, 7, 9], &[40]];

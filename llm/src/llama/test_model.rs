@@ -32,3 +32,12 @@ pub fn tiny(spec: &TinySpec) -> Gguf {
     let bytes = tiny_gguf(spec).to_bytes().unwrap();
     Gguf::from_bytes(std::path::Path::new("tiny.gguf"), bytes).unwrap()
 }
+
+/// The largest absolute difference of two equally long slices.
+pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
