@@ -8,6 +8,7 @@
 
 use super::activation::activate_in_place;
 use super::gemm::{sgemm, sgemm_into, MatRef};
+use super::gemm_nt::{self, gemm_nt_into};
 use super::kernels::{add_noise, axpy, lowrank_rows, Correction, VectorNoise};
 use super::noise_factors::{full_noise, NoiseCache};
 use crate::backend::Activation;
@@ -19,6 +20,14 @@ use std::mem::MaybeUninit;
 
 /// Layers with fewer multiply-adds than this run on the calling thread.
 const SEQUENTIAL_MACS: usize = 1 << 21;
+
+/// Batches of at most this many rows take the unpacked GEMM ([`gemm_nt_into`]) where the CPU
+/// has AVX2 and FMA: below it, packing W costs more than it saves (`bench llm`).
+const NT_MAX_ROWS: usize = 128;
+
+/// Inputs narrower than this keep the blocked GEMM: the dot products would be too short to
+/// pay for their lane reductions.
+const NT_MIN_IN: usize = 64;
 
 /// Target rows per parallel chunk: an eighth of the batch, between 64 and 512 rows. Large
 /// chunks amortise the GEMM's packing of W; eight of them still spread over the threads. The
@@ -69,38 +78,60 @@ pub(crate) fn linear_forward(
         RowOwners::Tagged { .. } | RowOwners::Plain => target_chunk_rows(rows),
     };
     let mut y: Vec<MaybeUninit<f32>> = Vec::with_capacity(rows * n_out);
-    // SAFETY: `MaybeUninit` needs no initialisation; every chunk's GEMM writes all of its
-    // elements (`sgemm_into`) before anything reads them.
+    // SAFETY: `MaybeUninit` needs no initialisation; every element is written by a GEMM
+    // (`sgemm_into` per chunk, or `gemm_nt_into` over the whole output) before anything reads it.
     unsafe { y.set_len(rows * n_out) };
-    let chunk = |(c, raw): (usize, &mut [MaybeUninit<f32>])| {
-        let r0 = c * chunk_rows;
-        let nr = raw.len() / n_out;
-        let xc = &x[r0 * n_in..(r0 + nr) * n_in];
-        // The shared GEMM writes the chunk (beta = 0: no zeroing pass before it), then one
-        // pass per row adds the bias and the member's correction while the chunk and its
-        // inputs are still in cache, then the activation.
-        let w = MatRef::row_major(layer.weight, n_out, n_in);
-        let y_chunk = sgemm_into(1.0, MatRef::row_major(xc, nr, n_in), w.t(), raw);
-        match owners.population() {
-            Some(pop) => add_corrections(cache, pop, &owners, r0, xc, layer, y_chunk, act),
-            None => {
-                for row in y_chunk.chunks_mut(n_out) {
-                    if let Some((b, _)) = layer.bias {
-                        axpy(1.0, b, row);
-                    }
-                    activate(row, act);
+    // Small layers (an RL step) run on the calling thread: handing them to the pool costs
+    // more than the work. The chunks, and so the results, are the same either way.
+    let parallel = rows * n_in * n_out >= SEQUENTIAL_MACS;
+    // Then, per chunk of rows holding `x·Wᵀ`, the bias and the member's correction while the
+    // chunk and its inputs are still in cache, then the activation.
+    let finish = |r0: usize, xc: &[f32], y_chunk: &mut [f32]| match owners.population() {
+        Some(pop) => add_corrections(cache, pop, &owners, r0, xc, layer, y_chunk, act),
+        None => {
+            for row in y_chunk.chunks_mut(n_out) {
+                if let Some((b, _)) = layer.bias {
+                    axpy(1.0, b, row);
                 }
+                activate(row, act);
             }
         }
     };
-    // Small layers (an RL step) run on the calling thread: handing them to the pool costs
-    // more than the work. The chunks, and so the results, are the same either way.
-    if rows * n_in * n_out < SEQUENTIAL_MACS {
-        y.chunks_mut(chunk_rows * n_out).enumerate().for_each(chunk);
-    } else {
+    let x_of = |r0: usize, nr: usize| &x[r0 * n_in..(r0 + nr) * n_in];
+    if rows <= NT_MAX_ROWS && n_in >= NT_MIN_IN && gemm_nt::available() {
+        // Few rows (a decode step): one unpacked GEMM split over W's rows, then the chunks.
+        let yi = gemm_nt_into(x, rows, layer.weight, n_out, n_in, &mut y, parallel);
+        let each = |(c, y_chunk): (usize, &mut [f32])| {
+            let r0 = c * chunk_rows;
+            finish(r0, x_of(r0, y_chunk.len() / n_out), y_chunk)
+        };
+        if parallel {
+            yi.par_chunks_mut(chunk_rows * n_out)
+                .enumerate()
+                .for_each(each);
+        } else {
+            yi.chunks_mut(chunk_rows * n_out).enumerate().for_each(each);
+        }
+        return Ok(assume_init(y));
+    }
+    let chunk = |(c, raw): (usize, &mut [MaybeUninit<f32>])| {
+        let r0 = c * chunk_rows;
+        let xc = x_of(r0, raw.len() / n_out);
+        // The shared GEMM writes the chunk (beta = 0: no zeroing pass before it).
+        let w = MatRef::row_major(layer.weight, n_out, n_in);
+        let nr = xc.len() / n_in;
+        finish(
+            r0,
+            xc,
+            sgemm_into(1.0, MatRef::row_major(xc, nr, n_in), w.t(), raw),
+        );
+    };
+    if parallel {
         y.par_chunks_mut(chunk_rows * n_out)
             .enumerate()
             .for_each(chunk);
+    } else {
+        y.chunks_mut(chunk_rows * n_out).enumerate().for_each(chunk);
     }
     Ok(assume_init(y))
 }

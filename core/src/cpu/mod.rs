@@ -4,6 +4,7 @@ mod activation;
 mod dot;
 mod forward;
 mod gemm;
+mod gemm_nt;
 mod gradient;
 mod kernels;
 mod noise_factors;

@@ -47,6 +47,9 @@ pub fn swiglu(gate: &mut [f32], up: &[f32]) {
 /// Causal attention of one query row at position `pos` over a sequence's cached keys and
 /// values (`keys`, `values`: positions × `n_kv_heads·head_dim`, at least `pos + 1` of them).
 /// Query head `h` reads key/value head `h / (n_heads / n_kv_heads)`. `scores` is scratch.
+///
+/// The loops are written lane by lane ([`dot8`]), so the AVX2 build picked at run time and the
+/// portable one perform the same roundings in the same order and give the same bits.
 #[allow(clippy::too_many_arguments)]
 pub fn attend(
     q: &[f32],
@@ -59,6 +62,82 @@ pub fn attend(
     scores: &mut Vec<f32>,
     out: &mut [f32],
 ) {
+    let shape = (pos, n_heads, n_kv_heads, head_dim);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            unsafe { attend_avx2(q, keys, values, shape, scores, out) };
+            return;
+        }
+    }
+    attend_body(q, keys, values, shape, scores, out, dot8);
+}
+
+/// [`attend_body`] compiled for AVX2, with [`dot8`] in one 8-lane register.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn attend_avx2(
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    shape: (usize, usize, usize, usize),
+    scores: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    // SAFETY: this function runs only where AVX2 is supported.
+    let dot = |a: &[f32], b: &[f32]| unsafe { dot8_avx2(a, b) };
+    attend_body(q, keys, values, shape, scores, out, dot);
+}
+
+/// [`dot8`] in one AVX2 register: the same lanes, the same tree, the same tail.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn dot8_avx2(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let whole = n - n % 8;
+    let mut acc = _mm256_setzero_ps();
+    let mut i = 0;
+    while i < whole {
+        // SAFETY: i + 8 <= n for both slices.
+        let (x, y) = unsafe {
+            (
+                _mm256_loadu_ps(a.as_ptr().add(i)),
+                _mm256_loadu_ps(b.as_ptr().add(i)),
+            )
+        };
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(x, y));
+        i += 8;
+    }
+    let s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps::<1>(acc));
+    let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    let s1 = _mm_add_ss(s2, _mm_shuffle_ps::<1>(s2, s2));
+    let tail = a[whole..n]
+        .iter()
+        .zip(&b[whole..n])
+        .fold(0.0, |s, (x, y)| s + x * y);
+    _mm_cvtss_f32(s1) + tail
+}
+
+/// The body of [`attend`].
+#[inline(always)]
+fn attend_body(
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    (pos, n_heads, n_kv_heads, head_dim): (usize, usize, usize, usize),
+    scores: &mut Vec<f32>,
+    out: &mut [f32],
+    dot: impl Fn(&[f32], &[f32]) -> f32,
+) {
     let kv_dim = n_kv_heads * head_dim;
     let group = n_heads / n_kv_heads;
     let scale = 1.0 / (head_dim as f32).sqrt();
@@ -66,10 +145,11 @@ pub fn attend(
         let qh = &q[h * head_dim..(h + 1) * head_dim];
         let off = (h / group) * head_dim;
         scores.clear();
-        scores.extend((0..=pos).map(|j| {
+        // A plain loop (not an iterator adapter's closure), so it is compiled for AVX2 too.
+        for j in 0..=pos {
             let k = &keys[j * kv_dim + off..j * kv_dim + off + head_dim];
-            qh.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale
-        }));
+            scores.push(dot(qh, k) * scale);
+        }
         let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut sum = 0.0;
         for s in scores.iter_mut() {
@@ -86,6 +166,31 @@ pub fn attend(
             }
         }
     }
+}
+
+/// The dot product of `a` and `b` (equal lengths) in eight independent lanes: lane `l` sums
+/// the products of elements `l`, `l + 8`, …; the lanes are added pairwise (l += l+4, l+2,
+/// l+1), then the elements past the last whole block in order.
+#[inline(always)]
+pub fn dot8(a: &[f32], b: &[f32]) -> f32 {
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .fold(0.0, |s, (x, y)| s + x * y);
+    let mut acc = [0.0f32; 8];
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    for w in [4, 2, 1] {
+        for l in 0..w {
+            acc[l] += acc[l + w];
+        }
+    }
+    acc[0] + tail
 }
 
 #[cfg(test)]
@@ -156,6 +261,35 @@ mod tests {
             &mut out,
         );
         assert_eq!(out, [1.0, 1.0]);
+    }
+
+    #[test]
+    fn dot8_sums_in_its_documented_order() {
+        let a: Vec<f32> = (0..19).map(|i| 1.0 + i as f32 * 0.37).collect();
+        let b: Vec<f32> = (0..19).map(|i| 0.5 - i as f32 * 0.11).collect();
+        let mut lanes = [0.0f32; 8];
+        for i in 0..16 {
+            lanes[i % 8] += a[i] * b[i];
+        }
+        let l4: Vec<f32> = (0..4).map(|l| lanes[l] + lanes[l + 4]).collect();
+        let l2 = [l4[0] + l4[2], l4[1] + l4[3]];
+        let tail = a[16] * b[16] + a[17] * b[17] + a[18] * b[18];
+        assert_eq!(dot8(&a, &b).to_bits(), ((l2[0] + l2[1]) + tail).to_bits());
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_dot_gives_the_portable_bits() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        for n in [0usize, 3, 8, 64, 67] {
+            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.77).sin()).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 1.31).cos()).collect();
+            // SAFETY: AVX2 checked above.
+            let v = unsafe { dot8_avx2(&a, &b) };
+            assert_eq!(v.to_bits(), dot8(&a, &b).to_bits(), "n = {n}");
+        }
     }
 
     #[test]

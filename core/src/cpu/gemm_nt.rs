@@ -1,0 +1,234 @@
+//! `y = x·Wᵀ` for a few rows of `x` against a row-major weight, without packing.
+//!
+//! A language model's decode step multiplies a few dozen rows by every weight matrix once per
+//! token. The blocked GEMM (`matrixmultiply`) first copies W into its panel layout on every
+//! call, which costs as much memory traffic as reading W again and at 64 rows was 13% of a
+//! SmolLM2 decode (`perf`); and the forward's row chunking put the whole step's GEMM on one
+//! thread. Here every output element is a dot product of an x row and a W row, both read where
+//! they lie: a 4 × 3 block of outputs keeps twelve 8-lane FMA accumulators in registers, the
+//! three W rows are read once per block of x rows, and the work is split over fixed blocks of
+//! W's rows (never over threads), so the result does not depend on the thread count.
+//!
+//! The summation order is fixed: lane `i % 8` of each element's accumulator takes the products
+//! of elements `i` of the 8-element blocks, the lanes are added by a fixed tree, then the tail
+//! past the last whole block is added in order. It uses FMA, so it is only taken on CPUs that
+//! have AVX2 and FMA ([`available`]); elsewhere the caller keeps the blocked GEMM.
+
+use rayon::prelude::*;
+use std::mem::MaybeUninit;
+
+/// Output rows (W rows) per parallel task: a multiple of the kernel's 3.
+const COLS_PER_TASK: usize = 48;
+
+/// Whether this CPU can run [`gemm_nt_into`].
+pub(crate) fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// A pointer to the output that tasks writing disjoint columns share.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: every task writes only the elements of its own columns (disjoint ranges of W's rows),
+// and nothing reads the output until all tasks have finished.
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+/// `y = x·Wᵀ` for `x` (`rows × k`) and `w` (`n × k`), both row-major, into `y` (`rows × n`,
+/// row-major), which is returned initialised. `parallel` spreads the column blocks over
+/// rayon's threads (the blocks, and so the result, are the same either way).
+///
+/// Panics if [`available`] is false or the lengths disagree (callers size their buffers).
+pub(crate) fn gemm_nt_into<'y>(
+    x: &[f32],
+    rows: usize,
+    w: &[f32],
+    n: usize,
+    k: usize,
+    y: &'y mut [MaybeUninit<f32>],
+    parallel: bool,
+) -> &'y mut [f32] {
+    assert!(available(), "gemm_nt: needs AVX2 and FMA");
+    assert!(x.len() >= rows * k && w.len() >= n * k && y.len() == rows * n);
+    let out = OutPtr(y.as_mut_ptr().cast());
+    let task = |t: usize| {
+        let c0 = t * COLS_PER_TASK;
+        let c1 = (c0 + COLS_PER_TASK).min(n);
+        // SAFETY: AVX2 and FMA were checked; the shapes were checked above, and the task
+        // writes only columns c0..c1 of each row.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            columns_avx2(x, rows, w, k, n, c0, c1, out)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (c1, out);
+    };
+    let tasks = n.div_ceil(COLS_PER_TASK);
+    if parallel {
+        (0..tasks).into_par_iter().for_each(task);
+    } else {
+        (0..tasks).for_each(task);
+    }
+    // SAFETY: the tasks covered every column of every row, so every element was written, and
+    // `MaybeUninit<f32>` has the layout of `f32`.
+    unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) }
+}
+
+/// Columns `c0..c1` of every row of the output, in blocks of 4 rows × 3 columns.
+///
+/// # Safety
+/// AVX2 and FMA must be available, the shapes must be as [`gemm_nt_into`] checked them, and
+/// no other thread may write these columns.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn columns_avx2(
+    x: &[f32],
+    rows: usize,
+    w: &[f32],
+    k: usize,
+    n: usize,
+    c0: usize,
+    c1: usize,
+    out: OutPtr,
+) {
+    let mut c = c0;
+    while c < c1 {
+        let nc = (c1 - c).min(3);
+        let mut r = 0;
+        while r < rows {
+            let nr = (rows - r).min(4);
+            // SAFETY: the caller's contract; the block lies inside the output.
+            unsafe {
+                match (nr, nc) {
+                    (4, 3) => block::<4, 3>(x, w, k, n, r, c, out),
+                    (4, 2) => block::<4, 2>(x, w, k, n, r, c, out),
+                    (4, 1) => block::<4, 1>(x, w, k, n, r, c, out),
+                    (3, 3) => block::<3, 3>(x, w, k, n, r, c, out),
+                    (3, 2) => block::<3, 2>(x, w, k, n, r, c, out),
+                    (3, 1) => block::<3, 1>(x, w, k, n, r, c, out),
+                    (2, 3) => block::<2, 3>(x, w, k, n, r, c, out),
+                    (2, 2) => block::<2, 2>(x, w, k, n, r, c, out),
+                    (2, 1) => block::<2, 1>(x, w, k, n, r, c, out),
+                    (1, 3) => block::<1, 3>(x, w, k, n, r, c, out),
+                    (1, 2) => block::<1, 2>(x, w, k, n, r, c, out),
+                    _ => block::<1, 1>(x, w, k, n, r, c, out),
+                }
+            }
+            r += nr;
+        }
+        c += nc;
+    }
+}
+
+/// Outputs `(r..r+R) × (c..c+C)`: `R·C` dot products of length `k`.
+///
+/// # Safety
+/// As [`columns_avx2`]; `r + R <= rows`, `c + C <= n`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+#[inline]
+unsafe fn block<const R: usize, const C: usize>(
+    x: &[f32],
+    w: &[f32],
+    k: usize,
+    n: usize,
+    r: usize,
+    c: usize,
+    out: OutPtr,
+) {
+    use std::arch::x86_64::*;
+    let whole = k - k % 8;
+    let xp: [*const f32; R] = std::array::from_fn(|i| x[(r + i) * k..].as_ptr());
+    let wp: [*const f32; C] = std::array::from_fn(|j| w[(c + j) * k..].as_ptr());
+    let mut acc = [[_mm256_setzero_ps(); C]; R];
+    let mut p = 0;
+    while p < whole {
+        // SAFETY: p + 8 <= k for rows of length k inside x and w.
+        let wv: [__m256; C] = std::array::from_fn(|j| unsafe { _mm256_loadu_ps(wp[j].add(p)) });
+        for i in 0..R {
+            // SAFETY: as above.
+            let xv = unsafe { _mm256_loadu_ps(xp[i].add(p)) };
+            for j in 0..C {
+                acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
+            }
+        }
+        p += 8;
+    }
+    for i in 0..R {
+        for j in 0..C {
+            let mut s = reduce8(acc[i][j]);
+            for q in whole..k {
+                // SAFETY: q < k.
+                s += unsafe { *xp[i].add(q) * *wp[j].add(q) };
+            }
+            // SAFETY: (r + i, c + j) lies in the output, in this task's columns.
+            unsafe { *out.0.add((r + i) * n + c + j) = s };
+        }
+    }
+}
+
+/// The eight lanes added by a fixed tree: l += l+4, l += l+2, l += l+1.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn reduce8(s8: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    let s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps::<1>(s8));
+    let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    let s1 = _mm_add_ss(s2, _mm_shuffle_ps::<1>(s2, s2));
+    _mm_cvtss_f32(s1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(n: usize, salt: u32) -> Vec<f32> {
+        (0..n as u32)
+            .map(|i| {
+                let h = crate::noise::hash32(i ^ salt.wrapping_mul(0x9e37_79b9));
+                (h as i32 as f32) * 2f32.powi(-31)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_a_double_precision_product_and_is_the_same_in_parallel() {
+        if !available() {
+            eprintln!("skipped: this CPU has no AVX2/FMA, so gemm_nt is never used here");
+            return;
+        }
+        // Every remainder: rows % 4, n % 3, n % 48 and k % 8 all non-zero in some case.
+        for (rows, n, k) in [(1, 1, 1), (5, 7, 9), (64, 100, 576), (3, 49, 17), (7, 2, 8)] {
+            let (x, w) = (data(rows * k, 1), data(n * k, 2));
+            let mut raw = vec![MaybeUninit::uninit(); rows * n];
+            let y = gemm_nt_into(&x, rows, &w, n, k, &mut raw, false).to_vec();
+            for r in 0..rows {
+                for o in 0..n {
+                    let exact: f64 = (0..k)
+                        .map(|p| x[r * k + p] as f64 * w[o * k + p] as f64)
+                        .sum();
+                    let got = y[r * n + o] as f64;
+                    assert!(
+                        (got - exact).abs() < 1e-5 * (1.0 + k as f64).sqrt(),
+                        "({rows}, {n}, {k}) at ({r}, {o}): {got} vs {exact}"
+                    );
+                }
+            }
+            let mut raw = vec![MaybeUninit::uninit(); rows * n];
+            let par = gemm_nt_into(&x, rows, &w, n, k, &mut raw, true);
+            assert!(y
+                .iter()
+                .zip(par.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+    }
+}
