@@ -28,6 +28,7 @@ pub mod population;
 pub mod schedule;
 pub mod shaping;
 pub mod task;
+pub mod transformer;
 pub mod vec_env;
 
 pub use backend::{Activation, Backend, LinearLayer};

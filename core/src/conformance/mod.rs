@@ -36,7 +36,8 @@ pub(crate) fn small_population(kind: NoiseKind, antithetic: bool, size: u32) -> 
     .expect("a valid population")
 }
 
-pub(crate) fn deterministic_values(n: usize, salt: u32) -> Vec<f32> {
+/// Deterministic normal values (σ 0.5) for a case; `salt` picks the sequence.
+pub fn deterministic_values(n: usize, salt: u32) -> Vec<f32> {
     let key = StreamKey::new(99, salt, 0, 0);
     (0..n).map(|j| normal_at(key, j as u32) * 0.5).collect()
 }

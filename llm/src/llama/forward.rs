@@ -6,15 +6,17 @@
 //! (norms, rotary embeddings at each row's own position, SwiGLU) run per row, and attention
 //! runs per row over that row's own sequence's cache up to its position. No sequence is
 //! padded to another's length and no row attends outside its sequence.
+//!
+//! Everything but the embedding lookup goes through the backend: its batched linear
+//! (`Backend::linear`) and its [`TransformerOps`] (norm, rope, SwiGLU, residual, cache writes,
+//! attention). The weights are host `Vec<f32>`s, so today that backend is the CPU.
 
-use super::kv_cache::SeqCache;
 use super::model::{project, Llama};
-use super::ops::{apply_rope, attend, rms_norm, rope_table, swiglu};
 use super::weights::Proj;
 use crate::error::{LlmError, Result};
 use eggroll_core::cpu::Cpu;
+use eggroll_core::transformer::{AttentionShape, RowPlace, SeqCache, TransformerOps};
 use eggroll_core::{Population, RowOwners};
-use rayon::prelude::*;
 
 /// Whose weights each sequence of a forward runs with.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -38,9 +40,6 @@ pub enum Logits {
     /// Every new row.
     All,
 }
-
-/// Rows of this many elements or more are processed on rayon's threads.
-const PARALLEL_ELEMS: usize = 1 << 14;
 
 impl Llama {
     /// Run `tokens[s]` through the model after what `caches[s]` already holds, appending their
@@ -127,72 +126,41 @@ impl Llama {
         let (d, hd) = (cfg.d_model, cfg.head_dim);
         let (q_dim, kv_dim) = (cfg.q_dim(), cfg.kv_dim());
         let w = &self.weights;
+        let shape = AttentionShape {
+            n_heads: cfg.n_heads,
+            n_kv_heads: cfg.n_kv_heads,
+            head_dim: hd,
+        };
+        let counts: Vec<usize> = tokens.iter().map(|t| t.len()).collect();
+        let places: Vec<RowPlace> = rows
+            .iter()
+            .map(|&(seq, pos)| RowPlace { seq, pos })
+            .collect();
 
         let mut x = Vec::with_capacity(n * d);
         for &id in tokens.iter().flat_map(|t| t.iter()) {
             let id = id as usize;
             x.extend_from_slice(&w.embed.data[id * d..(id + 1) * d]);
         }
-        let ropes: Vec<Vec<(f32, f32)>> = rows
-            .iter()
-            .map(|&(_, p)| rope_table(p, hd, cfg.rope_base))
-            .collect();
-        let mut h = vec![0.0f32; n * d];
+        let positions: Vec<usize> = rows.iter().map(|&(_, p)| p).collect();
+        let ropes = cpu.rope_table(&positions, hd, cfg.rope_base)?;
         for (l, lw) in w.layers.iter().enumerate() {
-            norm_rows(&x, &lw.attn_norm, cfg.rms_eps, d, &mut h);
+            let h = cpu.rms_norm_rows(&x, &lw.attn_norm, d, cfg.rms_eps)?;
             let mut q = proj(l, Proj::Q, &h)?;
             let mut k = proj(l, Proj::K, &h)?;
             let v = proj(l, Proj::V, &h)?;
-            rows_mut(&mut q, q_dim, |r, row| apply_rope(row, hd, &ropes[r]));
-            rows_mut(&mut k, kv_dim, |r, row| apply_rope(row, hd, &ropes[r]));
-            let mut r0 = 0;
-            for (c, t) in caches.iter_mut().zip(tokens) {
-                let r1 = r0 + t.len();
-                c.append(
-                    l,
-                    &k[r0 * kv_dim..r1 * kv_dim],
-                    &v[r0 * kv_dim..r1 * kv_dim],
-                );
-                r0 = r1;
-            }
-            let mut att = vec![0.0f32; n * q_dim];
-            let caches_ro: &[SeqCache] = caches;
-            let attend_row = |(r, out): (usize, &mut [f32]), scores: &mut Vec<f32>| {
-                let (s, pos) = rows[r];
-                let (keys, values) = caches_ro[s].layer(l);
-                let qr = &q[r * q_dim..(r + 1) * q_dim];
-                attend(
-                    qr,
-                    keys,
-                    values,
-                    pos,
-                    cfg.n_heads,
-                    cfg.n_kv_heads,
-                    hd,
-                    scores,
-                    out,
-                );
-            };
-            if n * q_dim >= PARALLEL_ELEMS {
-                att.par_chunks_mut(q_dim)
-                    .enumerate()
-                    .for_each_with(Vec::new(), |sc, item| attend_row(item, sc));
-            } else {
-                let mut sc = Vec::new();
-                att.chunks_mut(q_dim)
-                    .enumerate()
-                    .for_each(|item| attend_row(item, &mut sc));
-            }
-            add(&mut x, &proj(l, Proj::O, &att)?);
-            norm_rows(&x, &lw.ffn_norm, cfg.rms_eps, d, &mut h);
+            cpu.rope_rows(&mut q, q_dim, hd, &ropes)?;
+            cpu.rope_rows(&mut k, kv_dim, hd, &ropes)?;
+            cpu.kv_write(caches, l, &k, &v, &counts)?;
+            let att = cpu.attention(&q, caches, l, &places, shape)?;
+            cpu.add_assign(&mut x, &proj(l, Proj::O, &att)?)?;
+            let h = cpu.rms_norm_rows(&x, &lw.ffn_norm, d, cfg.rms_eps)?;
             let mut gate = proj(l, Proj::Gate, &h)?;
             let up = proj(l, Proj::Up, &h)?;
-            swiglu(&mut gate, &up);
-            add(&mut x, &proj(l, Proj::Down, &gate)?);
+            cpu.swiglu(&mut gate, &up)?;
+            cpu.add_assign(&mut x, &proj(l, Proj::Down, &gate)?)?;
         }
-        for (c, t) in caches.iter_mut().zip(tokens) {
-            c.advance(t.len());
-        }
+        cpu.kv_advance(caches, &counts)?;
 
         // Rows whose logits are wanted, and which sequence each belongs to.
         let picked: Vec<usize> = match which {
@@ -209,10 +177,11 @@ impl Llama {
                 v
             }
         };
-        let mut hp = vec![0.0f32; picked.len() * d];
-        for (dst, &r) in hp.chunks_exact_mut(d).zip(&picked) {
-            rms_norm(&x[r * d..(r + 1) * d], &w.out_norm, cfg.rms_eps, dst);
+        let mut last = Vec::with_capacity(picked.len() * d);
+        for &r in &picked {
+            last.extend_from_slice(&x[r * d..(r + 1) * d]);
         }
+        let hp = cpu.rms_norm_rows(&last, &w.out_norm, d, cfg.rms_eps)?;
         let logits = project(cpu, &hp, picked.len(), w.head().view(), RowOwners::Plain)?;
         let vocab = cfg.vocab_size;
         let mut out = Vec::with_capacity(tokens.len());
@@ -226,36 +195,6 @@ impl Llama {
             next += take;
         }
         Ok(out)
-    }
-}
-
-/// RMSNorm of every `d`-row of `x` into `y`.
-fn norm_rows(x: &[f32], w: &[f32], eps: f32, d: usize, y: &mut [f32]) {
-    let f = |(xr, yr): (&[f32], &mut [f32])| rms_norm(xr, w, eps, yr);
-    if x.len() >= PARALLEL_ELEMS {
-        x.par_chunks(d).zip(y.par_chunks_mut(d)).for_each(f);
-    } else {
-        x.chunks(d).zip(y.chunks_mut(d)).for_each(f);
-    }
-}
-
-/// `f(row index, row)` on every `width`-row of `m`.
-fn rows_mut(m: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
-    if m.len() >= PARALLEL_ELEMS {
-        m.par_chunks_mut(width)
-            .enumerate()
-            .for_each(|(r, row)| f(r, row));
-    } else {
-        m.chunks_mut(width)
-            .enumerate()
-            .for_each(|(r, row)| f(r, row));
-    }
-}
-
-/// `x += y`.
-fn add(x: &mut [f32], y: &[f32]) {
-    for (a, b) in x.iter_mut().zip(y) {
-        *a += b;
     }
 }
 

@@ -167,15 +167,15 @@ mod tests {
     fn rope_commutes_with_the_permutation() {
         let hd = 8;
         let x: Vec<f32> = (0..2 * hd).map(|i| (i as f32 * 0.37).sin()).collect();
-        let table = crate::llama::ops::rope_table(5, hd, 10_000.0);
+        let table = eggroll_core::transformer::reference::rope_table(5, hd, 10_000.0);
         let mut gguf = x.clone();
-        crate::llama::ops::apply_rope(&mut gguf, hd, &table);
+        eggroll_core::transformer::reference::apply_rope(&mut gguf, hd, &table);
         let hf_x = permute_rows(&x, 1, hd, RowOrder::GgufToHf);
         let half = hd / 2;
         let mut hf = hf_x.clone();
         for h in 0..2 {
             for i in 0..half {
-                let (c, s) = table[i];
+                let (c, s) = (table[2 * i], table[2 * i + 1]);
                 let (a, b) = (hf_x[h * hd + i], hf_x[h * hd + i + half]);
                 hf[h * hd + i] = a * c - b * s;
                 hf[h * hd + i + half] = b * c + a * s;

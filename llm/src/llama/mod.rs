@@ -1,7 +1,7 @@
 //! Pretrained Llama-family language models: GGUF model files ([`gguf`]), the byte-level BPE
 //! tokenizer they carry ([`tokenizer`]), the model configuration ([`config`]) and weights
 //! ([`weights`]), and the batched forward pass with a per-sequence KV cache ([`forward`],
-//! [`kv_cache`], [`ops`]) with greedy decoding ([`generate`]), seeded sampling ([`sampling`])
+//! the KV cache and transformer ops of `eggroll_core::transformer`) with greedy decoding ([`generate`]), seeded sampling ([`sampling`])
 //! and stop strings ([`stop`]), and Hugging Face directories both ways ([`hf`]: `config.json`,
 //! `model.safetensors`, `tokenizer.json`). [`tiny`] builds small random
 //! models for tests and benchmarks.
@@ -28,9 +28,7 @@ pub mod hf;
 pub mod hf_config;
 pub mod hf_layout;
 pub mod hf_tokenizer;
-pub mod kv_cache;
 pub mod model;
-pub mod ops;
 pub mod safetensors_io;
 pub mod sampling;
 pub mod stop;
@@ -38,11 +36,11 @@ pub mod text;
 pub mod weights;
 
 pub use config::LlamaConfig;
+pub use eggroll_core::transformer::SeqCache;
 pub use forward::{Logits, SeqOwners};
 pub use generate::{decode, generate_greedy, Finish, Generation, GreedyOptions};
 pub use hf::{export_hf, load_hf, load_hf_config};
 pub use hf_tokenizer::load_hf_tokenizer;
-pub use kv_cache::SeqCache;
 pub use model::{project, Llama};
 pub use sampling::Sampling;
 pub use stop::{find_stop, StopScanner};

@@ -3,11 +3,11 @@
 
 use super::config::LlamaConfig;
 use super::gguf::Gguf;
-use super::kv_cache::SeqCache;
 use super::weights::{LlamaWeights, MatrixRef, Proj};
 use crate::error::Result;
 use eggroll_core::cpu::Cpu;
 use eggroll_core::params::{ParamShape, ParamSpec};
+use eggroll_core::transformer::SeqCache;
 use eggroll_core::{Backend, LinearLayer, RowOwners};
 use std::path::Path;
 

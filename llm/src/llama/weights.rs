@@ -3,7 +3,7 @@
 //!
 //! GGUF names (`blk.N.attn_q.weight` …) are kept. Q and K come as llama.cpp writes them: the
 //! rows of each head ordered so that rotary pairs are adjacent elements (2i, 2i+1), which
-//! [`super::ops::apply_rope`] rotates; Hugging Face checkpoints split each head in halves
+//! [`eggroll_core::transformer::reference::apply_rope`] rotates; Hugging Face checkpoints split each head in halves
 //! instead and need un-permuting when exported.
 
 use super::config::LlamaConfig;

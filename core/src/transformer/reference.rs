@@ -1,7 +1,7 @@
-//! The transformer operations the float `Backend` does not have, as CPU references: RMSNorm,
-//! rotary embeddings (llama.cpp's adjacent-pair layout), SwiGLU's gate and causal
-//! grouped-query attention over a sequence's cache. Each works on one row (or one head) so
-//! rows can be spread over threads without changing any result.
+//! The CPU references of the transformer operations, one row at a time: RMSNorm, rotary
+//! embeddings (llama.cpp's adjacent-pair layout), SwiGLU's gate and causal grouped-query
+//! attention over a sequence's cache. Each works on one row (or one head) so rows can be
+//! spread over threads without changing any result; [`super::cpu`] runs them over batches.
 
 /// `y = x / √(mean(x²) + eps) · w` for one row.
 pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, y: &mut [f32]) {
@@ -13,23 +13,24 @@ pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, y: &mut [f32]) {
 }
 
 /// Cosines and sines of the rotary angles `pos · base^(−2i/head_dim)`, `i < head_dim / 2`,
-/// computed in f64 and rounded once.
-pub fn rope_table(pos: usize, head_dim: usize, base: f32) -> Vec<(f32, f32)> {
+/// interleaved (`cos₀, sin₀, cos₁, sin₁, …`), computed in f64 and rounded once.
+pub fn rope_table(pos: usize, head_dim: usize, base: f32) -> Vec<f32> {
     let half = head_dim / 2;
     (0..half)
-        .map(|i| {
+        .flat_map(|i| {
             let inv_freq = f64::from(base).powf(-2.0 * i as f64 / head_dim as f64);
             let a = pos as f64 * inv_freq;
-            (a.cos() as f32, a.sin() as f32)
+            [a.cos() as f32, a.sin() as f32]
         })
         .collect()
 }
 
 /// Rotate every head of one row in place: elements `(2i, 2i+1)` of each head turn by angle
 /// `i` of `table` (GGUF/llama.cpp order; Hugging Face pairs `i` with `i + head_dim/2`).
-pub fn apply_rope(row: &mut [f32], head_dim: usize, table: &[(f32, f32)]) {
+pub fn apply_rope(row: &mut [f32], head_dim: usize, table: &[f32]) {
     for head in row.chunks_exact_mut(head_dim) {
-        for (pair, &(c, s)) in head.chunks_exact_mut(2).zip(table) {
+        for (pair, cs) in head.chunks_exact_mut(2).zip(table.chunks_exact(2)) {
+            let (c, s) = (cs[0], cs[1]);
             let (x0, x1) = (pair[0], pair[1]);
             pair[0] = x0 * c - x1 * s;
             pair[1] = x0 * s + x1 * c;

@@ -1,10 +1,10 @@
-//! The per-sequence KV cache: each sequence keeps its own keys and values per layer, so a
-//! batch mixes sequences of any lengths without padding.
+//! The CPU's per-sequence KV cache: each sequence keeps its own keys and values per layer, so
+//! a batch mixes sequences of any lengths without padding.
 //!
 //! f32, `positions × n_kv_heads·head_dim` per layer for keys and for values (SmolLM2-135M:
 //! 30 × 2 × 192 floats = 46 KB per token). Keys are stored after the rotary embedding.
 
-/// One sequence's cache.
+/// One sequence's cache on the host (the CPU backend's [`super::TransformerOps::KvCache`]).
 #[derive(Clone, Debug, Default)]
 pub struct SeqCache {
     len: usize,
@@ -36,22 +36,22 @@ impl SeqCache {
         self.layers.len()
     }
 
-    /// Append rows of keys and values to `layer` (the forward does this for every layer,
-    /// then calls [`SeqCache::advance`]).
-    pub(crate) fn append(&mut self, layer: usize, keys: &[f32], values: &[f32]) {
+    /// Append rows of keys and values to `layer` (a forward does this for every layer, then
+    /// calls [`SeqCache::advance`]).
+    pub fn append(&mut self, layer: usize, keys: &[f32], values: &[f32]) {
         let (k, v) = &mut self.layers[layer];
         k.extend_from_slice(keys);
         v.extend_from_slice(values);
     }
 
     /// Keys and values of `layer`, including rows appended in the current step.
-    pub(crate) fn layer(&self, layer: usize) -> (&[f32], &[f32]) {
+    pub fn layer(&self, layer: usize) -> (&[f32], &[f32]) {
         let (k, v) = &self.layers[layer];
         (k, v)
     }
 
     /// Count `n` new positions once every layer has them.
-    pub(crate) fn advance(&mut self, n: usize) {
+    pub fn advance(&mut self, n: usize) {
         self.len += n;
     }
 
