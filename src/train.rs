@@ -288,13 +288,15 @@ where
         let g = state.generation;
         let t0 = Instant::now();
         let pop = strategy.ask(&state)?;
+        let width = learner.scores_per_member();
         let counts: Vec<usize> = (0..comm.size())
-            .map(|r| member_shard(&pop, comm.size() as u32, r as u32).len())
+            .map(|r| member_shard(&pop, comm.size() as u32, r as u32).len() * width)
             .collect();
         let mine = member_shard(&pop, comm.size() as u32, comm.rank() as u32);
         let bytes_before = comm.bytes_exchanged();
         let local = learner.fitness(&pop, mine, g)?;
-        let mut fitness = comm.all_gather_f32(&local, &counts)?;
+        let scores = comm.all_gather_f32(&local, &counts)?;
+        let mut fitness = learner.combine_scores(&pop, scores)?;
         let bytes = comm.bytes_exchanged() - bytes_before;
         let nonfinite = apply_nan_policy(&mut fitness, cfg.run.nan_policy, g)?;
         let extra = learner.fitness_metrics(&fitness);

@@ -356,11 +356,12 @@ fn llama_finetuning_is_identical_for_any_rank_count() {
     .unwrap();
     // 8 members = 4 pairs, each pair its own 2 problems: shards of 2 and 2 pairs on two
     // ranks. AdamW's decay moves the weights even where the random model's rewards are flat.
+    // With group_norm every member sends one reward per problem (16 values gathered).
     std::fs::write(
         dir.join("llama.toml"),
         "generations = 3\n[model]\nkind = \"llama\"\npath = \"tiny.gguf\"\n\
          [task]\nname = \"reasoning\"\nproblem = { kind = \"arith\", level = \"plain\" }\n\
-         prompts = 2\nlayout = \"pair\"\nmax_new_tokens = 4\neval_problems = 4\n\
+         prompts = 2\nlayout = \"pair\"\ngroup_norm = true\nmax_new_tokens = 4\neval_problems = 4\n\
          [es]\npopulation = 8\nrank = 1\nsigma = 0.05\n\
          [optimizer]\nname = \"adam\"\nweight_decay = 0.1\n[lr]\nvalue = 0.01\n[run]\neval_every = 2\n",
     )

@@ -57,7 +57,8 @@ pub trait Learner {
     /// Names of the metrics [`Learner::evaluate`] reports (checked against `run.stop_metric`).
     fn metric_names(&self) -> Vec<&'static str>;
 
-    /// Fitness of `members` of `pop` at `generation`, one value per member (higher is better).
+    /// Fitness of `members` of `pop` at `generation`, [`Learner::scores_per_member`] values
+    /// per member (higher is better).
     /// Every process calls it once per generation with its own share, in generation order.
     fn fitness(
         &mut self,
@@ -65,6 +66,17 @@ pub trait Learner {
         members: Range<u32>,
         generation: u64,
     ) -> Result<Vec<f32>, Self::Error>;
+
+    /// Scores [`Learner::fitness`] returns per member (see `Task::scores_per_member`).
+    fn scores_per_member(&self) -> usize {
+        1
+    }
+
+    /// The population's fitness from every member's scores (see `Task::combine_scores`),
+    /// identically on every process.
+    fn combine_scores(&self, _pop: &Population, scores: Vec<f32>) -> Result<Vec<f32>, Self::Error> {
+        Ok(scores)
+    }
 
     /// Reference figures a model must beat, fixed for the run (EGG: the unigram and bigram
     /// bits/byte of its corpus); the loop writes them to `baselines.json`. Default: none.

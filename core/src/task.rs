@@ -35,6 +35,20 @@ pub trait Task<B: Backend, M: Model<B> + ?Sized> {
         generation: u64,
     ) -> Result<Vec<f32>, Self::Error>;
 
+    /// Scores [`Task::fitness`] returns per member (member-major: member `m`'s scores are
+    /// `m·k .. (m+1)·k`); tasks that normalise over the population (per prompt) return
+    /// several and combine them in [`Task::combine_scores`]. Default: 1, the fitness itself.
+    fn scores_per_member(&self) -> usize {
+        1
+    }
+
+    /// The population's fitness (one value per member) from every member's scores, in member
+    /// order. Called once per generation with the whole population's scores, identically on
+    /// every process. Default: the scores themselves.
+    fn combine_scores(&self, _pop: &Population, scores: Vec<f32>) -> Result<Vec<f32>, Self::Error> {
+        Ok(scores)
+    }
+
     /// Rows one member evaluates in one forward (minibatch size, episodes): sizes the memory
     /// estimate made before a run starts.
     fn rows_per_member(&self) -> usize;

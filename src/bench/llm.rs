@@ -6,7 +6,7 @@
 //! Decoding is greedy with no stop token, so every sequence produces exactly `new_tokens`
 //! tokens in both phases and the work is the same.
 
-use super::peak::{gemm_peak_gflops, peak_memory_bytes, reset_peak_memory};
+use super::peak::{peak_memory_bytes, reset_peak_memory, GemmPeak};
 use crate::error::Result;
 use eggroll_core::cpu::Cpu;
 use eggroll_core::{NoiseKind, Population, PopulationParams};
@@ -66,6 +66,8 @@ pub struct LlmBenchReport {
     pub gflop_per_token: f64,
     /// The machine's measured f32 GEMM peak in this run (GFLOP/s).
     pub gemm_peak_gflops: f64,
+    /// How the peak was measured (sizes, spread, CPU and vector features).
+    pub gemm_peak: GemmPeak,
     /// Plain batched decoding.
     pub plain: LlmPhase,
     /// Population decoding.
@@ -144,7 +146,8 @@ fn phase(
 
 /// Measure `model` (named `name`) as `opts` says: plain decoding, then the population.
 pub fn bench_llm(name: &str, model: &Llama, opts: &LlmBenchOptions) -> Result<LlmBenchReport> {
-    let peak = gemm_peak_gflops(1024);
+    let measured_peak = GemmPeak::measure();
+    let peak = measured_peak.gflops;
     let cpu = Cpu::new();
     let (plain, kv_cache_bytes) = phase(model, &cpu, opts, SeqOwners::Plain)?;
     let mut trained = model.clone();
@@ -173,6 +176,7 @@ pub fn bench_llm(name: &str, model: &Llama, opts: &LlmBenchOptions) -> Result<Ll
         threads: rayon::current_num_threads(),
         gflop_per_token: 2.0 * (proj + head) / 1e9,
         gemm_peak_gflops: peak,
+        gemm_peak: measured_peak,
         decode_ratio: population.decode_tokens_per_s / plain.decode_tokens_per_s,
         prefill_ratio: population.prefill_tokens_per_s / plain.prefill_tokens_per_s,
         plain_decode_fraction_of_peak: plain.decode_gflops / peak,

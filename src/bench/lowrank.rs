@@ -2,7 +2,7 @@
 //! EGGROLL generation vs naive full-rank ES, on the same MLP shapes, in one run.
 
 use super::noise_cost::{self, NoiseCost};
-use super::peak::{gemm_peak_gflops, peak_memory_bytes, reset_peak_memory};
+use super::peak::{peak_memory_bytes, reset_peak_memory, GemmPeak};
 use crate::error::Result;
 use eggroll_core::backend::Activation;
 use eggroll_core::mlp::{Mlp, MlpConfig};
@@ -73,8 +73,10 @@ pub struct LowrankReport {
     pub population: u32,
     /// Rank.
     pub rank: u32,
-    /// Measured GEMM peak of this machine (GFLOP/s, 1024³).
+    /// Measured GEMM peak of this machine (GFLOP/s, best over sizes; see `gemm_peak`).
     pub gemm_peak_gflops: f64,
+    /// How the peak was measured (sizes, spread, CPU and vector features).
+    pub gemm_peak: GemmPeak,
     /// (a) plain batched inference, no noise.
     pub inference: Phase,
     /// (b) EGGROLL population forward.
@@ -243,7 +245,8 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
             &mut || backend.download(&y).map(drop).map_err(Into::into),
         ],
     )?;
-    let peak = gemm_peak_gflops(1024);
+    let measured_peak = GemmPeak::measure();
+    let peak = measured_peak.gflops;
     let streams = low()?.streams();
     let noise = (backend.name() == "cpu").then(|| {
         let per_stream = (2 * h) * opts.rank as usize + h; // A and B, then the bias noise
@@ -263,6 +266,7 @@ pub fn bench_lowrank<B: Backend>(backend: &B, opts: &LowrankOptions) -> Result<L
         population: n,
         rank: opts.rank,
         gemm_peak_gflops: peak,
+        gemm_peak: measured_peak,
         forward_vs_inference: eggroll_forward.member_evals_per_s / inference.member_evals_per_s,
         generation_speedup_vs_naive: naive_generation
             .as_ref()

@@ -5,15 +5,86 @@ use eggroll_core::cpu::{sgemm, MatRef};
 use rayon::prelude::*;
 use std::time::Instant;
 
-/// Measured f32 GEMM throughput of this machine (GFLOP/s) on `size`³ with all threads, using the
-/// same kernel and row-block split as the CPU backend; the best of a few repetitions.
-pub fn gemm_peak_gflops(size: usize) -> f64 {
+/// Square sizes the GEMM peak is measured at.
+const PEAK_SIZES: [usize; 3] = [512, 1024, 1536];
+
+/// Timed repetitions per size (after one untimed warm-up).
+const PEAK_REPS: usize = 5;
+
+/// This machine's f32 GEMM peak as a benchmark states it: the best throughput over several
+/// sizes and repetitions, with the spread of the sizes' bests, and the CPU it ran on.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct GemmPeak {
+    /// Best GFLOP/s over every size and repetition: the figure "fraction of peak" divides by.
+    pub gflops: f64,
+    /// The lowest of the per-size bests (how much the figure depends on the size).
+    pub low_gflops: f64,
+    /// Sizes measured (`n³` each).
+    pub sizes: Vec<usize>,
+    /// The CPU's model name (`/proc/cpuinfo`) and the vector features the kernels used.
+    pub cpu: String,
+}
+
+impl GemmPeak {
+    /// Measure with all threads, using the same kernel and row-block split as the CPU backend.
+    pub fn measure() -> Self {
+        let bests: Vec<f64> = PEAK_SIZES.iter().map(|&n| gemm_gflops(n)).collect();
+        GemmPeak {
+            gflops: bests.iter().copied().fold(0.0, f64::max),
+            low_gflops: bests.iter().copied().fold(f64::INFINITY, f64::min),
+            sizes: PEAK_SIZES.to_vec(),
+            cpu: cpu_description(),
+        }
+    }
+}
+
+impl std::fmt::Display for GemmPeak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "GEMM peak {:.1} GFLOP/s (per-size bests {:.1}–{:.1} at {:?}³, {} reps) on {}",
+            self.gflops, self.low_gflops, self.gflops, self.sizes, PEAK_REPS, self.cpu
+        )
+    }
+}
+
+/// The CPU's model name and the vector features eggroll's kernels pick at run time.
+pub fn cpu_description() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    #[cfg(target_arch = "x86_64")]
+    let features: Vec<&str> = [
+        ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+        ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+        ("fma", std::arch::is_x86_feature_detected!("fma")),
+    ]
+    .into_iter()
+    .filter_map(|(n, has)| has.then_some(n))
+    .collect();
+    #[cfg(not(target_arch = "x86_64"))]
+    let features: Vec<&str> = Vec::new();
+    if features.is_empty() {
+        model
+    } else {
+        format!("{model} [{}]", features.join(", "))
+    }
+}
+
+/// Best GFLOP/s of `size`³ over [`PEAK_REPS`] timed repetitions.
+fn gemm_gflops(size: usize) -> f64 {
     let a: Vec<f32> = (0..size * size).map(|i| (i % 7) as f32 * 0.1).collect();
     let b: Vec<f32> = (0..size * size).map(|i| (i % 5) as f32 * 0.1).collect();
     let mut c = vec![0.0f32; size * size];
     let block = 128;
     let mut best = f64::INFINITY;
-    for _ in 0..5 {
+    for rep in 0..=PEAK_REPS {
         let t = Instant::now();
         c.par_chunks_mut(block * size)
             .enumerate()
@@ -23,7 +94,9 @@ pub fn gemm_peak_gflops(size: usize) -> f64 {
                     MatRef::row_major(&a[i * block * size..(i * block + rows) * size], rows, size);
                 sgemm(1.0, av, MatRef::row_major(&b, size, size), 0.0, cb);
             });
-        best = best.min(t.elapsed().as_secs_f64());
+        if rep > 0 {
+            best = best.min(t.elapsed().as_secs_f64());
+        }
     }
     2.0 * (size as f64).powi(3) / best / 1e9
 }

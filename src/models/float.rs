@@ -130,6 +130,14 @@ impl<B: Backend, M: Model<B>> Learner for FloatLearner<'_, B, M> {
             .fitness(self.backend, &self.model, pop, members, generation)
     }
 
+    fn scores_per_member(&self) -> usize {
+        self.task.scores_per_member()
+    }
+
+    fn combine_scores(&self, pop: &Population, scores: Vec<f32>) -> Result<Vec<f32>> {
+        self.task.combine_scores(pop, scores)
+    }
+
     fn fitness_metrics(&self, _fitness: &[f32]) -> Metrics {
         self.task.fitness_metrics()
     }

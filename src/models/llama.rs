@@ -43,6 +43,14 @@ impl Task<Cpu, Llama> for RootTask {
         Ok(self.0.fitness(backend, model, pop, members, generation)?)
     }
 
+    fn scores_per_member(&self) -> usize {
+        self.0.scores_per_member()
+    }
+
+    fn combine_scores(&self, pop: &Population, scores: Vec<f32>) -> Result<Vec<f32>> {
+        Ok(self.0.combine_scores(pop, scores)?)
+    }
+
     fn rows_per_member(&self) -> usize {
         self.0.rows_per_member()
     }

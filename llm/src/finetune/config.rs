@@ -99,6 +99,12 @@ pub struct ReasoningTaskConfig {
     /// How those problems are shared among members.
     #[serde(default)]
     pub layout: FitnessLayout,
+    /// Normalise each problem's rewards over the members that answered it (all members in
+    /// layout `shared`, the pair in `pair`): `(r − mean) / std`, 0 where they all agree; a
+    /// member's fitness is then the mean over its problems. Hard problems that few members
+    /// solve weigh as much as easy ones (GRPO's group advantage). Default: off (mean reward).
+    #[serde(default)]
+    pub group_norm: bool,
     /// Most new tokens per answer (training and evaluation).
     #[serde(default = "default_max_new_tokens")]
     pub max_new_tokens: usize,

@@ -161,10 +161,15 @@ impl Task<Cpu, Llama> for ReasoningTask {
             },
         )?;
         let mut tally = Tally::default();
-        let mut fitness = vec![0.0f32; members.len()];
-        for ((p, g), &m) in problems.iter().zip(&gens).zip(&owner) {
+        // Per member: its mean reward, or (group_norm) its reward on each problem in turn.
+        let mut fitness = vec![0.0f32; members.len() * self.scores_per_member()];
+        for (i, ((p, g), &m)) in problems.iter().zip(&gens).zip(&owner).enumerate() {
             let s = self.score(p, g)?;
-            fitness[(m - members.start) as usize] += s.reward / self.cfg.prompts as f32;
+            if self.cfg.group_norm {
+                fitness[i] = s.reward;
+            } else {
+                fitness[(m - members.start) as usize] += s.reward / self.cfg.prompts as f32;
+            }
             tally.answers += 1;
             tally.correct += usize::from(s.outcome == Outcome::Correct);
             tally.format_only += usize::from(s.outcome == Outcome::FormatOnly);
@@ -175,6 +180,25 @@ impl Task<Cpu, Llama> for ReasoningTask {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = tally;
         Ok(fitness)
+    }
+
+    fn scores_per_member(&self) -> usize {
+        if self.cfg.group_norm {
+            self.cfg.prompts
+        } else {
+            1
+        }
+    }
+
+    fn combine_scores(&self, pop: &Population, scores: Vec<f32>) -> Result<Vec<f32>> {
+        if !self.cfg.group_norm {
+            return Ok(scores);
+        }
+        let group = match self.cfg.layout {
+            FitnessLayout::Shared => pop.size as usize,
+            FitnessLayout::Pair => (pop.size / pop.streams().max(1)) as usize,
+        };
+        group_normalised(&scores, pop.size as usize, self.cfg.prompts, group)
     }
 
     fn rows_per_member(&self) -> usize {
@@ -227,6 +251,48 @@ impl Task<Cpu, Llama> for ReasoningTask {
             ("train_answer_tokens", t.new_tokens as f64 / n),
         ]
     }
+}
+
+/// Members' fitness from their per-problem rewards (`scores`: `members × prompts`,
+/// member-major), each problem's rewards normalised over the `group` consecutive members
+/// that answered it: `(r − mean) / std`, or 0 where the group's rewards all agree; then the
+/// mean over a member's problems.
+pub fn group_normalised(
+    scores: &[f32],
+    members: usize,
+    prompts: usize,
+    group: usize,
+) -> Result<Vec<f32>> {
+    if group < 2 {
+        return Err(LlmError::config(
+            "task.group_norm",
+            "needs at least two members per problem (layout `pair` with an antithetic population, or `shared`)",
+        ));
+    }
+    if scores.len() != members * prompts || members % group != 0 {
+        return Err(LlmError::config(
+            "task.group_norm",
+            format!(
+                "{} scores for {members} members of {prompts} problems in groups of {group}",
+                scores.len()
+            ),
+        ));
+    }
+    let mut fitness = vec![0.0f64; members];
+    for g0 in (0..members).step_by(group) {
+        for j in 0..prompts {
+            let r = |m: usize| f64::from(scores[m * prompts + j]);
+            let mean = (g0..g0 + group).map(r).sum::<f64>() / group as f64;
+            let var = (g0..g0 + group).map(|m| (r(m) - mean).powi(2)).sum::<f64>() / group as f64;
+            if var.sqrt() < 1e-9 {
+                continue;
+            }
+            for (m, f) in fitness.iter_mut().enumerate().skip(g0).take(group) {
+                *f += (r(m) - mean) / var.sqrt() / prompts as f64;
+            }
+        }
+    }
+    Ok(fitness.into_iter().map(|f| f as f32).collect())
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ fn cfg(layout: FitnessLayout, prompts: usize) -> ReasoningTaskConfig {
         reward: None,
         prompts,
         layout,
+        group_norm: false,
         max_new_tokens: 6,
         eval_problems: 8,
         seed: 4,
@@ -77,6 +78,47 @@ fn fitness_and_evaluation_run_on_the_tiny_model() {
         e,
         t.evaluate(&cpu, &m).unwrap(),
         "evaluation is deterministic"
+    );
+}
+
+#[test]
+fn group_normalisation_by_hand() {
+    // 4 members × 2 problems. Problem 0: rewards 1, 0, 0, 0 → mean 0.25, std √0.1875;
+    // problem 1: all 0.1 → no signal.
+    let scores = [1.0, 0.1, 0.0, 0.1, 0.0, 0.1, 0.0, 0.1];
+    let f = group_normalised(&scores, 4, 2, 4).unwrap();
+    let sd = 0.1875f64.sqrt();
+    let want = [
+        0.75 / sd / 2.0,
+        -0.25 / sd / 2.0,
+        -0.25 / sd / 2.0,
+        -0.25 / sd / 2.0,
+    ];
+    for (g, w) in f.iter().zip(want) {
+        assert!((f64::from(*g) - w).abs() < 1e-6, "{f:?} vs {want:?}");
+    }
+    // Groups of 2 (antithetic pairs): each pair's difference alone.
+    let f = group_normalised(&scores, 4, 2, 2).unwrap();
+    assert_eq!(f, [0.5, -0.5, 0.0, 0.0]);
+    assert!(group_normalised(&scores, 4, 2, 1).is_err());
+    assert!(group_normalised(&scores[..6], 4, 2, 2).is_err());
+}
+
+#[test]
+fn with_group_norm_members_return_one_reward_per_problem() {
+    let (m, tok) = tiny_parts();
+    let mut c = cfg(FitnessLayout::Shared, 3);
+    c.group_norm = true;
+    let t = ReasoningTask::new(&c, tok).unwrap();
+    assert_eq!(t.scores_per_member(), 3);
+    let p = pop(4);
+    let scores = t.fitness(&Cpu::new(), &m, &p, 2..4, 0).unwrap();
+    assert_eq!(scores.len(), 2 * 3);
+    let f = t.combine_scores(&p, vec![0.0; 4 * 3]).unwrap();
+    assert_eq!(f, [0.0; 4], "flat rewards carry no signal");
+    assert!(
+        t.combine_scores(&p, scores).is_err(),
+        "one shard's scores are not the population's"
     );
 }
 
