@@ -56,6 +56,14 @@ pub enum Error {
     /// From the strategies.
     #[error(transparent)]
     Population(#[from] eggroll_populations::PopulationError),
+    /// A plot cannot be drawn or written.
+    #[error("plot {out}: {why}")]
+    Plot {
+        /// The image file.
+        out: String,
+        /// What went wrong.
+        why: String,
+    },
 }
 
 /// Result with [`Error`].

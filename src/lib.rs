@@ -13,6 +13,7 @@ pub mod error;
 pub mod memory;
 pub mod metrics;
 pub mod models;
+pub mod plot;
 pub mod render;
 pub mod run_lock;
 pub mod run_state;

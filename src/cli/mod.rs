@@ -4,6 +4,7 @@ pub mod bench;
 pub mod egg;
 pub mod eval;
 pub mod llama;
+pub mod plot;
 pub mod progress;
 pub mod render;
 pub mod train;
@@ -37,6 +38,8 @@ pub enum Command {
     Generate(egg::GenerateArgs),
     /// Write a finetuned `llama` run (or a GGUF model) as a Hugging Face directory.
     Export(llama::ExportArgs),
+    /// Draw a metric of one or more runs as a PNG line chart.
+    Plot(plot::PlotArgs),
 }
 
 /// Compute backends.
