@@ -17,7 +17,7 @@
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
-/// Output rows (W rows) per parallel task: a multiple of the kernel's 3.
+/// Output rows (W rows) per parallel task: a multiple of the kernels' 3 and 4 columns.
 const COLS_PER_TASK: usize = 48;
 
 /// Whether this CPU can run [`gemm_nt_into`].
@@ -34,7 +34,7 @@ pub(crate) fn available() -> bool {
 
 /// A pointer to the output that tasks writing disjoint columns share.
 #[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
+pub(crate) struct OutPtr(pub(crate) *mut f32);
 // SAFETY: every task writes only the elements of its own columns (disjoint ranges of W's rows),
 // and nothing reads the output until all tasks have finished.
 unsafe impl Send for OutPtr {}
@@ -54,20 +54,45 @@ pub(crate) fn gemm_nt_into<'y>(
     y: &'y mut [MaybeUninit<f32>],
     parallel: bool,
 ) -> &'y mut [f32] {
+    let wide = super::gemm_nt_avx512::available();
+    gemm_nt_with(x, rows, w, n, k, y, parallel, wide)
+}
+
+/// [`gemm_nt_into`] with the kernel chosen: the AVX-512 one when `wide` (the caller checked
+/// [`super::gemm_nt_avx512::available`]), else the AVX2 one.
+#[allow(clippy::too_many_arguments)]
+fn gemm_nt_with<'y>(
+    x: &[f32],
+    rows: usize,
+    w: &[f32],
+    n: usize,
+    k: usize,
+    y: &'y mut [MaybeUninit<f32>],
+    parallel: bool,
+    wide: bool,
+) -> &'y mut [f32] {
     assert!(available(), "gemm_nt: needs AVX2 and FMA");
+    assert!(
+        !wide || super::gemm_nt_avx512::available(),
+        "gemm_nt: needs AVX-512F"
+    );
     assert!(x.len() >= rows * k && w.len() >= n * k && y.len() == rows * n);
     let out = OutPtr(y.as_mut_ptr().cast());
     let task = |t: usize| {
         let c0 = t * COLS_PER_TASK;
         let c1 = (c0 + COLS_PER_TASK).min(n);
-        // SAFETY: AVX2 and FMA were checked; the shapes were checked above, and the task
+        // SAFETY: AVX2 and FMA (and AVX-512F for `wide`) were checked; the shapes were checked above, and the task
         // writes only columns c0..c1 of each row.
         #[cfg(target_arch = "x86_64")]
         unsafe {
-            columns_avx2(x, rows, w, k, n, c0, c1, out)
+            if wide {
+                super::gemm_nt_avx512::columns_avx512(x, rows, w, k, n, c0, c1, out)
+            } else {
+                columns_avx2(x, rows, w, k, n, c0, c1, out)
+            }
         };
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = (c1, out);
+        let _ = (c1, out, wide);
     };
     let tasks = n.div_ceil(COLS_PER_TASK);
     if parallel {
@@ -206,11 +231,26 @@ mod tests {
             eprintln!("skipped: this CPU has no AVX2/FMA, so gemm_nt is never used here");
             return;
         }
-        // Every remainder: rows % 4, n % 3, n % 48 and k % 8 all non-zero in some case.
-        for (rows, n, k) in [(1, 1, 1), (5, 7, 9), (64, 100, 576), (3, 49, 17), (7, 2, 8)] {
+        let mut kernels = vec![false];
+        if super::super::gemm_nt_avx512::available() {
+            kernels.push(true);
+        } else {
+            eprintln!("note: no AVX-512F here, only the AVX2 kernel is checked");
+        }
+        // Every remainder: rows % 4, n % 3, n % 4, n % 48, k % 8 and k % 16 all non-zero in
+        // some case.
+        let shapes = [
+            (1, 1, 1),
+            (5, 7, 9),
+            (64, 100, 576),
+            (3, 49, 17),
+            (7, 2, 8),
+            (6, 53, 40),
+        ];
+        for (wide, (rows, n, k)) in kernels.into_iter().flat_map(|w| shapes.map(|s| (w, s))) {
             let (x, w) = (data(rows * k, 1), data(n * k, 2));
             let mut raw = vec![MaybeUninit::uninit(); rows * n];
-            let y = gemm_nt_into(&x, rows, &w, n, k, &mut raw, false).to_vec();
+            let y = gemm_nt_with(&x, rows, &w, n, k, &mut raw, false, wide).to_vec();
             for r in 0..rows {
                 for o in 0..n {
                     let exact: f64 = (0..k)
@@ -219,12 +259,12 @@ mod tests {
                     let got = y[r * n + o] as f64;
                     assert!(
                         (got - exact).abs() < 1e-5 * (1.0 + k as f64).sqrt(),
-                        "({rows}, {n}, {k}) at ({r}, {o}): {got} vs {exact}"
+                        "wide {wide} ({rows}, {n}, {k}) at ({r}, {o}): {got} vs {exact}"
                     );
                 }
             }
             let mut raw = vec![MaybeUninit::uninit(); rows * n];
-            let par = gemm_nt_into(&x, rows, &w, n, k, &mut raw, true);
+            let par = gemm_nt_with(&x, rows, &w, n, k, &mut raw, true, wide);
             assert!(y
                 .iter()
                 .zip(par.iter())

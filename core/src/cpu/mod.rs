@@ -5,6 +5,7 @@ mod dot;
 mod forward;
 mod gemm;
 mod gemm_nt;
+mod gemm_nt_avx512;
 mod gradient;
 mod kernels;
 mod noise_factors;

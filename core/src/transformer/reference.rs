@@ -72,10 +72,10 @@ pub fn attend(
             return;
         }
     }
-    attend_body(q, keys, values, shape, scores, out, dot8);
+    attend_body(q, keys, values, shape, scores, out, dot8x4);
 }
 
-/// [`attend_body`] compiled for AVX2, with [`dot8`] in one 8-lane register.
+/// [`attend_body`] compiled for AVX2, with [`dot8`] in one 8-lane register per key.
 ///
 /// # Safety
 /// The CPU must support AVX2.
@@ -90,45 +90,58 @@ unsafe fn attend_avx2(
     out: &mut [f32],
 ) {
     // SAFETY: this function runs only where AVX2 is supported.
-    let dot = |a: &[f32], b: &[f32]| unsafe { dot8_avx2(a, b) };
-    attend_body(q, keys, values, shape, scores, out, dot);
+    let dot4 = |a: &[f32], b: [&[f32]; 4]| unsafe { dot8x4_avx2(a, b) };
+    attend_body(q, keys, values, shape, scores, out, dot4);
 }
 
-/// [`dot8`] in one AVX2 register: the same lanes, the same tree, the same tail.
+/// [`dot8`] of `a` with four vectors at once, each in its own AVX2 register: the same lanes,
+/// the same tree and the same tail as `dot8`, so the same bits; four independent chains of
+/// additions keep the adder busy where one dot product at a time waits on each addition.
 ///
 /// # Safety
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn dot8_avx2(a: &[f32], b: &[f32]) -> f32 {
+unsafe fn dot8x4_avx2(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
     use std::arch::x86_64::*;
-    let n = a.len().min(b.len());
+    let n = b.iter().fold(a.len(), |n, b| n.min(b.len()));
     let whole = n - n % 8;
-    let mut acc = _mm256_setzero_ps();
+    let mut acc = [_mm256_setzero_ps(); 4];
     let mut i = 0;
     while i < whole {
-        // SAFETY: i + 8 <= n for both slices.
-        let (x, y) = unsafe {
-            (
-                _mm256_loadu_ps(a.as_ptr().add(i)),
-                _mm256_loadu_ps(b.as_ptr().add(i)),
-            )
-        };
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(x, y));
+        // SAFETY: i + 8 <= n for every slice.
+        let x = unsafe { _mm256_loadu_ps(a.as_ptr().add(i)) };
+        for (acc, b) in acc.iter_mut().zip(&b) {
+            // SAFETY: as above.
+            let y = unsafe { _mm256_loadu_ps(b.as_ptr().add(i)) };
+            *acc = _mm256_add_ps(*acc, _mm256_mul_ps(x, y));
+        }
         i += 8;
     }
-    let s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps::<1>(acc));
-    let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    let s1 = _mm_add_ss(s2, _mm_shuffle_ps::<1>(s2, s2));
-    let tail = a[whole..n]
-        .iter()
-        .zip(&b[whole..n])
-        .fold(0.0, |s, (x, y)| s + x * y);
-    _mm_cvtss_f32(s1) + tail
+    std::array::from_fn(|k| {
+        let s8 = acc[k];
+        let s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps::<1>(s8));
+        let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+        let s1 = _mm_add_ss(s2, _mm_shuffle_ps::<1>(s2, s2));
+        let tail = a[whole..n]
+            .iter()
+            .zip(&b[k][whole..n])
+            .fold(0.0, |s, (x, y)| s + x * y);
+        _mm_cvtss_f32(s1) + tail
+    })
 }
 
-/// The body of [`attend`].
+/// [`dot8`] of `a` with four vectors.
+#[inline(always)]
+fn dot8x4(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
+    b.map(|b| dot8(a, b))
+}
+
+/// The body of [`attend`]: per query head, the scores four keys at a time (`dot4`, each key's
+/// dot product as [`dot8`] computes it), the softmax, then the weighted sum of the values,
+/// eight output elements at a time in registers; every output element adds its terms in key
+/// order, as a plain loop over the keys would.
 #[inline(always)]
 fn attend_body(
     q: &[f32],
@@ -137,19 +150,27 @@ fn attend_body(
     (pos, n_heads, n_kv_heads, head_dim): (usize, usize, usize, usize),
     scores: &mut Vec<f32>,
     out: &mut [f32],
-    dot: impl Fn(&[f32], &[f32]) -> f32,
+    dot4: impl Fn(&[f32], [&[f32]; 4]) -> [f32; 4],
 ) {
     let kv_dim = n_kv_heads * head_dim;
     let group = n_heads / n_kv_heads;
     let scale = 1.0 / (head_dim as f32).sqrt();
+    let n = pos + 1;
     for h in 0..n_heads {
         let qh = &q[h * head_dim..(h + 1) * head_dim];
         let off = (h / group) * head_dim;
+        let key = |j: usize| &keys[j * kv_dim + off..j * kv_dim + off + head_dim];
         scores.clear();
-        // A plain loop (not an iterator adapter's closure), so it is compiled for AVX2 too.
-        for j in 0..=pos {
-            let k = &keys[j * kv_dim + off..j * kv_dim + off + head_dim];
-            scores.push(dot(qh, k) * scale);
+        // Plain loops (not iterator adapters' closures), so they are compiled for AVX2 too.
+        let mut j = 0;
+        while j < n {
+            // Past the last key, the first key stands in; its extra scores are dropped.
+            let ks: [&[f32]; 4] = std::array::from_fn(|t| key(if j + t < n { j + t } else { 0 }));
+            let d = dot4(qh, ks);
+            for &d in &d[..(n - j).min(4)] {
+                scores.push(d * scale);
+            }
+            j += 4;
         }
         let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut sum = 0.0;
@@ -157,14 +178,28 @@ fn attend_body(
             *s = (*s - max).exp();
             sum += *s;
         }
+        for s in scores.iter_mut() {
+            *s /= sum;
+        }
         let o = &mut out[h * head_dim..(h + 1) * head_dim];
-        o.fill(0.0);
-        for (j, &w) in scores.iter().enumerate() {
-            let v = &values[j * kv_dim + off..j * kv_dim + off + head_dim];
-            let w = w / sum;
-            for (o, &v) in o.iter_mut().zip(v) {
-                *o += w * v;
+        let mut i = 0;
+        while i < head_dim {
+            let width = (head_dim - i).min(8);
+            let mut acc = [0.0f32; 8];
+            for (j, &w) in scores.iter().enumerate() {
+                let v = &values[j * kv_dim + off + i..j * kv_dim + off + i + width];
+                if width == 8 {
+                    for l in 0..8 {
+                        acc[l] += w * v[l];
+                    }
+                } else {
+                    for (a, &v) in acc.iter_mut().zip(v) {
+                        *a += w * v;
+                    }
+                }
             }
+            o[i..i + width].copy_from_slice(&acc[..width]);
+            i += width;
         }
     }
 }
@@ -280,16 +315,81 @@ mod tests {
 
     #[cfg(target_arch = "x86_64")]
     #[test]
-    fn the_avx2_dot_gives_the_portable_bits() {
+    fn the_avx2_dots_give_the_portable_bits() {
         if !std::arch::is_x86_feature_detected!("avx2") {
             return;
         }
         for n in [0usize, 3, 8, 64, 67] {
             let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.77).sin()).collect();
-            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 1.31).cos()).collect();
+            let bs: Vec<Vec<f32>> = (0..4)
+                .map(|k| (0..n).map(|i| (i as f32 * 1.31 + k as f32).cos()).collect())
+                .collect();
+            let b: [&[f32]; 4] = std::array::from_fn(|k| bs[k].as_slice());
             // SAFETY: AVX2 checked above.
-            let v = unsafe { dot8_avx2(&a, &b) };
-            assert_eq!(v.to_bits(), dot8(&a, &b).to_bits(), "n = {n}");
+            let v = unsafe { dot8x4_avx2(&a, b) };
+            for k in 0..4 {
+                assert_eq!(v[k].to_bits(), dot8(&a, b[k]).to_bits(), "n = {n}, key {k}");
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_attention_gives_the_portable_bits() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        // Head widths with and without a tail past 8, key counts with every remainder mod 4.
+        for (n_heads, n_kv, head_dim) in [(9, 3, 64), (2, 1, 12), (4, 4, 6)] {
+            let kv_dim = n_kv * head_dim;
+            for pos in [0usize, 1, 2, 3, 4, 6, 17] {
+                let val = |i: usize, f: f32| ((i as f32) * f).sin();
+                let q: Vec<f32> = (0..n_heads * head_dim).map(|i| val(i, 0.37)).collect();
+                let keys: Vec<f32> = (0..(pos + 1) * kv_dim).map(|i| val(i, 0.91)).collect();
+                let values: Vec<f32> = (0..(pos + 1) * kv_dim).map(|i| val(i, 1.7)).collect();
+                let shape = (pos, n_heads, n_kv, head_dim);
+                let mut fast = vec![0.0; q.len()];
+                // SAFETY: AVX2 checked above.
+                unsafe { attend_avx2(&q, &keys, &values, shape, &mut Vec::new(), &mut fast) };
+                let mut slow = vec![0.0; q.len()];
+                attend_body(
+                    &q,
+                    &keys,
+                    &values,
+                    shape,
+                    &mut Vec::new(),
+                    &mut slow,
+                    dot8x4,
+                );
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&fast), bits(&slow), "{shape:?}");
+                // And against a plain f64 softmax-weighted sum.
+                for h in 0..n_heads {
+                    let off = (h / (n_heads / n_kv)) * head_dim;
+                    let sc: Vec<f64> = (0..=pos)
+                        .map(|j| {
+                            (0..head_dim)
+                                .map(|d| {
+                                    q[h * head_dim + d] as f64 * keys[j * kv_dim + off + d] as f64
+                                })
+                                .sum::<f64>()
+                                / (head_dim as f64).sqrt()
+                        })
+                        .collect();
+                    let m = sc.iter().cloned().fold(f64::MIN, f64::max);
+                    let z: f64 = sc.iter().map(|s| (s - m).exp()).sum();
+                    for d in 0..head_dim {
+                        let want: f64 = (0..=pos)
+                            .map(|j| (sc[j] - m).exp() / z * values[j * kv_dim + off + d] as f64)
+                            .sum();
+                        let got = fast[h * head_dim + d] as f64;
+                        assert!(
+                            (got - want).abs() < 1e-5,
+                            "{shape:?} h {h} d {d}: {got} vs {want}"
+                        );
+                    }
+                }
+            }
         }
     }
 
