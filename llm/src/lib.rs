@@ -24,6 +24,7 @@
 //! [`EggConfig`]), [`egg::generate::generate`] and [`egg::bench::bench_egg`].
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod baselines;
 pub mod egg;
 pub mod error;
 pub mod finetune;
