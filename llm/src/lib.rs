@@ -27,6 +27,7 @@
 pub mod egg;
 pub mod error;
 pub mod finetune;
+pub mod grad;
 pub mod llama;
 pub mod reasoning;
 
