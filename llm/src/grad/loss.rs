@@ -26,11 +26,22 @@ fn check(logits: &[f32], vocab: usize, targets: &[Option<u32>]) -> Result<()> {
     Ok(())
 }
 
-/// `max` and `log Σ exp(x − max)` of one row (the sum in f64).
+/// `max` and `log Σ exp(x − max)` of one row (the exponentials in f32, their sum in f64).
 fn log_norm(row: &[f32]) -> (f32, f64) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let s: f64 = row.iter().map(|&x| f64::from(x - max).exp()).sum();
+    let s: f64 = row.iter().map(|&x| f64::from((x - max).exp())).sum();
     (max, s.ln())
+}
+
+/// One row's log-probability of `t` and, into `dr`, its gradient on the row times `g`.
+fn row_logp_and_grad(row: &[f32], t: usize, g: f32, dr: &mut [f32]) -> f32 {
+    let (max, ln) = log_norm(row);
+    let shift = max + ln as f32;
+    for (d, &x) in dr.iter_mut().zip(row) {
+        *d = -g * (x - shift).exp();
+    }
+    dr[t] += g;
+    (f64::from(row[t] - max) - ln) as f32
 }
 
 /// `log softmax(logits_r)[targets_r]` for every row `r` (`vocab` logits per row); 0 where the
@@ -72,11 +83,7 @@ pub fn logp_backward(
         .zip(targets.par_iter().zip(dlogp.par_iter()))
         .for_each(|((dr, row), (t, &g))| {
             if let Some(t) = t {
-                let (max, ln) = log_norm(row);
-                for (d, &x) in dr.iter_mut().zip(row) {
-                    *d = -g * (f64::from(x - max) - ln).exp() as f32;
-                }
-                dr[*t as usize] += g;
+                row_logp_and_grad(row, *t as usize, g, dr);
             }
         });
     Ok(d)
@@ -96,12 +103,19 @@ pub fn cross_entropy(
             "every target is masked: the cross-entropy of an empty set is undefined",
         ));
     }
-    let logp = token_logp(logits, vocab, targets)?;
-    let loss = -logp.iter().map(|&x| f64::from(x)).sum::<f64>() / n as f64;
+    check(logits, vocab, targets)?;
     let w = -1.0 / n as f32;
-    let dlogp: Vec<f32> = targets
-        .iter()
-        .map(|t| if t.is_some() { w } else { 0.0 })
+    let mut d = vec![0.0; logits.len()];
+    // One pass: each row's log-probability and its gradient together.
+    let logp: Vec<f32> = d
+        .par_chunks_mut(vocab)
+        .zip(logits.par_chunks(vocab))
+        .zip(targets.par_iter())
+        .map(|((dr, row), t)| match t {
+            Some(t) => row_logp_and_grad(row, *t as usize, w, dr),
+            None => 0.0,
+        })
         .collect();
-    Ok((loss as f32, logp_backward(logits, vocab, targets, &dlogp)?))
+    let loss = -logp.iter().map(|&x| f64::from(x)).sum::<f64>() / n as f64;
+    Ok((loss as f32, d))
 }

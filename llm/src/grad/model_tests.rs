@@ -239,3 +239,26 @@ fn lora_with_adamw_learns_toy_sequences() {
     assert!(last < 0.5 * first, "loss {first} → {last}: {losses:?}");
     assert_eq!(losses, run(), "deterministic");
 }
+
+/// The policy-gradient entry point: a backward from `d loss / d logp` of `−1/N` on every
+/// unmasked target is the cross-entropy's backward.
+#[test]
+fn backward_from_logp_reproduces_the_cross_entropy_gradient() {
+    let m = with_lora(&TinySpec::default(), 0.1, true);
+    let b = batch();
+    let cpu = Cpu::new();
+    let (_, want) = m.loss_and_grads(&cpu, &b, 5).unwrap();
+    let tokens: Vec<&[u32]> = b.iter().map(|s| s.tokens.as_slice()).collect();
+    let targets: Vec<Option<u32>> = b.iter().flat_map(|s| s.targets.clone()).collect();
+    let n = targets.iter().filter(|t| t.is_some()).count() as f32;
+    let dlogp: Vec<f32> = targets
+        .iter()
+        .map(|t| if t.is_some() { -1.0 / n } else { 0.0 })
+        .collect();
+    let tape = m.forward(&cpu, &tokens, Some(5)).unwrap();
+    let got = m.backward_from_logp(&tape, &targets, &dlogp).unwrap();
+    for (g, w) in got.tensors().iter().zip(want.tensors()) {
+        assert!(max_diff(g, w) < 1e-6, "{}", max_diff(g, w));
+    }
+    assert!(m.backward_from_logp(&tape, &targets, &dlogp[1..]).is_err());
+}
