@@ -1,7 +1,7 @@
 //! Times the gradient model's training step and prints one line per measurement:
-//! `cargo run --release -p eggroll-llm --example grad_bench -- MODE MODEL [BATCH] [TOKENS]`
+//! `cargo run --release -p eggroll-llm --example grad_bench -- MODE MODEL [BATCH] [TOKENS] [DROPOUT]`
 //! with MODE `infer` (the inference forward), `forward` (the training forward alone), `lora`
-//! (forward + backward, LoRA r 8 α 16 on all linears) or `full` (forward + backward of every
+//! (forward + backward, LoRA r 8 α 16 on all linears, dropout DROPOUT (0.05)) or `full` (forward + backward of every
 //! tensor), MODEL a GGUF path or `tiny`; BATCH sequences (4) of TOKENS tokens (128). Run one
 //! mode per process: the peak RSS it prints (VmHWM) is the process's. MODE `mlp` times one
 //! feed-forward block (RMSNorm, gate, up, SwiGLU, down) forward and backward with full weight
@@ -83,6 +83,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let model = args.get(1).map_or("tiny", String::as_str).to_string();
     let batch: usize = args.get(2).map_or(Ok(4), |v| v.parse())?;
     let tokens: usize = args.get(3).map_or(Ok(128), |v| v.parse())?;
+    let dropout: f32 = args.get(4).map_or(Ok(0.05), |v| v.parse())?;
     let llama = if model == "tiny" {
         let bytes = tiny_gguf(&TinySpec::default()).to_bytes()?;
         Llama::from_gguf(&Gguf::from_bytes(std::path::Path::new("tiny.gguf"), bytes)?)?
@@ -102,7 +103,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         rank: 8,
         alpha: 16.0,
         rslora: false,
-        dropout: 0.05,
+        dropout,
         targets: LoraTargets::AllLinear,
         seed: 1,
     };

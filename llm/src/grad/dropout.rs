@@ -2,6 +2,11 @@
 //! `(seed, stream, i)`, so a training step's mask can be regenerated in its backward (nothing
 //! is stored) and is the same for any thread count and on every rerun.
 
+use rayon::prelude::*;
+
+/// Elements per parallel task.
+const BLOCK: usize = 1 << 14;
+
 /// splitmix64's finaliser: a bijective mix of 64 bits.
 pub fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -10,10 +15,20 @@ pub fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The key of stream `stream` under `seed`, for [`uniform_at`].
+pub fn stream_key(seed: u64, stream: u64) -> u64 {
+    mix(seed ^ mix(stream))
+}
+
+/// A uniform number in `[0, 1)` (24 bits) for element `i` of the stream keyed `key`.
+pub fn uniform_at(key: u64, i: u64) -> f32 {
+    let z = mix(key ^ i.wrapping_mul(0xd1b5_4a32_d192_ed03));
+    (z >> 40) as f32 / (1u64 << 24) as f32
+}
+
 /// A uniform number in `[0, 1)` (24 bits) for element `i` of stream `stream` under `seed`.
 pub fn uniform(seed: u64, stream: u64, i: u64) -> f32 {
-    let z = mix(seed ^ mix(stream ^ mix(i)));
-    (z >> 40) as f32 / (1u64 << 24) as f32
+    uniform_at(stream_key(seed, stream), i)
 }
 
 /// Inverted dropout with rate `p` (`0 ≤ p < 1`): element `i` of `x` is zeroed when
@@ -24,16 +39,23 @@ pub fn dropout(x: &[f32], p: f32, seed: u64, stream: u64) -> Vec<f32> {
         return x.to_vec();
     }
     let keep = 1.0 / (1.0 - p);
-    x.iter()
+    let key = stream_key(seed, stream);
+    let mut out = vec![0.0; x.len()];
+    // Fixed blocks: element i's fate depends on i only, never on the split.
+    out.par_chunks_mut(BLOCK)
+        .zip(x.par_chunks(BLOCK))
         .enumerate()
-        .map(|(i, &v)| {
-            if uniform(seed, stream, i as u64) < p {
-                0.0
-            } else {
-                v * keep
+        .for_each(|(b, (o, xs))| {
+            for (j, (o, &v)) in o.iter_mut().zip(xs).enumerate() {
+                let i = (b * BLOCK + j) as u64;
+                *o = if uniform_at(key, i) < p {
+                    0.0
+                } else {
+                    v * keep
+                };
             }
-        })
-        .collect()
+        });
+    out
 }
 
 #[cfg(test)]

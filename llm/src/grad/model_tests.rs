@@ -115,7 +115,10 @@ fn every_gradient_of_the_whole_model_matches_finite_differences() {
         };
         assert_eq!(names.len(), expect);
         for (t, (name, x)) in names.iter().enumerate() {
-            check_with(name, 1e-3, x, &gs[t], |x| {
+            // h 3e-3: every element moves at once, so a larger step leaves the linear regime;
+            // the floor 1e-3 covers the f32 rounding of the whole forward (~1e-6 in the loss,
+            // divided by 2h), measured by scanning h on one tensor.
+            check_with(name, (3e-3, 2e-2, 1e-3), x, &gs[t], |x| {
                 let mut p = probe.clone();
                 p.trainable_mut()[t].1.copy_from_slice(x);
                 loss_of(&p, &b, 3)
