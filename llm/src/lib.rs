@@ -28,6 +28,7 @@ pub mod baselines;
 pub mod egg;
 pub mod error;
 pub mod finetune;
+pub mod grad;
 pub mod grpo;
 pub mod llama;
 pub mod reasoning;

@@ -1,0 +1,152 @@
+//! Causal grouped-query attention over whole sequences, forward and backward, for training.
+//!
+//! The batch is a stack of sequences (`spans`: first row and length of each); a row attends to
+//! the rows of its own sequence up to itself. The forward calls the one-row reference of
+//! `eggroll_core::transformer` for every row ([`attend`]: the same roundings as the inference
+//! forward, so logits agree bit for bit), and saves nothing: the backward recomputes each
+//! row's softmax from the saved queries and keys (as FlashAttention does), which costs one
+//! more pass over the scores instead of `heads × T²/2` floats per layer.
+
+use eggroll_core::transformer::reference::{attend, dot8};
+use eggroll_core::transformer::AttentionShape;
+use rayon::prelude::*;
+
+/// A sequence's rows in the stacked batch: `start..start + len`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// First row.
+    pub start: usize,
+    /// Rows (tokens).
+    pub len: usize,
+}
+
+/// The attention output (`rows × q_dim`) of queries `q` (`rows × q_dim`, rotated) over keys
+/// `k` and values `v` (`rows × kv_dim`), each row within its own span.
+pub fn attention_forward(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    spans: &[Span],
+    shape: AttentionShape,
+) -> Vec<f32> {
+    let (qd, kvd) = (shape.q_dim(), shape.kv_dim());
+    let rows: Vec<(usize, usize)> = spans
+        .iter()
+        .flat_map(|s| (0..s.len).map(move |i| (s.start, i)))
+        .collect();
+    let mut out = vec![0.0; rows.len() * qd];
+    out.par_chunks_mut(qd).zip(rows.par_iter()).for_each_init(
+        Vec::new,
+        |scores, (o, &(start, i))| {
+            let r = start + i;
+            attend(
+                &q[r * qd..(r + 1) * qd],
+                &k[start * kvd..],
+                &v[start * kvd..],
+                i,
+                shape.n_heads,
+                shape.n_kv_heads,
+                shape.head_dim,
+                scores,
+                o,
+            );
+        },
+    );
+    out
+}
+
+/// The gradients `(dq, dk, dv)` of [`attention_forward`] given `dout` (`rows × q_dim`).
+///
+/// One task per (sequence, key/value head): it recomputes the softmax of every query head of
+/// its group at every row, and owns that head's key and value gradients, so nothing is summed
+/// across tasks and the result does not depend on the thread count.
+pub fn attention_backward(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    dout: &[f32],
+    spans: &[Span],
+    shape: AttentionShape,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (qd, kvd, hd) = (shape.q_dim(), shape.kv_dim(), shape.head_dim);
+    let group = shape.n_heads / shape.n_kv_heads;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let tasks: Vec<(Span, usize)> = spans
+        .iter()
+        .flat_map(|&s| (0..shape.n_kv_heads).map(move |g| (s, g)))
+        .collect();
+    // Per task: dq of its group's heads (len × group·hd), dk and dv of its head (len × hd).
+    let parts: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = tasks
+        .par_iter()
+        .map(|&(s, g)| {
+            let t = s.len;
+            let (mut dq, mut dk, mut dv) = (
+                vec![0.0; t * group * hd],
+                vec![0.0; t * hd],
+                vec![0.0; t * hd],
+            );
+            let key = |j: usize| &k[(s.start + j) * kvd + g * hd..][..hd];
+            let val = |j: usize| &v[(s.start + j) * kvd + g * hd..][..hd];
+            let (mut p, mut dp) = (Vec::with_capacity(t), Vec::with_capacity(t));
+            for hg in 0..group {
+                let h = g * group + hg;
+                for i in 0..t {
+                    let r = s.start + i;
+                    let qh = &q[r * qd + h * hd..][..hd];
+                    let doh = &dout[r * qd + h * hd..][..hd];
+                    p.clear();
+                    for j in 0..=i {
+                        p.push(dot8(qh, key(j)) * scale);
+                    }
+                    let max = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let mut sum = 0.0;
+                    for x in p.iter_mut() {
+                        *x = (*x - max).exp();
+                        sum += *x;
+                    }
+                    dp.clear();
+                    let mut dot = 0.0;
+                    for (j, x) in p.iter_mut().enumerate() {
+                        *x /= sum;
+                        let d = dot8(doh, val(j));
+                        dot += *x * d;
+                        dp.push(d);
+                    }
+                    let dqi = &mut dq[(i * group + hg) * hd..][..hd];
+                    for j in 0..=i {
+                        let ds = p[j] * (dp[j] - dot) * scale;
+                        let kj = key(j);
+                        for e in 0..hd {
+                            dqi[e] += ds * kj[e];
+                        }
+                        let dkj = &mut dk[j * hd..][..hd];
+                        for e in 0..hd {
+                            dkj[e] += ds * qh[e];
+                        }
+                        let dvj = &mut dv[j * hd..][..hd];
+                        for e in 0..hd {
+                            dvj[e] += p[j] * doh[e];
+                        }
+                    }
+                }
+            }
+            (dq, dk, dv)
+        })
+        .collect();
+    let rows = spans.iter().map(|s| s.len).sum::<usize>();
+    let (mut dq, mut dk, mut dv) = (
+        vec![0.0; rows * qd],
+        vec![0.0; rows * kvd],
+        vec![0.0; rows * kvd],
+    );
+    for (&(s, g), (pq, pk, pv)) in tasks.iter().zip(&parts) {
+        for i in 0..s.len {
+            let r = s.start + i;
+            let w = group * hd;
+            dq[r * qd + g * w..][..w].copy_from_slice(&pq[i * w..][..w]);
+            dk[r * kvd + g * hd..][..hd].copy_from_slice(&pk[i * hd..][..hd]);
+            dv[r * kvd + g * hd..][..hd].copy_from_slice(&pv[i * hd..][..hd]);
+        }
+    }
+    (dq, dk, dv)
+}

@@ -1,0 +1,105 @@
+//! One projection `y = x·Wᵀ`, optionally LoRA-wrapped (`+ s·(drop(x)·Aᵀ)·Bᵀ`), forward and
+//! backward. The base product goes through the inference forward's own projection
+//! ([`crate::llama::project`], the CPU backend's batched linear), so a model whose adapters
+//! have `B = 0` gives the inference logits bit for bit; the gradients are GEMMs
+//! ([`super::linear`]).
+
+use super::dropout::{dropout, mix};
+use super::linear::{add_into, matmul_nn, matmul_nt, matmul_tn};
+use super::lora::Adapter;
+use crate::error::Result;
+use crate::llama::project;
+use crate::llama::weights::MatrixRef;
+use eggroll_core::cpu::Cpu;
+use eggroll_core::RowOwners;
+
+/// A LoRA branch as one step of training sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Branch<'a> {
+    /// The adapter.
+    pub adapter: &'a Adapter,
+    /// Its rank.
+    pub rank: usize,
+    /// Scale `s`.
+    pub scale: f32,
+    /// Dropout rate (0 outside training).
+    pub dropout: f32,
+    /// Dropout seed.
+    pub seed: u64,
+    /// Dropout stream of this adapter at this step.
+    pub stream: u64,
+}
+
+impl Branch<'_> {
+    /// The stream of adapter `index` at training step `step`.
+    pub fn stream_of(step: u64, index: usize) -> u64 {
+        mix(step ^ mix(index as u64 ^ 0x5eed))
+    }
+
+    fn dropped(&self, x: &[f32]) -> Vec<f32> {
+        dropout(x, self.dropout, self.seed, self.stream)
+    }
+}
+
+/// `y = x·Wᵀ (+ s·u·Bᵀ)` for `rows` rows of `x`, and `u = drop(x)·Aᵀ` (`rows × rank`) when
+/// there is a branch, which the backward needs.
+#[allow(clippy::ptr_arg)] // the backend's linear takes its buffers as `Vec`s
+pub fn proj_forward(
+    cpu: &Cpu,
+    x: &Vec<f32>,
+    rows: usize,
+    w: MatrixRef<'_>,
+    branch: Option<Branch<'_>>,
+) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+    let mut y = project(cpu, x, rows, w, RowOwners::Plain)?;
+    let Some(br) = branch else {
+        return Ok((y, None));
+    };
+    let ad = br.adapter;
+    let u = matmul_nt(&br.dropped(x), rows, &ad.a, br.rank, ad.cols);
+    let mut lo = matmul_nt(&u, rows, &ad.b, ad.rows, br.rank);
+    lo.iter_mut().for_each(|v| *v *= br.scale);
+    add_into(&mut y, &lo);
+    Ok((y, Some(u)))
+}
+
+/// The gradients of one projection.
+#[derive(Clone, Debug, Default)]
+pub struct ProjGrads {
+    /// `d x` (`rows × in`).
+    pub dx: Vec<f32>,
+    /// `d W` (`out × in`), when asked for.
+    pub dw: Option<Vec<f32>>,
+    /// `(d A, d B)` of the branch, if there is one.
+    pub lora: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+/// Backward of [`proj_forward`] given `dy` (`rows × out`): `dx = dy·W (+ drop'(s·dy·B·A))`,
+/// `dW = dyᵀ·x` when `want_dw`, and for a branch `dB = s·dyᵀ·u`, `dA = s·(dy·B)ᵀ·drop(x)`.
+pub fn proj_backward(
+    x: &[f32],
+    rows: usize,
+    w: MatrixRef<'_>,
+    branch: Option<(Branch<'_>, &[f32])>,
+    dy: &[f32],
+    want_dw: bool,
+) -> ProjGrads {
+    let (out, inp) = (w.rows, w.cols);
+    let mut g = ProjGrads {
+        dx: matmul_nn(dy, rows, w.data, out, inp),
+        dw: want_dw.then(|| matmul_tn(dy, x, rows, out, inp)),
+        lora: None,
+    };
+    if let Some((br, u)) = branch {
+        let (ad, r) = (br.adapter, br.rank);
+        let mut db = matmul_tn(dy, u, rows, out, r);
+        db.iter_mut().for_each(|v| *v *= br.scale);
+        let mut du = matmul_nn(dy, rows, &ad.b, out, r);
+        du.iter_mut().for_each(|v| *v *= br.scale);
+        let da = matmul_tn(&du, &br.dropped(x), rows, r, inp);
+        let dxd = matmul_nn(&du, rows, &ad.a, r, inp);
+        add_into(&mut g.dx, &br.dropped(&dxd));
+        g.lora = Some((da, db));
+    }
+    g
+}
