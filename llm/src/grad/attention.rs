@@ -20,6 +20,14 @@ pub struct Span {
     pub len: usize,
 }
 
+/// `y += a·x`.
+#[inline]
+fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y += a * x;
+    }
+}
+
 /// The attention output (`rows × q_dim`) of queries `q` (`rows × q_dim`, rotated) over keys
 /// `k` and values `v` (`rows × kv_dim`), each row within its own span.
 pub fn attention_forward(
@@ -113,20 +121,12 @@ pub fn attention_backward(
                         dp.push(d);
                     }
                     let dqi = &mut dq[(i * group + hg) * hd..][..hd];
+                    // Zipped slices (no index checks), so the loops vectorise.
                     for j in 0..=i {
                         let ds = p[j] * (dp[j] - dot) * scale;
-                        let kj = key(j);
-                        for e in 0..hd {
-                            dqi[e] += ds * kj[e];
-                        }
-                        let dkj = &mut dk[j * hd..][..hd];
-                        for e in 0..hd {
-                            dkj[e] += ds * qh[e];
-                        }
-                        let dvj = &mut dv[j * hd..][..hd];
-                        for e in 0..hd {
-                            dvj[e] += p[j] * doh[e];
-                        }
+                        axpy(dqi, ds, key(j));
+                        axpy(&mut dk[j * hd..][..hd], ds, qh);
+                        axpy(&mut dv[j * hd..][..hd], p[j], doh);
                     }
                 }
             }

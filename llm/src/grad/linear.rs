@@ -2,15 +2,20 @@
 //! on the CPU's blocked GEMM (`matrixmultiply` through `eggroll_core::cpu::sgemm`):
 //! the forward `x·Wᵀ`, the input gradient `dy·W` and the weight gradient `dyᵀ·x`.
 //!
-//! Each product is split into fixed blocks of output rows (never by thread count), one GEMM
+//! Each product is split into fixed blocks of output rows (by its shape, never by thread count), one GEMM
 //! per block, and the blocks run on rayon's threads; every element is computed by exactly
 //! one GEMM over the full inner dimension, so the result is the same for any thread count.
 
 use eggroll_core::cpu::{sgemm, MatRef};
 use rayon::prelude::*;
 
-/// Output rows per parallel GEMM block.
-const BLOCK_ROWS: usize = 64;
+/// Output rows per parallel GEMM block: a quarter of the rows, between 64 and 512. Every
+/// GEMM call packs its whole right operand, so at 64 rows the packing was a quarter of a
+/// SmolLM2 step (`perf`); four blocks still spread over the threads. The blocks depend on the
+/// shape only, never on the thread count.
+fn block_rows(m: usize) -> usize {
+    (m / 4).clamp(64, 512)
+}
 
 /// Products smaller than this many multiply-adds run on the calling thread.
 const SEQUENTIAL_MACS: usize = 1 << 18;
@@ -22,8 +27,9 @@ fn blocked(a: MatRef<'_>, b: MatRef<'_>, c: &mut [f32]) {
     if m == 0 || n == 0 {
         return;
     }
+    let rows_per = block_rows(m);
     let block = |(i, cb): (usize, &mut [f32])| {
-        let r0 = i * BLOCK_ROWS;
+        let r0 = i * rows_per;
         let rows = cb.len() / n;
         let sub = MatRef {
             data: &a.data[r0 * a.row_stride..],
@@ -33,9 +39,9 @@ fn blocked(a: MatRef<'_>, b: MatRef<'_>, c: &mut [f32]) {
         sgemm(1.0, sub, b, 0.0, cb);
     };
     if m * k * n < SEQUENTIAL_MACS {
-        c.chunks_mut(BLOCK_ROWS * n).enumerate().for_each(block);
+        c.chunks_mut(rows_per * n).enumerate().for_each(block);
     } else {
-        c.par_chunks_mut(BLOCK_ROWS * n).enumerate().for_each(block);
+        c.par_chunks_mut(rows_per * n).enumerate().for_each(block);
     }
 }
 

@@ -75,14 +75,18 @@ pub fn rope_backward(d: &mut [f32], width: usize, head_dim: usize, table: &[f32]
 /// Backward of `a = silu(g)·u` (`silu(g) = g·σ(g)`): given the pre-activation `gate`, `up`
 /// and `da`, returns `(dg, du)`: `dg = da·u·σ(g)·(1 + g·(1 − σ(g)))`, `du = da·silu(g)`.
 pub fn swiglu_backward(gate: &[f32], up: &[f32], da: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    let (dg, du): (Vec<f32>, Vec<f32>) = gate
-        .par_iter()
-        .zip(up.par_iter())
-        .zip(da.par_iter())
-        .map(|((&g, &u), &d)| {
-            let s = 1.0 / (1.0 + (-g).exp());
-            (d * u * s * (1.0 + g * (1.0 - s)), d * g * s)
-        })
-        .unzip();
+    let (mut dg, mut du) = (vec![0.0; gate.len()], vec![0.0; gate.len()]);
+    const BLOCK: usize = 1 << 12;
+    dg.par_chunks_mut(BLOCK)
+        .zip(du.par_chunks_mut(BLOCK))
+        .zip(gate.par_chunks(BLOCK).zip(up.par_chunks(BLOCK)))
+        .zip(da.par_chunks(BLOCK))
+        .for_each(|(((dg, du), (gate, up)), da)| {
+            for ((((dg, du), &g), &u), &d) in dg.iter_mut().zip(du).zip(gate).zip(up).zip(da) {
+                let s = 1.0 / (1.0 + (-g).exp());
+                *dg = d * u * s * (1.0 + g * (1.0 - s));
+                *du = d * g * s;
+            }
+        });
     (dg, du)
 }
