@@ -167,6 +167,11 @@ pub struct RunSection {
     /// Threshold for `stop_metric` (a metric ending in `loss` must fall to it, others rise).
     #[serde(default)]
     pub stop_value: Option<f64>,
+    /// Wall-clock budget: stop (evaluating and checkpointing) after the first generation that
+    /// ends past this many seconds of training in this process (`eggroll compare`'s time
+    /// budget). One process only: ranks could disagree on the clock.
+    #[serde(default)]
+    pub max_seconds: Option<f64>,
 }
 
 impl RunSection {
@@ -194,6 +199,7 @@ impl Default for RunSection {
             nan_policy: NanPolicy::Error,
             stop_metric: None,
             stop_value: None,
+            max_seconds: None,
         }
     }
 }

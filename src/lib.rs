@@ -4,6 +4,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod bench;
+pub mod compare;
 pub mod config;
 pub mod config_legacy;
 pub mod dist;

@@ -63,6 +63,7 @@ fn run(args: cli::Cli) -> Result<()> {
         }
         cli::Command::Eval(a) => cli::eval::run(a),
         cli::Command::Plot(a) => cli::plot::run(a),
+        cli::Command::Compare(a) => cli::compare::run(a),
         cli::Command::Bench(a) => cli::bench::run(a),
         cli::Command::Render(a) => cli::render::run(a),
         cli::Command::Generate(a) => cli::egg::generate(a),

@@ -14,6 +14,8 @@ pub enum XAxis {
     Generation,
     /// Wall seconds since the run started (the sum of the lines' `seconds`).
     Seconds,
+    /// Model evaluations since the run started (the sum of the lines' `evaluations`).
+    Evaluations,
 }
 
 impl XAxis {
@@ -21,6 +23,7 @@ impl XAxis {
         match self {
             XAxis::Generation => "generation",
             XAxis::Seconds => "wall time (s)",
+            XAxis::Evaluations => "evaluations",
         }
     }
 }
@@ -71,13 +74,15 @@ pub fn default_metric(run: &Path) -> Result<String> {
 /// `metric` of the run in `run` against `x`.
 pub fn read_series(run: &Path, metric: &str, x: XAxis) -> Result<Series> {
     let lines = metric_lines(run)?;
-    let mut elapsed = 0.0;
+    let (mut elapsed, mut evaluations) = (0.0, 0.0);
     let mut points = Vec::new();
     for m in &lines {
         elapsed += m.get("seconds").and_then(|v| v.as_f64()).unwrap_or(0.0);
+        evaluations += m.get("evaluations").and_then(|v| v.as_f64()).unwrap_or(0.0);
         let at = match x {
             XAxis::Generation => m.get("generation").and_then(|v| v.as_f64()),
             XAxis::Seconds => Some(elapsed),
+            XAxis::Evaluations => Some(evaluations),
         };
         if let (Some(at), Some(v)) = (at, m.get(metric).and_then(|v| v.as_f64())) {
             if v.is_finite() {

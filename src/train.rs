@@ -59,6 +59,8 @@ pub struct TrainSummary {
     pub eval: Metrics,
     /// Whether `run.stop_metric` reached `run.stop_value` before the last generation.
     pub stopped_early: bool,
+    /// Whether the run stopped on its wall-clock budget (`run.max_seconds`).
+    pub out_of_time: bool,
     /// Evaluation of the initial model (fresh runs only).
     pub initial_eval: Metrics,
     /// Wall seconds of this invocation.
@@ -235,6 +237,23 @@ where
             });
         }
     }
+    if let Some(limit) = cfg.run.max_seconds {
+        if !(limit > 0.0 && limit.is_finite()) {
+            return Err(Error::Config {
+                origin: "run.max_seconds".into(),
+                why: format!("{limit} is not a positive number of seconds"),
+            });
+        }
+        if comm.size() > 1 {
+            return Err(Error::Config {
+                origin: "run.max_seconds".into(),
+                why: format!(
+                    "a wall-clock budget needs one process ({} ranks could stop at different generations); bound the run by `generations` instead",
+                    comm.size()
+                ),
+            });
+        }
+    }
     let baselines = learner.baselines();
     if leader {
         eggroll_core::checkpoint::write_atomic(
@@ -278,12 +297,14 @@ where
         .map_or(cfg.generations, |s| s.min(cfg.generations));
     let mut last_eval = Vec::new();
     let mut stopped_early = false;
+    let mut ran_out_of_time = false;
     let mut last_saved = opts.resume.then_some(state.generation);
     let initial_eval = if opts.resume || !leader {
         Vec::new()
     } else {
         learner.evaluate()?
     };
+    let loop_started = Instant::now();
     while state.generation < end {
         let g = state.generation;
         let t0 = Instant::now();
@@ -305,13 +326,18 @@ where
         check_finite(learner, g, last_saved)?;
 
         let done = state.generation;
+        let out_of_time = cfg
+            .run
+            .max_seconds
+            .is_some_and(|limit| loop_started.elapsed().as_secs_f64() >= limit);
         // With early stopping every rank evaluates (identically), so all stop together.
         let evaluate_here = leader || cfg.run.stop_metric.is_some();
-        let eval = if evaluate_here && (done % cfg.run.eval_every == 0 || done == end) {
-            learner.evaluate()?
-        } else {
-            Vec::new()
-        };
+        let eval =
+            if evaluate_here && (done % cfg.run.eval_every == 0 || done == end || out_of_time) {
+                learner.evaluate()?
+            } else {
+                Vec::new()
+            };
         let seconds = t0.elapsed().as_secs_f64();
         let (mean, max) = mean_max(&fitness);
         let mut line = Map::new();
@@ -324,6 +350,8 @@ where
             line.insert("pairs_tied".into(), json!(tied_pairs(&fitness)));
         }
         line.insert("seconds".into(), json!(seconds));
+        // Member evaluations this generation (the x axis of `plot --x evaluations`).
+        line.insert("evaluations".into(), json!(pop.size));
         line.insert("nonfinite".into(), json!(nonfinite));
         if comm.size() > 1 {
             line.insert("ranks".into(), json!(comm.size()));
@@ -334,7 +362,7 @@ where
         }
         let reached = cfg.run.target_reached(&eval);
         // Every rank takes the same decision (with early stopping every rank evaluates).
-        let save = done % cfg.run.checkpoint_every == 0 || done == end || reached;
+        let save = done % cfg.run.checkpoint_every == 0 || done == end || reached || out_of_time;
         if save {
             gather_member_state(learner, &pop, comm)?;
         }
@@ -364,6 +392,10 @@ where
             stopped_early = true;
             break;
         }
+        if out_of_time {
+            ran_out_of_time = true;
+            break;
+        }
     }
     if leader && !ckpt_path.exists() {
         // `--stop-after 0` (or a run already complete) still leaves a checkpoint to resume.
@@ -374,6 +406,7 @@ where
         eval: last_eval,
         initial_eval,
         stopped_early,
+        out_of_time: ran_out_of_time,
         seconds: started.elapsed().as_secs_f64(),
         baselines,
     })

@@ -1,6 +1,7 @@
 //! Command-line arguments (clap) and one module per subcommand.
 
 pub mod bench;
+pub mod compare;
 pub mod egg;
 pub mod eval;
 pub mod llama;
@@ -40,6 +41,8 @@ pub enum Command {
     Export(llama::ExportArgs),
     /// Draw a metric of one or more runs as a PNG line chart.
     Plot(plot::PlotArgs),
+    /// Train several methods on one task under one budget and report them side by side.
+    Compare(compare::CompareArgs),
 }
 
 /// Compute backends.

@@ -1,4 +1,4 @@
-//! `eggroll plot RUN... [--metric M] [--x generation|seconds] --out FILE.png`
+//! `eggroll plot RUN... [--metric M] [--x generation|seconds|evaluations] --out FILE.png`
 
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
@@ -12,6 +12,8 @@ pub enum XArg {
     Generation,
     /// Wall seconds since the run started.
     Seconds,
+    /// Model evaluations since the run started.
+    Evaluations,
 }
 
 /// Arguments of `plot`.
@@ -55,6 +57,7 @@ pub fn run(a: PlotArgs) -> Result<()> {
     let x = match a.x {
         XArg::Generation => XAxis::Generation,
         XArg::Seconds => XAxis::Seconds,
+        XArg::Evaluations => XAxis::Evaluations,
     };
     let series = a
         .runs

@@ -4,12 +4,14 @@
 //! rank of an accumulated update `W_final − W_initial`, which says whether merging raised the
 //! update's rank beyond the adapters' own.
 
+pub mod lora_family;
 pub mod merge_plan;
 pub mod prune;
 pub mod rank;
 pub mod schedule;
 
-pub use merge_plan::{MergePlan, MergePlanKind};
-pub use prune::prune_smallest;
+pub use lora_family::{LoraFamily, StepReport};
+pub use merge_plan::{MergeAction, MergePlan, MergePlanKind};
+pub use prune::{prune_moments, prune_smallest};
 pub use rank::{numerical_rank, singular_values};
 pub use schedule::JaggedCosine;

@@ -1,0 +1,134 @@
+//! `eggroll compare` end to end on the digits task under an evaluation budget (deterministic:
+//! no test depends on the clock), and the loop's wall-clock budget `run.max_seconds`.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::Scratch;
+use eggroll::compare::{run_compare, spec::CompareSpec};
+use eggroll::train::{train, TrainOptions};
+use eggroll::RunConfig;
+use eggroll_core::cpu::Cpu;
+
+fn spec(dir: &std::path::Path) -> CompareSpec {
+    let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/digits.toml");
+    let text = format!(
+        r#"
+[compare]
+base = "{}"
+budget_evaluations = 640     # 10 generations of N = 64
+set = {{ generations = 1000, "es.population" = 64, "task.batch" = 16, "run.eval_every" = 5 }}
+
+[[method]]
+name = "eggroll-r1"
+set = {{ "es.rank" = 1 }}
+
+[[method]]
+name = "open_es"
+set = {{ "es.strategy" = "open_es" }}
+"#,
+        base.display()
+    );
+    let path = dir.join("cmp.toml");
+    std::fs::write(&path, text).unwrap();
+    CompareSpec::load(&path).unwrap()
+}
+
+/// PNG signature, then the IHDR chunk's width and height.
+fn png_size(path: &std::path::Path) -> (u32, u32) {
+    let b = std::fs::read(path).unwrap();
+    assert_eq!(
+        &b[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
+    let be = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    (be(16), be(20))
+}
+
+#[test]
+fn compares_methods_under_one_budget_and_reports_them() {
+    let dir = Scratch::new("test", "compare");
+    let s = spec(&dir);
+    let out = dir.join("out");
+    let mut lines = Vec::new();
+    let (results, written) =
+        run_compare(&Cpu::new(), &s, &out, &mut |l| lines.push(l.to_string())).unwrap();
+    assert_eq!(results.len(), 2);
+    for r in &results {
+        // The evaluation budget became 10 generations of 64 members.
+        assert_eq!((r.generations, r.evaluations), (10, 640), "{}", r.name);
+        assert!(r.initial.is_some() && r.last.is_some());
+        assert!(r.dir.join("initial.safetensors").exists());
+        // Every parameter of the MLP is trained; ES moves (nearly) all of them.
+        assert_eq!(r.update.trainable, 64 * 64 + 64 + 10 * 64 + 10);
+        assert!(r.update.changed > r.update.trainable / 2, "{:?}", r.update);
+        assert_eq!(r.update.matrices.len(), 2);
+    }
+    // 10 rank-1 generations of 32 pairs sum to a full-rank change of the 10 × 64 head.
+    let head = &results[0]
+        .update
+        .matrices
+        .iter()
+        .find(|m| m.shape == (10, 64))
+        .unwrap();
+    assert_eq!(head.rank, Some(10), "{head:?}");
+    let md = std::fs::read_to_string(&written.report).unwrap();
+    assert!(
+        md.contains("| eggroll-r1 |") && md.contains("| open_es |"),
+        "{md}"
+    );
+    assert!(md.contains("Winner on the final eval_accuracy"), "{md}");
+    assert_eq!(written.plots.len(), 2);
+    for p in &written.plots {
+        assert_eq!(png_size(p), (900, 560));
+    }
+    // A second comparison into the same directory is refused, naming the method's directory.
+    let e = run_compare(&Cpu::new(), &s, &out, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("eggroll-r1") && e.contains("already holds"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_wall_clock_budget_stops_the_loop_with_an_evaluation() {
+    let dir = Scratch::new("test", "max-seconds");
+    // Any generation takes longer than a nanosecond: the run stops after its first.
+    let cfg = RunConfig::from_toml(
+        "",
+        "test",
+        &[
+            "generations=50".into(),
+            "es.population=16".into(),
+            "run.eval_every=25".into(),
+            "run.max_seconds=1e-9".into(),
+        ],
+    )
+    .unwrap();
+    let opts = TrainOptions {
+        out_dir: dir.to_path_buf(),
+        resume: false,
+        stop_after: None,
+    };
+    let s = train(&Cpu::new(), &cfg, &opts, &mut |_| {}).unwrap();
+    assert_eq!(s.generation, 1);
+    assert!(s.out_of_time && !s.stopped_early);
+    assert!(
+        s.eval.iter().any(|(k, _)| *k == "eval_accuracy"),
+        "{:?}",
+        s.eval
+    );
+    let bad = RunConfig::from_toml("", "test", &["run.max_seconds=-1".into()]).unwrap();
+    let opts = TrainOptions {
+        out_dir: dir.join("bad"),
+        ..opts
+    };
+    let e = train(&Cpu::new(), &bad, &opts, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("run.max_seconds"), "{e}");
+}
