@@ -9,6 +9,8 @@
 
 pub mod advantages;
 pub mod loss;
+pub mod trainer;
 
 pub use advantages::{group_advantages, Advantages, RewardScale};
 pub use loss::{grpo_loss, mask_truncated, GrpoLoss, GrpoLossConfig, LossAggregation, SeqLogps};
+pub use trainer::{Grpo, GrpoConfig, GrpoStepReport, LossInputs};
