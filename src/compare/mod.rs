@@ -8,6 +8,7 @@
 //! report can measure the accumulated update `W_final − W_initial` (its numerical rank, how
 //! many parameters changed). [`report`] writes `report.md` and the PNG curves.
 
+pub mod grpo_method;
 pub mod report;
 pub mod spec;
 pub mod update;
@@ -51,7 +52,7 @@ pub fn method_config(spec: &CompareSpec, method: &MethodSpec) -> Result<RunConfi
     let base = spec.base_path();
     let mut overrides = spec.overrides(method);
     let cfg = RunConfig::load(&base, &overrides)?;
-    if let Some(evals) = spec.compare.budget_evaluations {
+    if let (Some(evals), MethodKind::Es) = (spec.compare.budget_evaluations, method.kind) {
         let per_generation = cfg.es.population.max(1) as u64;
         overrides.push(format!("generations={}", evals.div_ceil(per_generation)));
     }
@@ -88,13 +89,25 @@ pub fn run_compare<B: Backend>(
     };
     let mut results = Vec::new();
     for (m, cfg) in spec.methods.iter().zip(&configs) {
-        say(&format!(
-            "compare: {} ({} N={} rank={})",
-            m.name, cfg.es.strategy, cfg.es.population, cfg.es.rank
-        ));
+        say(&match m.kind {
+            MethodKind::Es => format!(
+                "compare: {} ({} N={} rank={})",
+                m.name, cfg.es.strategy, cfg.es.population, cfg.es.rank
+            ),
+            MethodKind::Grpo => format!("compare: {} (grpo)", m.name),
+        });
         let dir = out.join(&m.name);
         let result = match m.kind {
             MethodKind::Es => run_es(backend, cfg, &m.name, &dir, &metric, spec)?,
+            MethodKind::Grpo => grpo_method::run_grpo(
+                cfg,
+                &m.grpo.clone().unwrap_or_default(),
+                &m.name,
+                &dir,
+                &metric,
+                (spec.compare.budget_seconds, spec.compare.budget_evaluations),
+                spec.compare.rank_tolerance,
+            )?,
         };
         say(&format!(
             "compare: {} done: {} = {} after {} generations, {:.1} s",

@@ -41,6 +41,9 @@ pub enum MethodKind {
     /// An ES run of the training loop (`eggroll`, `open_es`, … as `es.strategy` says).
     #[default]
     Es,
+    /// GRPO on the gradient model (LoRA or full finetuning), for a base config with a Llama
+    /// model on the reasoning task; settings in the method's `grpo` table.
+    Grpo,
 }
 
 /// One `[[method]]`.
@@ -55,6 +58,9 @@ pub struct MethodSpec {
     /// Config keys changed from the base (`"es.strategy" = "open_es"`).
     #[serde(default)]
     pub set: BTreeMap<String, toml::Value>,
+    /// GRPO's settings (kind `grpo` only; every key has a default).
+    #[serde(default)]
+    pub grpo: Option<super::grpo_method::GrpoMethodConfig>,
 }
 
 /// A whole comparison file.
@@ -128,6 +134,12 @@ impl CompareSpec {
                     m.name
                 )));
             }
+            if m.grpo.is_some() && m.kind != MethodKind::Grpo {
+                return Err(bad(format!(
+                    "method `{}`: a [method.grpo] table needs kind = \"grpo\"",
+                    m.name
+                )));
+            }
             if !seen.insert(m.name.as_str()) {
                 return Err(bad(format!("method name `{}` is used twice", m.name)));
             }
@@ -197,7 +209,9 @@ set = { "es.strategy" = "open_es", "es.population" = 64 }
         assert!(err(&path).contains("names a directory"));
         let unknown = GOOD.replace("budget_evaluations", "budget_evals");
         assert!(err(&unknown).contains("budget_evals"), "{}", err(&unknown));
-        let kind = GOOD.replace("name = \"open_es\"", "name = \"g\"\nkind = \"grpo\"");
-        assert!(err(&kind).contains("grpo"), "{}", err(&kind));
+        let kind = GOOD.replace("name = \"open_es\"", "name = \"g\"\nkind = \"ppo\"");
+        assert!(err(&kind).contains("ppo"), "{}", err(&kind));
+        let table = GOOD.replace("set = {", "grpo = { lr = 1e-4 }\nset = {");
+        assert!(err(&table).contains("needs kind"), "{}", err(&table));
     }
 }
