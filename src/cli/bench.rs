@@ -4,6 +4,7 @@ use super::BackendName;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use eggroll::bench::lowrank::{bench_lowrank, LowrankOptions, LowrankReport};
+use eggroll::bench::peak::{cpu_description, fraction_note};
 use eggroll::memory;
 
 /// Arguments of `bench`.
@@ -149,10 +150,11 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 println!("{}", serde_json::json!({ "envs": results }));
             } else {
                 println!(
-                    "bench envs: batch {} with auto-reset, {} steps, {} threads",
+                    "bench envs: batch {} with auto-reset, {} steps, {} threads\n  CPU {}",
                     e.batch,
                     e.steps,
-                    rayon::current_num_threads()
+                    rayon::current_num_threads(),
+                    cpu_description()
                 );
                 for r in &results {
                     println!(
@@ -179,8 +181,12 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 println!("{}", serde_json::to_string(&rep)?);
             } else {
                 println!(
-                    "bench rl: CartPole-v1, N = {}, MLP hidden {} x {} layers, every episode 500 steps",
-                    rep.population, rep.hidden, rep.layers
+                    "bench rl: CartPole-v1, N = {}, MLP hidden {} x {} layers, every episode 500 steps, {} threads\n  CPU {}",
+                    rep.population,
+                    rep.hidden,
+                    rep.layers,
+                    rayon::current_num_threads(),
+                    cpu_description()
                 );
                 println!(
                     "  {:.2} generations/s  {:.2} M env-steps/s  ({} generations timed)",
@@ -303,10 +309,11 @@ fn bench_llm(l: &LlmArgs) -> Result<()> {
             );
         }
         println!(
-            "  population/plain: decode {:.1}%, prefill {:.1}% | plain decode at {:.1}% of GEMM peak | KV cache {:.1} MB",
+            "  population/plain: decode {:.1}%, prefill {:.1}% | plain decode at {:.1}% of GEMM peak{} | KV cache {:.1} MB",
             100.0 * r.decode_ratio,
             100.0 * r.prefill_ratio,
             100.0 * r.plain_decode_fraction_of_peak,
+            fraction_note(r.plain_decode_fraction_of_peak),
             r.kv_cache_bytes as f64 / 1e6
         );
     }
@@ -342,9 +349,10 @@ fn print_lowrank(r: &LowrankReport) {
         row("(d) naive ES generation", p);
     }
     println!(
-        "  b/a throughput: {:.1}%   forward at {:.1}% of GEMM peak",
+        "  b/a throughput: {:.1}%   forward at {:.1}% of GEMM peak{}",
         100.0 * r.forward_vs_inference,
-        100.0 * r.forward_fraction_of_peak
+        100.0 * r.forward_fraction_of_peak,
+        fraction_note(r.forward_fraction_of_peak)
     );
     if let Some(n) = &r.noise {
         println!(
