@@ -5,7 +5,10 @@
 //! bits: the sums are exact integer sums, so only overflow could make them differ, and each
 //! kernel is built so that none of its intermediates saturates (see [`I8Kernel`]).
 
-/// The int8 kernels, in the order [`I8Kernel::detect`] prefers them (last first).
+/// The environment variable that forces [`I8Kernel::detect`]'s choice (a [`I8Kernel::name`]).
+pub const KERNEL_ENV: &str = "EGGROLL_INT8_KERNEL";
+
+/// The int8 kernels, in the order [`I8Kernel::fastest`] prefers them (last first).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum I8Kernel {
     /// Plain loops (auto-vectorised by the compiler).
@@ -32,13 +35,48 @@ impl I8Kernel {
         I8Kernel::AvxVnni,
     ];
 
-    /// The fastest kernel this CPU runs.
+    /// The kernel [`gemm_i8`] runs: the fastest this CPU has, or the one the environment
+    /// variable [`KERNEL_ENV`] names (to measure on one machine the path another machine
+    /// takes); a name that is unknown or unavailable here is reported once on stderr and
+    /// ignored. Decided once per process.
     pub fn detect() -> Self {
+        static CHOSEN: std::sync::OnceLock<I8Kernel> = std::sync::OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            let best = I8Kernel::fastest();
+            match std::env::var(KERNEL_ENV) {
+                Ok(name) => match I8Kernel::from_name(&name) {
+                    Some(k) if k.available() => k,
+                    _ => {
+                        eprintln!(
+                            "{KERNEL_ENV}={name} is not one of {} available on this CPU; using {}",
+                            I8Kernel::ALL
+                                .iter()
+                                .filter(|k| k.available())
+                                .map(|k| k.name())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            best.name()
+                        );
+                        best
+                    }
+                },
+                Err(_) => best,
+            }
+        })
+    }
+
+    /// The fastest kernel this CPU runs.
+    pub fn fastest() -> Self {
         *I8Kernel::ALL
             .iter()
             .rev()
             .find(|k| k.available())
             .unwrap_or(&I8Kernel::Portable)
+    }
+
+    /// The kernel of a [`I8Kernel::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        I8Kernel::ALL.into_iter().find(|k| k.name() == name)
     }
 
     /// Whether this CPU has the instructions the kernel needs.
@@ -215,12 +253,17 @@ mod tests {
 
     #[test]
     fn detect_names_an_available_kernel() {
-        let k = I8Kernel::detect();
+        let k = I8Kernel::fastest();
         assert!(k.available() && I8Kernel::Portable.available());
+        assert!(I8Kernel::detect().available());
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             assert_ne!(k, I8Kernel::Portable, "AVX2 present but not chosen");
         }
+        for k in I8Kernel::ALL {
+            assert_eq!(I8Kernel::from_name(k.name()), Some(k));
+        }
+        assert_eq!(I8Kernel::from_name("avx3"), None);
     }
 
     #[test]

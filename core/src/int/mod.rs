@@ -26,7 +26,7 @@ pub mod upload;
 pub use correction::add_correction;
 pub use cpu::CpuInt;
 pub use gemm::{dot, dot_portable, gemm_i16, gemm_i16_portable, simd_available};
-pub use gemm8::{gemm_i8, gemm_i8_portable, gemm_i8_with, narrow_i8, I8Kernel};
+pub use gemm8::{gemm_i8, gemm_i8_portable, gemm_i8_with, narrow_i8, I8Kernel, KERNEL_ENV};
 pub use kernels::{DynIntKernels, IntKernels};
 pub use noise::{matrix_noise, q8, vector_noise};
 pub use rescale::{rescale_into, rescale_multiplier};
