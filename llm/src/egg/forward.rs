@@ -21,7 +21,7 @@
 
 use crate::egg::noise::ChunkNoise;
 use crate::egg::params::{Weights, VOCAB};
-use crate::egg::tables::{RECIP, RECIP_MAX, RECIP_SHIFT};
+use crate::egg::rowops;
 use crate::error::LlmError;
 use eggroll_core::int::{
     add_correction, gemm_i8, narrow_i8, rescale::rescale_row, rescale_into, rescale_multiplier,
@@ -166,14 +166,13 @@ impl<'w> Runner<'w> {
     /// Row `r`'s effective copy of vector parameter `id` into `vbuf`.
     fn vector(&mut self, id: usize, r: usize) {
         let base = self.wts.p16(id);
-        self.vbuf.copy_from_slice(base);
-        if let Some(n) = self.noise {
-            let d = self.d;
-            let delta = &n.params[id].a[(r / 2) * d..][..d];
-            let s = Self::sign(r) as i16;
-            for (v, &e) in self.vbuf.iter_mut().zip(delta) {
-                *v = (*v + s * e).clamp(-127, 127);
+        match self.noise {
+            Some(n) => {
+                let d = self.d;
+                let delta = &n.params[id].a[(r / 2) * d..][..d];
+                rowops::perturb(&mut self.vbuf, base, delta, Self::sign(r) as i16);
             }
+            None => self.vbuf.copy_from_slice(base),
         }
     }
 
@@ -182,13 +181,7 @@ impl<'w> Runner<'w> {
         let d = self.d;
         for r in 0..self.rows {
             self.vector(id, r);
-            let xr = &self.x[r * d..][..d];
-            let s: i32 = xr.iter().map(|&v| (v as i32).abs()).sum();
-            let m4 = ((4 * s) as usize / d).min(RECIP_MAX);
-            let rc = RECIP[m4] as i32;
-            for ((o, &xv), &g) in self.a[r * d..][..d].iter_mut().zip(xr).zip(&self.vbuf) {
-                *o = clip8((xv as i32 * g as i32 * rc) >> RECIP_SHIFT);
-            }
+            rowops::norm_row(&self.x[r * d..][..d], &self.vbuf, &mut self.a[r * d..][..d]);
         }
     }
 
@@ -303,31 +296,25 @@ impl<'w> Runner<'w> {
             rescale_into(&self.acc, rows, d, 2 * d, &mut self.f, d);
             for r in 0..rows {
                 self.vector(ids.gate_b, r);
-                let f = &mut self.f[r * d..][..d];
-                let h = &self.h[hoff + r * d..][..d];
-                let g = &mut self.cat[r * 2 * d + d..][..d];
-                for (((fv, &hv), gv), &b) in f.iter_mut().zip(h).zip(g).zip(&self.vbuf) {
-                    let fc = clip8(*fv as i32 + b as i32);
-                    *fv = fc;
-                    *gv = (((fc as i32 + 127) * hv as i32) >> 8) as i16;
-                }
+                rowops::gate_row(
+                    &mut self.f[r * d..][..d],
+                    &self.h[hoff + r * d..][..d],
+                    &mut self.cat[r * 2 * d + d..][..d],
+                    &self.vbuf,
+                );
             }
             self.linear(ids.cand, Input::Cat);
             // The candidate goes into `a`'s place after `cat` has consumed it.
             rescale_into(&self.acc, rows, d, 2 * d, &mut self.a, d);
             for r in 0..rows {
                 self.vector(ids.cand_b, r);
-                let c = &self.a[r * d..][..d];
-                let f = &self.f[r * d..][..d];
-                let h = &mut self.h[hoff + r * d..][..d];
-                let x = &mut self.x[r * d..][..d];
-                for ((((&cv, &fv), hv), xv), &b) in c.iter().zip(f).zip(h).zip(x).zip(&self.vbuf) {
-                    let c = clip8(cv as i32 + b as i32) as i32;
-                    let hp = *hv as i32;
-                    let hn = clip8(hp + (((fv as i32 + 127) * (c - hp)) >> 8));
-                    *hv = hn;
-                    *xv = clip8(*xv as i32 + hn as i32);
-                }
+                rowops::cand_row(
+                    &self.a[r * d..][..d],
+                    &self.f[r * d..][..d],
+                    &mut self.h[hoff + r * d..][..d],
+                    &mut self.x[r * d..][..d],
+                    &self.vbuf,
+                );
             }
             self.norm(ids.ln2);
             self.linear(ids.up, Input::A);
@@ -338,9 +325,7 @@ impl<'w> Runner<'w> {
             for r in 0..rows {
                 let y = &mut self.f[r * d..][..d];
                 rescale_row(&self.acc[r * d..][..d], m, y);
-                for (xv, &yv) in self.x[r * d..][..d].iter_mut().zip(y.iter()) {
-                    *xv = clip8(*xv as i32 + yv as i32);
-                }
+                rowops::add_row(&mut self.x[r * d..][..d], y);
             }
         }
         self.norm(self.wts.layout.lnf);
