@@ -303,3 +303,29 @@ fn egg_language_model_train_and_generate() {
         assert_eq!(figures(&gpu_out), figures(&cpu_out));
     }
 }
+
+#[test]
+fn bench_rl_preset_takes_the_jax_reference_shape() {
+    let (ok, out, err) = eggroll(&[
+        "bench",
+        "rl",
+        "--preset",
+        "jax-ref",
+        "-n",
+        "4",
+        "--generations",
+        "1",
+        "--json",
+    ]);
+    assert!(ok, "bench rl --preset jax-ref failed:\n{err}");
+    let rep: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(rep["layers"], 5, "{out}");
+    assert_eq!(rep["hidden"], 64, "{out}");
+    assert_eq!(rep["rank"], 1, "{out}");
+    assert_eq!(rep["population"], 4, "{out}");
+    fails_with(
+        &["bench", "rl", "--preset", "jax-ref", "--hidden", "8"],
+        "cannot be used with",
+    );
+    fails_with(&["bench", "rl", "-n", "3"], "-n must be even");
+}

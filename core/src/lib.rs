@@ -10,6 +10,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod activation;
+pub mod avx2_twin;
 pub mod backend;
 pub mod checkpoint;
 #[cfg(any(test, feature = "testing"))]

@@ -1,6 +1,7 @@
 //! Machine figures a benchmark reports against: the CPU's measured GEMM peak and the
 //! process's peak resident memory (reset between phases through /proc).
 
+pub use eggroll_core::cpu::cpu_description;
 use eggroll_core::cpu::{sgemm, MatRef};
 use rayon::prelude::*;
 use std::time::Instant;
@@ -48,32 +49,13 @@ impl std::fmt::Display for GemmPeak {
     }
 }
 
-/// The CPU's model name and the vector features eggroll's kernels pick at run time.
-pub fn cpu_description() -> String {
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    #[cfg(target_arch = "x86_64")]
-    let features: Vec<&str> = [
-        ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
-        ("avx2", std::arch::is_x86_feature_detected!("avx2")),
-        ("fma", std::arch::is_x86_feature_detected!("fma")),
-    ]
-    .into_iter()
-    .filter_map(|(n, has)| has.then_some(n))
-    .collect();
-    #[cfg(not(target_arch = "x86_64"))]
-    let features: Vec<&str> = Vec::new();
-    if features.is_empty() {
-        model
+/// What to print after a "fraction of peak": nothing at or below 1, else why it is above.
+pub fn fraction_note(fraction: f64) -> &'static str {
+    if fraction > 1.0 {
+        " (above 1: the measured GEMM kernel at its sizes is slower than this phase's own \
+         kernel and shape, so the peak is a lower bound here, not the machine's ceiling)"
     } else {
-        format!("{model} [{}]", features.join(", "))
+        ""
     }
 }
 
@@ -112,4 +94,16 @@ pub fn peak_memory_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fraction_above_one_says_why() {
+        assert_eq!(fraction_note(0.93), "");
+        assert_eq!(fraction_note(1.0), "");
+        assert!(fraction_note(1.2).contains("lower bound"));
+    }
 }

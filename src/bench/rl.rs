@@ -1,5 +1,6 @@
 //! `eggroll bench rl`: ES on CartPole-v1 — generations/s with fixed 500-step episodes (the
 //! JAX reference's setting), env-steps/s, and wall time until the example config is solved.
+//! [`RlShape::JAX_REF`] is the reference's own shape (`--preset jax-ref`).
 
 use crate::config::RunConfig;
 use crate::error::Result;
@@ -16,6 +17,30 @@ use std::time::Instant;
 /// The example config that `bench rl` solves.
 pub const CARTPOLE_EXAMPLE: &str = include_str!("../../examples/cartpole.toml");
 
+/// The policy and population a throughput phase measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RlShape {
+    /// Population size.
+    pub population: u32,
+    /// Hidden width.
+    pub hidden: usize,
+    /// Linear layers of the policy.
+    pub layers: usize,
+    /// Rank of the perturbations.
+    pub rank: u32,
+}
+
+impl RlShape {
+    /// The JAX reference's CartPole shape (`../shared/peers/rerun_reference.sh rl`: its
+    /// `ActorCriticMLP` with `n_layers = 3` is 5 linear layers of width 64, rank 1, N = 256).
+    pub const JAX_REF: RlShape = RlShape {
+        population: 256,
+        hidden: 64,
+        layers: 5,
+        rank: 1,
+    };
+}
+
 /// Figures of `eggroll bench rl`.
 #[derive(Clone, Debug, Serialize)]
 pub struct RlReport {
@@ -25,6 +50,8 @@ pub struct RlReport {
     pub hidden: usize,
     /// Linear layers of the policy.
     pub layers: usize,
+    /// Rank of the perturbations.
+    pub rank: u32,
     /// Generations timed.
     pub generations: u64,
     /// Generations per second with every episode run to 500 steps.
@@ -45,14 +72,16 @@ pub struct RlReport {
 }
 
 /// Run the benchmark; `generations` of the throughput phase.
-pub fn bench_rl(
-    population: u32,
-    hidden: usize,
-    layers: usize,
-    generations: u64,
-) -> Result<RlReport> {
+pub fn bench_rl(shape: RlShape, generations: u64) -> Result<RlReport> {
+    let RlShape {
+        population,
+        hidden,
+        layers,
+        rank,
+    } = shape;
     let overrides = vec![
         format!("es.population={population}"),
+        format!("es.rank={rank}"),
         format!(
             "model.hidden=[{}]",
             vec![hidden.to_string(); layers.saturating_sub(1)].join(",")
@@ -155,6 +184,7 @@ pub fn bench_rl(
         population,
         hidden,
         layers,
+        rank,
         generations,
         generations_per_s: gps,
         env_steps_per_s: gps * population as f64 * 500.0,

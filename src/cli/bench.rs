@@ -4,6 +4,7 @@ use super::BackendName;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use eggroll::bench::lowrank::{bench_lowrank, LowrankOptions, LowrankReport};
+use eggroll::bench::peak::{cpu_description, fraction_note};
 use eggroll::memory;
 
 /// Arguments of `bench`.
@@ -78,18 +79,32 @@ pub struct EnvsArgs {
     pub json: bool,
 }
 
+/// Shapes `bench rl` can take from a peer.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RlPreset {
+    /// The JAX reference's CartPole shape: 5 linear layers of width 64, rank 1, measured at
+    /// N = 256 and N = 4096 (or at -n alone when given).
+    JaxRef,
+}
+
 /// Arguments of `bench rl`.
 #[derive(Args, Debug)]
 pub struct RlArgs {
-    /// Population size.
-    #[arg(short = 'n', long = "population", default_value_t = 256)]
-    pub population: u32,
-    /// Hidden width.
-    #[arg(long, default_value_t = 64)]
+    /// Population size (default 256; with --preset jax-ref, both 256 and 4096).
+    #[arg(short = 'n', long = "population")]
+    pub population: Option<u32>,
+    /// Hidden width (a preset sets its own).
+    #[arg(long, default_value_t = 64, conflicts_with = "preset")]
     pub hidden: usize,
-    /// Linear layers.
-    #[arg(long, default_value_t = 3)]
+    /// Linear layers (a preset sets its own).
+    #[arg(long, default_value_t = 3, conflicts_with = "preset")]
     pub layers: usize,
+    /// Rank of the perturbations (a preset sets its own).
+    #[arg(long, default_value_t = 2, conflicts_with = "preset")]
+    pub rank: u32,
+    /// A peer's shape instead of --hidden, --layers and --rank.
+    #[arg(long, value_enum)]
+    pub preset: Option<RlPreset>,
     /// Generations timed.
     #[arg(long, default_value_t = 10)]
     pub generations: u64,
@@ -149,10 +164,11 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 println!("{}", serde_json::json!({ "envs": results }));
             } else {
                 println!(
-                    "bench envs: batch {} with auto-reset, {} steps, {} threads",
+                    "bench envs: batch {} with auto-reset, {} steps, {} threads\n  CPU {}",
                     e.batch,
                     e.steps,
-                    rayon::current_num_threads()
+                    rayon::current_num_threads(),
+                    cpu_description()
                 );
                 for r in &results {
                     println!(
@@ -164,40 +180,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 }
             }
         }
-        Which::Rl(r) => {
-            anyhow::ensure!(
-                r.population >= 2 && r.population % 2 == 0,
-                "-n must be even and at least 2"
-            );
-            anyhow::ensure!(
-                r.hidden > 0 && r.layers > 0 && r.generations > 0,
-                "--hidden, --layers and --generations must be at least 1"
-            );
-            let rep =
-                eggroll::bench::rl::bench_rl(r.population, r.hidden, r.layers, r.generations)?;
-            if r.json {
-                println!("{}", serde_json::to_string(&rep)?);
-            } else {
-                println!(
-                    "bench rl: CartPole-v1, N = {}, MLP hidden {} x {} layers, every episode 500 steps",
-                    rep.population, rep.hidden, rep.layers
-                );
-                println!(
-                    "  {:.2} generations/s  {:.2} M env-steps/s  ({} generations timed)",
-                    rep.generations_per_s,
-                    rep.env_steps_per_s / 1e6,
-                    rep.generations
-                );
-                println!(
-                    "  examples/cartpole.toml solved (eval return {:.1} >= 475 over 100 episodes) in {:.2} s, {} generations",
-                    rep.solved_return, rep.seconds_to_solve, rep.generations_to_solve
-                );
-                println!(
-                    "  uneven episodes (untrained policy): compaction {:.4} s/generation, masking {:.4} s/generation",
-                    rep.compact_seconds, rep.mask_seconds
-                );
-            }
-        }
+        Which::Rl(r) => bench_rl(&r)?,
         Which::Lowrank(l) => {
             anyhow::ensure!(
                 l.hidden > 0 && l.layers > 0,
@@ -232,6 +215,72 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 print_lowrank(&report);
             }
         }
+    }
+    Ok(())
+}
+
+fn bench_rl(r: &RlArgs) -> Result<()> {
+    use eggroll::bench::rl::RlShape;
+    let shapes: Vec<RlShape> = match (r.preset, r.population) {
+        (Some(RlPreset::JaxRef), None) => [256, 4096]
+            .into_iter()
+            .map(|population| RlShape {
+                population,
+                ..RlShape::JAX_REF
+            })
+            .collect(),
+        (Some(RlPreset::JaxRef), Some(population)) => vec![RlShape {
+            population,
+            ..RlShape::JAX_REF
+        }],
+        (None, population) => vec![RlShape {
+            population: population.unwrap_or(256),
+            hidden: r.hidden,
+            layers: r.layers,
+            rank: r.rank,
+        }],
+    };
+    for s in &shapes {
+        anyhow::ensure!(
+            s.population >= 2 && s.population % 2 == 0,
+            "-n must be even and at least 2 (got {})",
+            s.population
+        );
+        anyhow::ensure!(
+            s.hidden > 0 && s.layers > 0 && s.rank > 0 && r.generations > 0,
+            "--hidden, --layers, --rank and --generations must be at least 1"
+        );
+    }
+    for &shape in &shapes {
+        let rep = eggroll::bench::rl::bench_rl(shape, r.generations)?;
+        if r.json {
+            println!("{}", serde_json::to_string(&rep)?);
+            continue;
+        }
+        println!(
+            "bench rl: CartPole-v1, N = {}, MLP hidden {} x {} layers, rank {}, every episode 500 steps, {} threads{}\n  CPU {}",
+            rep.population,
+            rep.hidden,
+            rep.layers,
+            rep.rank,
+            rayon::current_num_threads(),
+            if r.preset.is_some() { " (the JAX reference's shape)" } else { "" },
+            cpu_description()
+        );
+        println!(
+            "  {:.2} generations/s  {:.2} M env-steps/s  ({} generations timed)",
+            rep.generations_per_s,
+            rep.env_steps_per_s / 1e6,
+            rep.generations
+        );
+        println!(
+            "  examples/cartpole.toml solved (eval return {:.1} >= 475 over 100 episodes) in {:.2} s, {} generations",
+            rep.solved_return, rep.seconds_to_solve, rep.generations_to_solve
+        );
+        println!(
+            "  uneven episodes (untrained policy): compaction {:.4} s/generation, masking {:.4} s/generation",
+            rep.compact_seconds, rep.mask_seconds
+        );
     }
     Ok(())
 }
@@ -303,10 +352,11 @@ fn bench_llm(l: &LlmArgs) -> Result<()> {
             );
         }
         println!(
-            "  population/plain: decode {:.1}%, prefill {:.1}% | plain decode at {:.1}% of GEMM peak | KV cache {:.1} MB",
+            "  population/plain: decode {:.1}%, prefill {:.1}% | plain decode at {:.1}% of GEMM peak{} | KV cache {:.1} MB",
             100.0 * r.decode_ratio,
             100.0 * r.prefill_ratio,
             100.0 * r.plain_decode_fraction_of_peak,
+            fraction_note(r.plain_decode_fraction_of_peak),
             r.kv_cache_bytes as f64 / 1e6
         );
     }
@@ -342,9 +392,10 @@ fn print_lowrank(r: &LowrankReport) {
         row("(d) naive ES generation", p);
     }
     println!(
-        "  b/a throughput: {:.1}%   forward at {:.1}% of GEMM peak",
+        "  b/a throughput: {:.1}%   forward at {:.1}% of GEMM peak{}",
         100.0 * r.forward_vs_inference,
-        100.0 * r.forward_fraction_of_peak
+        100.0 * r.forward_fraction_of_peak,
+        fraction_note(r.forward_fraction_of_peak)
     );
     if let Some(n) = &r.noise {
         println!(

@@ -109,16 +109,22 @@ pub fn bench(json: bool, generations: usize) -> Result<()> {
         println!("{}", serde_json::to_string(&r)?);
         return Ok(());
     }
-    println!("bench egg: {} threads, AVX2 kernels: {}", r.threads, r.simd);
-    for s in [&r.large, &r.small] {
+    println!(
+        "bench egg: eggroll's own figures (no peer ratio: run ../shared/peers/rerun_reference.sh nanoegg in the same sitting)\n  CPU {} | int8 kernel {} | {} threads",
+        r.cpu,
+        r.int8_kernel,
+        r.threads
+    );
+    for s in [&r.small, &r.large] {
         println!(
-            "  {} x {}  N = {}  T = {}: {:.0} member-tokens/s evaluation, {:.0} member-tokens/s whole generations",
+            "  {} x {:<4} N = {} T = {}: whole generation {:>9.0} member-tokens/s | evaluation only {:>9.0} member-tokens/s (update {:.1}% of the generation)",
             s.n_layers,
             s.d_model,
             s.population,
             s.window,
+            s.generation_member_tokens_per_second,
             s.member_tokens_per_second,
-            s.generation_member_tokens_per_second
+            100.0 * s.update_seconds / (s.evaluation_seconds + s.update_seconds)
         );
     }
     println!(

@@ -8,12 +8,14 @@ mod gemm_nt;
 mod gemm_nt_avx512;
 mod gradient;
 mod kernels;
+mod machine;
 mod noise_factors;
 
 pub use crate::activation::tanh_fast;
 pub use activation::activate_in_place;
 use forward::{linear_forward, HostLinear};
 pub use gemm::{sgemm, MatRef};
+pub use machine::{cpu_description, vector_features};
 pub use noise_factors::NoiseCache;
 
 use crate::backend::{Activation, Backend, LinearLayer};

@@ -21,11 +21,7 @@ pub fn add_correction(
         u[j] = dot(x, &b[j * inp..][..inp]) >> 4;
     }
     if rank == 1 {
-        // The general formula with one term, without the inner loop.
-        let u = u[0];
-        for (o, &av) in acc.iter_mut().zip(a) {
-            *o += sign * ((u * av as i32) >> shift);
-        }
+        add_rank1(acc, a, u[0], sign, shift);
     } else {
         for (oi, o) in acc.iter_mut().enumerate() {
             let mut c = 0i32;
@@ -33,6 +29,16 @@ pub fn add_correction(
                 c += u[j] * a[j * out + oi] as i32;
             }
             *o += sign * (c >> shift);
+        }
+    }
+}
+
+crate::avx2_twin! {
+    /// The rank-1 correction `acc[o] += sign·((u·a[o]) >> shift)` (the general formula with one
+    /// term, without the inner loop), AVX2-compiled where the CPU has it.
+    pub fn add_rank1(acc: &mut [i32], a: &[i16], u: i32, sign: i32, shift: u32) {
+        for (o, &av) in acc.iter_mut().zip(a) {
+            *o += sign * ((u * av as i32) >> shift);
         }
     }
 }

@@ -1,16 +1,16 @@
 //! The CPU reference of [`IntKernels`]: the same code the language model runs
-//! ([`gemm_i16`], [`add_correction`]), so every GPU backend that matches it matches training
+//! ([`gemm_i8`], [`add_correction`]), so every GPU backend that matches it matches training
 //! bit for bit.
 
 use super::correction::add_correction;
-use super::gemm::gemm_i16;
+use super::gemm8::{gemm_i8, narrow_i8};
 use super::kernels::IntKernels;
 use super::noise::matrix_noise;
 use super::spec::{check_matmul, IntMatmul};
 use crate::error::CoreError;
 use crate::noise::StreamKey;
 
-/// The CPU integer kernels (AVX2 when available; the portable path gives the same bits).
+/// The CPU integer kernels (VNNI or AVX2 when available; the portable path gives the same bits).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuInt;
 
@@ -31,9 +31,10 @@ impl IntKernels for CpuInt {
             inp,
             noise,
         } = *m;
-        let w16: Vec<i16> = w.iter().map(|&v| v as i16).collect();
+        let mut x8 = vec![0i8; x.len()];
+        narrow_i8(x, &mut x8);
         let mut acc = vec![0i32; rows * out];
-        gemm_i16(x, rows, &w16, out, inp, &mut acc);
+        gemm_i8(&x8, rows, w, out, inp, &mut acc);
         let Some(n) = noise else { return Ok(acc) };
         let rank = n.rank;
         let (mut a, mut b) = (vec![0i16; rank * out], vec![0i16; rank * inp]);

@@ -54,13 +54,18 @@ pub fn dot_portable(a: &[i16], b: &[i16]) -> i32 {
     a.iter().zip(b).map(|(&p, &q)| p as i32 * q as i32).sum()
 }
 
-/// Integer dot product, SIMD when available.
+/// Integer dot product, SIMD when available (one `vpmaddwd` loop, no GEMM blocking).
 #[inline]
 pub fn dot(a: &[i16], b: &[i16]) -> i32 {
     let n = a.len().min(b.len());
-    let mut out = [0i32];
-    gemm_i16(&a[..n], 1, &b[..n], 1, n, &mut out);
-    out[0]
+    #[cfg(target_arch = "x86_64")]
+    {
+        if simd_available() {
+            // SAFETY: AVX2 is present (checked above); both slices hold `n` values.
+            return unsafe { avx2::dot(&a[..n], &b[..n]) };
+        }
+    }
+    dot_portable(&a[..n], &b[..n])
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -76,6 +81,48 @@ mod avx2 {
         let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
         let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
         _mm_cvtsi128_si32(s)
+    }
+
+    /// `Σ a[i]·b[i]` of two equally long slices, two accumulators wide.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dot(a: &[i16], b: &[i16]) -> i32 {
+        let n = a.len();
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let (mut s0, mut s1) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+        let mut i = 0;
+        while i + 32 <= n {
+            // SAFETY: i + 32 ≤ n for both slices.
+            unsafe {
+                let (a0, b0) = (
+                    _mm256_loadu_si256(pa.add(i) as *const __m256i),
+                    _mm256_loadu_si256(pb.add(i) as *const __m256i),
+                );
+                let (a1, b1) = (
+                    _mm256_loadu_si256(pa.add(i + 16) as *const __m256i),
+                    _mm256_loadu_si256(pb.add(i + 16) as *const __m256i),
+                );
+                s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(a0, b0));
+                s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(a1, b1));
+            }
+            i += 32;
+        }
+        if i + 16 <= n {
+            // SAFETY: i + 16 ≤ n.
+            unsafe {
+                let (a0, b0) = (
+                    _mm256_loadu_si256(pa.add(i) as *const __m256i),
+                    _mm256_loadu_si256(pb.add(i) as *const __m256i),
+                );
+                s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(a0, b0));
+            }
+            i += 16;
+        }
+        // SAFETY: AVX2 is enabled here.
+        let mut t = unsafe { hsum(_mm256_add_epi32(s0, s1)) };
+        for j in i..n {
+            t += a[j] as i32 * b[j] as i32;
+        }
+        t
     }
 
     /// One `R × O` register block over the whole `k`.
@@ -195,6 +242,18 @@ mod tests {
             gemm_i16(&x, rows, &w, outs, k, &mut a);
             gemm_i16_portable(&x, rows, &w, outs, k, &mut b);
             assert_eq!(a, b, "shape {rows}x{outs}x{k}");
+        }
+    }
+
+    #[test]
+    fn dot_matches_portable_at_every_tail_length() {
+        let (x, w) = (fill(1100, 3), fill(1100, 4));
+        for n in (0..70).chain([255, 256, 1023, 1100]) {
+            assert_eq!(
+                dot(&x[..n], &w[..n]),
+                dot_portable(&x[..n], &w[..n]),
+                "n = {n}"
+            );
         }
     }
 

@@ -13,6 +13,9 @@ pub mod conformance;
 pub mod correction;
 pub mod cpu;
 pub mod gemm;
+pub mod gemm8;
+#[cfg(target_arch = "x86_64")]
+mod gemm8_x86;
 pub mod kernels;
 pub mod noise;
 pub mod rescale;
@@ -23,6 +26,7 @@ pub mod upload;
 pub use correction::add_correction;
 pub use cpu::CpuInt;
 pub use gemm::{dot, dot_portable, gemm_i16, gemm_i16_portable, simd_available};
+pub use gemm8::{gemm_i8, gemm_i8_portable, gemm_i8_with, narrow_i8, I8Kernel, KERNEL_ENV};
 pub use kernels::{DynIntKernels, IntKernels};
 pub use noise::{matrix_noise, q8, vector_noise};
 pub use rescale::{rescale_into, rescale_multiplier};

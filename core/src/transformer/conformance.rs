@@ -108,6 +108,7 @@ pub fn check_attention<B: TransformerOps>(b: &B) -> Result<(), String> {
                 })
             })
             .collect();
+        #[allow(clippy::needless_range_loop)] // `l` is also the layer passed to the backend
         for l in 0..layers {
             let salt = (10 * step + l) as u32;
             let (k, v) = (

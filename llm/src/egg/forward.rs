@@ -1,7 +1,7 @@
 //! The batched integer forward pass: many rows (population members or evaluation streams)
 //! advance one byte per step through the same weights.
 //!
-//! Every matrix product is ONE shared int8 GEMM over all rows ([`eggroll_core::int::gemm_i16`]),
+//! Every matrix product is ONE shared int8 GEMM over all rows ([`eggroll_core::int::gemm_i8`]),
 //! followed, for population members, by each member's rank-r correction
 //! `s·(((x·B) >> 4)·Aᵀ >> sigma_shift)`, both in int32, before the rescale
 //! `clip((acc · M) >> 32)` with `M = round(2^32 / (16·⌊√fan_in⌋))`. Row `r` of a noisy batch is
@@ -21,10 +21,11 @@
 
 use crate::egg::noise::ChunkNoise;
 use crate::egg::params::{Weights, VOCAB};
-use crate::egg::tables::{RECIP, RECIP_MAX, RECIP_SHIFT};
+use crate::egg::rowops;
 use crate::error::LlmError;
 use eggroll_core::int::{
-    add_correction, gemm_i16, rescale_into, rescale_multiplier, DynIntKernels, IntMatmul, NoiseSpec,
+    add_correction, gemm_i8, narrow_i8, rescale::rescale_row, rescale_into, rescale_multiplier,
+    DynIntKernels, IntMatmul, NoiseSpec,
 };
 use eggroll_core::params::ParamShape;
 
@@ -47,6 +48,8 @@ pub struct Runner<'w> {
     f: Vec<i16>,
     mid: Vec<i16>,
     acc: Vec<i32>,
+    /// A matmul's input narrowed to int8 for [`gemm_i8`].
+    x8: Vec<i8>,
     logits: Vec<i16>,
     vbuf: Vec<i16>,
     u: Vec<i32>,
@@ -80,6 +83,7 @@ impl<'w> Runner<'w> {
             f: vec![0; rows * d],
             mid: vec![0; rows * 4 * d],
             acc: vec![0; rows * (4 * d).max(VOCAB)],
+            x8: vec![0; rows * 4 * d],
             logits: vec![0; rows * VOCAB],
             vbuf: vec![0; d],
             u: vec![0; rank],
@@ -162,32 +166,22 @@ impl<'w> Runner<'w> {
     /// Row `r`'s effective copy of vector parameter `id` into `vbuf`.
     fn vector(&mut self, id: usize, r: usize) {
         let base = self.wts.p16(id);
-        self.vbuf.copy_from_slice(base);
-        if let Some(n) = self.noise {
-            let d = self.d;
-            let delta = &n.params[id].a[(r / 2) * d..][..d];
-            let s = Self::sign(r) as i16;
-            for (v, &e) in self.vbuf.iter_mut().zip(delta) {
-                *v = (*v + s * e).clamp(-127, 127);
+        match self.noise {
+            Some(n) => {
+                let d = self.d;
+                let delta = &n.params[id].a[(r / 2) * d..][..d];
+                rowops::perturb(&mut self.vbuf, base, delta, Self::sign(r) as i16);
             }
+            None => self.vbuf.copy_from_slice(base),
         }
     }
 
-    /// `dst = norm(src; id)` for every row.
-    fn norm(&mut self, id: usize, src_is_x: bool) {
+    /// `a = norm(x; id)` for every row.
+    fn norm(&mut self, id: usize) {
         let d = self.d;
         for r in 0..self.rows {
             self.vector(id, r);
-            let src = if src_is_x { &self.x } else { &self.a };
-            let xr = &src[r * d..][..d];
-            let s: i32 = xr.iter().map(|&v| (v as i32).abs()).sum();
-            let m4 = ((4 * s) as usize / d).min(RECIP_MAX);
-            let rc = RECIP[m4] as i32;
-            let mut out = [0i16; 1024];
-            for k in 0..d {
-                out[k] = clip8((xr[k] as i32 * self.vbuf[k] as i32 * rc) >> RECIP_SHIFT);
-            }
-            self.a[r * d..][..d].copy_from_slice(&out[..d]);
+            rowops::norm_row(&self.x[r * d..][..d], &self.vbuf, &mut self.a[r * d..][..d]);
         }
     }
 
@@ -240,7 +234,9 @@ impl<'w> Runner<'w> {
             acc.fill(0);
             return;
         }
-        gemm_i16(x, rows, self.wts.p16(id), out, inp, &mut self.acc);
+        let x8 = &mut self.x8[..rows * inp];
+        narrow_i8(&x[..rows * inp], x8);
+        gemm_i8(x8, rows, self.wts.p8(id), out, inp, &mut self.acc);
         let Some(n) = self.noise else { return };
         let (rank, shift) = (n.rank, n.sigma_shift);
         let pn = &n.params[id];
@@ -291,7 +287,7 @@ impl<'w> Runner<'w> {
         for l in 0..self.wts.layout.layers() {
             let ids = self.wts.layout.blocks[l];
             let hoff = l * rows * d;
-            self.norm(ids.ln1, true);
+            self.norm(ids.ln1);
             for r in 0..rows {
                 self.cat[r * 2 * d..][..d].copy_from_slice(&self.a[r * d..][..d]);
                 self.cat[r * 2 * d + d..][..d].copy_from_slice(&self.h[hoff + r * d..][..d]);
@@ -300,43 +296,39 @@ impl<'w> Runner<'w> {
             rescale_into(&self.acc, rows, d, 2 * d, &mut self.f, d);
             for r in 0..rows {
                 self.vector(ids.gate_b, r);
-                for k in 0..d {
-                    let i = r * d + k;
-                    let f = clip8(self.f[i] as i32 + self.vbuf[k] as i32);
-                    self.f[i] = f;
-                    let h = self.h[hoff + i] as i32;
-                    self.cat[r * 2 * d + d + k] = (((f as i32 + 127) * h) >> 8) as i16;
-                }
+                rowops::gate_row(
+                    &mut self.f[r * d..][..d],
+                    &self.h[hoff + r * d..][..d],
+                    &mut self.cat[r * 2 * d + d..][..d],
+                    &self.vbuf,
+                );
             }
             self.linear(ids.cand, Input::Cat);
             // The candidate goes into `a`'s place after `cat` has consumed it.
             rescale_into(&self.acc, rows, d, 2 * d, &mut self.a, d);
             for r in 0..rows {
                 self.vector(ids.cand_b, r);
-                for k in 0..d {
-                    let i = r * d + k;
-                    let c = clip8(self.a[i] as i32 + self.vbuf[k] as i32) as i32;
-                    let h = self.h[hoff + i] as i32;
-                    let gate = self.f[i] as i32 + 127;
-                    let hn = clip8(h + ((gate * (c - h)) >> 8));
-                    self.h[hoff + i] = hn;
-                    self.x[i] = clip8(self.x[i] as i32 + hn as i32);
-                }
+                rowops::cand_row(
+                    &self.a[r * d..][..d],
+                    &self.f[r * d..][..d],
+                    &mut self.h[hoff + r * d..][..d],
+                    &mut self.x[r * d..][..d],
+                    &self.vbuf,
+                );
             }
-            self.norm(ids.ln2, true);
+            self.norm(ids.ln2);
             self.linear(ids.up, Input::A);
             rescale_into(&self.acc, rows, 4 * d, d, &mut self.mid, 4 * d);
             self.linear(ids.down, Input::Mid);
+            // `f` (the gate) is spent: it holds the rescaled down projection before the add.
+            let m = rescale_multiplier(4 * d);
             for r in 0..rows {
-                let m = rescale_multiplier(4 * d);
-                for k in 0..d {
-                    let y = clip8(((self.acc[r * d + k] as i64 * m) >> 32) as i32);
-                    let i = r * d + k;
-                    self.x[i] = clip8(self.x[i] as i32 + y as i32);
-                }
+                let y = &mut self.f[r * d..][..d];
+                rescale_row(&self.acc[r * d..][..d], m, y);
+                rowops::add_row(&mut self.x[r * d..][..d], y);
             }
         }
-        self.norm(self.wts.layout.lnf, true);
+        self.norm(self.wts.layout.lnf);
         self.linear(self.wts.layout.head, Input::A);
         rescale_into(&self.acc, rows, VOCAB, d, &mut self.logits, VOCAB);
     }

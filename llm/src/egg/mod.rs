@@ -12,5 +12,6 @@ pub mod generate;
 pub mod learner;
 pub mod noise;
 pub mod params;
+pub mod rowops;
 pub mod tables;
 pub mod update;
