@@ -132,3 +132,65 @@ fn a_wall_clock_budget_stops_the_loop_with_an_evaluation() {
         .to_string();
     assert!(e.contains("run.max_seconds"), "{e}");
 }
+
+#[test]
+fn grpo_and_es_finetune_one_llama_under_one_evaluation_budget() {
+    use eggroll_llm::llama::tiny::{tiny_gguf, TinySpec};
+    let dir = Scratch::new("test", "compare-grpo");
+    let model = dir.join("tiny.gguf");
+    std::fs::write(&model, tiny_gguf(&TinySpec::default()).to_bytes().unwrap()).unwrap();
+    let base = dir.join("base.toml");
+    std::fs::write(
+        &base,
+        format!(
+            "seed = 1\ngenerations = 100\n\
+             [model]\nkind = \"llama\"\npath = {:?}\ntrain = [\"q\", \"v\", \"down\"]\n\
+             [task]\nname = \"reasoning\"\nproblem = {{ kind = \"arith\", level = \"plain\" }}\n\
+             prompts = 2\nmax_new_tokens = 4\neval_problems = 4\n\
+             [es]\npopulation = 8\nrank = 1\nsigma = 0.05\n\
+             [optimizer]\nname = \"sgd\"\n[lr]\nvalue = 0.5\n[run]\neval_every = 1\n",
+            model.display()
+        ),
+    )
+    .unwrap();
+    let text = r#"
+[compare]
+base = "base.toml"
+budget_evaluations = 16
+
+[[method]]
+name = "eggroll"
+
+[[method]]
+name = "grpo-lora"
+kind = "grpo"
+grpo = { group_size = 4, prompts = 2, lora_rank = 2, lr = 1e-3 }
+
+[[method]]
+name = "grpo-full"
+kind = "grpo"
+grpo = { group_size = 4, prompts = 2, lora_rank = 0, lr = 1e-4 }
+"#;
+    std::fs::write(dir.join("cmp.toml"), text).unwrap();
+    let spec = CompareSpec::load(&dir.join("cmp.toml")).unwrap();
+    let out = dir.join("out");
+    let (results, written) = run_compare(&Cpu::new(), &spec, &out, &mut |_| {}).unwrap();
+    let names: Vec<&str> = results.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["eggroll", "grpo-lora", "grpo-full"]);
+    for r in &results {
+        // 16 evaluations: 2 generations of 8 members, or 2 steps of 2 prompts × 4 samples.
+        assert_eq!((r.generations, r.evaluations), (2, 16), "{}", r.name);
+        assert!(r.initial.is_some() && r.last.is_some(), "{}", r.name);
+        // The q, v and down projections of both blocks: 6 matrices compared.
+        assert_eq!(r.update.matrices.len(), 6, "{}", r.name);
+        let lines = std::fs::read_to_string(r.dir.join("metrics.jsonl")).unwrap();
+        assert_eq!(lines.lines().count(), 2, "{}", r.name);
+        assert!(lines.contains("\"evaluations\""), "{}", r.name);
+    }
+    // LoRA r = 2 trains the adapters only; their merged change has rank at most 2.
+    let lora = &results[1].update;
+    assert!(lora.trainable < results[2].update.trainable);
+    assert!(lora.matrices.iter().all(|m| m.rank.is_some_and(|k| k <= 2)), "{lora:?}");
+    let md = std::fs::read_to_string(&written.report).unwrap();
+    assert!(md.contains("| grpo-lora |") && md.contains("| grpo-full |"), "{md}");
+}
