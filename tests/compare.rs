@@ -190,7 +190,13 @@ grpo = { group_size = 4, prompts = 2, lora_rank = 0, lr = 1e-4 }
     // LoRA r = 2 trains the adapters only; their merged change has rank at most 2.
     let lora = &results[1].update;
     assert!(lora.trainable < results[2].update.trainable);
-    assert!(lora.matrices.iter().all(|m| m.rank.is_some_and(|k| k <= 2)), "{lora:?}");
+    assert!(
+        lora.matrices.iter().all(|m| m.rank.is_some_and(|k| k <= 2)),
+        "{lora:?}"
+    );
     let md = std::fs::read_to_string(&written.report).unwrap();
-    assert!(md.contains("| grpo-lora |") && md.contains("| grpo-full |"), "{md}");
+    assert!(
+        md.contains("| grpo-lora |") && md.contains("| grpo-full |"),
+        "{md}"
+    );
 }

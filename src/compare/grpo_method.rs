@@ -121,13 +121,21 @@ fn trained_checkpoint(llama: &Llama, lora: Option<&Lora>, n: usize) -> Result<Ch
     }
     let mut ck = Checkpoint::default();
     for (info, data) in w.proj_info.iter().zip(&w.proj_data).take(n) {
-        ck.insert(format!("params.{}", info.name), vec![info.rows, info.cols], data.clone());
+        ck.insert(
+            format!("params.{}", info.name),
+            vec![info.rows, info.cols],
+            data.clone(),
+        );
     }
     Ok(ck)
 }
 
 /// Held-out metrics of the current policy (adapters folded in for the evaluation).
-fn evaluate(cpu: &Cpu, task: &ReasoningTask, model: &mut GradModel) -> Result<Vec<(&'static str, f64)>> {
+fn evaluate(
+    cpu: &Cpu,
+    task: &ReasoningTask,
+    model: &mut GradModel,
+) -> Result<Vec<(&'static str, f64)>> {
     match model.lora.take() {
         Some(lora) => {
             lora.merge(&mut model.llama.weights)?;
@@ -212,7 +220,8 @@ pub fn run_grpo(
     let mut opt = AdamW::new(g.lr, g.weight_decay)?;
     let initial_path = dir.join("initial.safetensors");
     trained_checkpoint(&model.llama, model.lora.as_ref(), n_trained)?.save_atomic(&initial_path)?;
-    let lookup = |ms: &[(&'static str, f64)]| ms.iter().find(|(k, _)| *k == metric).map(|(_, v)| *v);
+    let lookup =
+        |ms: &[(&'static str, f64)]| ms.iter().find(|(k, _)| *k == metric).map(|(_, v)| *v);
     let initial = lookup(&evaluate(&cpu, &task, &mut model)?);
     let mut log = MetricsLog::open(&dir.join("metrics.jsonl"), 0)?;
     let per_step = (g.group_size * g.prompts) as u64;
@@ -222,7 +231,11 @@ pub fn run_grpo(
     let scheme = t.scheme();
     loop {
         let t0 = Instant::now();
-        let problems = reasoning::problems(&t.problem, t.seed, step * g.prompts as u64..(step + 1) * g.prompts as u64)?;
+        let problems = reasoning::problems(
+            &t.problem,
+            t.seed,
+            step * g.prompts as u64..(step + 1) * g.prompts as u64,
+        )?;
         let prompts: Vec<Vec<u32>> = problems
             .iter()
             .map(|p| base.tokenizer.encode_chat(&p.prompt))
@@ -233,6 +246,7 @@ pub fn run_grpo(
             Ok(reasoning::score(&problems[i], &text, scheme)?.reward)
         };
         let r = grpo.step(&cpu, &mut model, &mut opt, &prompts, &stop, &mut reward)?;
+        let step_seconds = t0.elapsed().as_secs_f64();
         step += 1;
         let evals = step * per_step;
         let out_of_budget = max_seconds.is_some_and(|s| started.elapsed().as_secs_f64() >= s)
@@ -246,13 +260,18 @@ pub fn run_grpo(
         let mut line = Map::new();
         line.insert("generation".into(), json!(step - 1));
         line.insert("fitness_mean".into(), json!(r.reward_mean));
-        line.insert("groups_tied".into(), json!(r.tied_groups as f64 / r.groups.max(1) as f64));
+        line.insert(
+            "groups_tied".into(),
+            json!(r.tied_groups as f64 / r.groups.max(1) as f64),
+        );
         line.insert("loss".into(), json!(r.loss));
         line.insert("clip_low".into(), json!(r.clip_low));
         line.insert("clip_high".into(), json!(r.clip_high));
         line.insert("kl".into(), json!(r.kl));
         line.insert("completion_tokens".into(), json!(r.completion_tokens));
         line.insert("truncated".into(), json!(r.truncated));
+        // The GRPO step alone (sampling, scoring, μ optimiser steps), and with the evaluation.
+        line.insert("step_seconds".into(), json!(step_seconds));
         line.insert("seconds".into(), json!(t0.elapsed().as_secs_f64()));
         line.insert("evaluations".into(), json!(per_step));
         for (k, v) in &eval {

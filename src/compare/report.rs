@@ -137,28 +137,34 @@ pub fn write(
             rank_summary(r)
         );
     }
-    let pick = |vals: Vec<(usize, f64)>| {
-        vals.into_iter().reduce(|a, b| {
-            let b_wins = if lower_is_better(metric) {
-                b.1 < a.1
+    // Every method holding the best value (ties are named together).
+    let leaders = |vals: Vec<(usize, f64)>| -> Option<(Vec<usize>, f64)> {
+        let top = vals.iter().map(|v| v.1).reduce(|a, b| {
+            if lower_is_better(metric) {
+                a.min(b)
             } else {
-                b.1 > a.1
-            };
-            if b_wins {
-                b
-            } else {
-                a
+                a.max(b)
             }
-        })
+        })?;
+        Some((
+            vals.iter().filter(|v| v.1 == top).map(|v| v.0).collect(),
+            top,
+        ))
     };
-    let finals = pick(
+    let names = |idx: &[usize]| {
+        idx.iter()
+            .map(|&i| results[i].name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let finals = leaders(
         results
             .iter()
             .enumerate()
             .filter_map(|(i, r)| r.last.map(|v| (i, v)))
             .collect(),
     );
-    let bests = pick(
+    let bests = leaders(
         seconds_curves
             .iter()
             .enumerate()
@@ -166,18 +172,21 @@ pub fn write(
             .collect(),
     );
     let _ = writeln!(md);
-    if let Some((i, v)) = finals {
-        let _ = writeln!(
-            md,
-            "**Winner on the final {metric}: {}** ({v:.4}).",
-            results[i].name
-        );
+    if let Some((idx, v)) = finals {
+        let verdict = if idx.len() == results.len() && idx.len() > 1 {
+            "every method ties".to_string()
+        } else if idx.len() > 1 {
+            format!("a tie between {}", names(&idx))
+        } else {
+            names(&idx)
+        };
+        let _ = writeln!(md, "**Winner on the final {metric}: {verdict}** ({v:.4}).");
     }
-    if let Some((i, v)) = bests {
+    if let Some((idx, v)) = bests {
         let _ = writeln!(
             md,
             "Best {metric} reached at any evaluation: {} ({v:.4}).",
-            results[i].name
+            names(&idx)
         );
     }
     let stem = metric.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "-");
