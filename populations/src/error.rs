@@ -21,6 +21,14 @@ pub enum PopulationError {
         /// Why it is rejected.
         why: String,
     },
+    /// A search strategy's state that does not fit the strategy or the call.
+    #[error("strategy `{strategy}` state: {why}")]
+    State {
+        /// The strategy.
+        strategy: String,
+        /// What is wrong.
+        why: String,
+    },
     /// An error from the core (shaping, population checks).
     #[error(transparent)]
     Core(#[from] eggroll_core::CoreError),
