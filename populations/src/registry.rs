@@ -7,6 +7,7 @@
 
 use crate::config::EsConfig;
 use crate::error::{PopulationError, Result};
+use crate::search::relay::Relay;
 use crate::search::{check_search_config, SearchStrategy};
 use crate::strategies::{
     cem::Cem, cma_es::CmaEs, eggroll::Eggroll, ga::Ga, open_es::OpenEs, pgpe::Pgpe,
@@ -113,6 +114,21 @@ pub fn make_search_strategy(
     }
 }
 
+/// The loop's strategy for a run whose learner holds the search strategy `cfg.strategy`
+/// itself: a [`Relay`] of the raw fitness (refused for a noise strategy).
+pub fn make_relay(cfg: &EsConfig, generations: u64) -> Result<Box<dyn Strategy>> {
+    let name = strategy_names()
+        .into_iter()
+        .find(|n| *n == cfg.strategy)
+        .ok_or_else(|| PopulationError::UnknownStrategy {
+            name: cfg.strategy.clone(),
+            known: strategy_names().join(", "),
+        })?;
+    // The same checks (and refusal of a noise strategy) as building the strategy itself.
+    make_search_strategy(cfg, generations, 1)?;
+    Ok(Box::new(Relay::new(name, cfg.clone())))
+}
+
 fn noise_names() -> Vec<&'static str> {
     REGISTRY
         .iter()
@@ -199,6 +215,34 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("es.strategy") && err.contains("1000"), "{err}");
+    }
+
+    #[test]
+    fn the_relay_passes_raw_fitness_on() {
+        let cfg = EsConfig {
+            strategy: "snes".into(),
+            population: 4,
+            ..EsConfig::default()
+        };
+        let r = make_relay(&cfg, 10).unwrap();
+        assert_eq!(r.name(), "snes");
+        let mut st = StrategyState {
+            seed: 1,
+            generation: 0,
+            total_generations: 10,
+        };
+        let pop = r.ask(&st).unwrap();
+        assert_eq!(pop.size, 4);
+        let f = [3.0, -1.0, 2.5, 0.0];
+        let update = r.tell(&mut st, &pop, &f).unwrap();
+        assert_eq!(update, eggroll_core::learner::Update::Fitness(f.to_vec()));
+        assert_eq!(st.generation, 1);
+        let noise = EsConfig {
+            strategy: "eggroll".into(),
+            ..EsConfig::default()
+        };
+        let err = make_relay(&noise, 10).err().unwrap().to_string();
+        assert!(err.contains("es.strategy"), "{err}");
     }
 
     #[test]

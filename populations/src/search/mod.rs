@@ -12,6 +12,7 @@
 pub mod cma_params;
 pub mod linalg;
 pub mod noise;
+pub mod relay;
 pub mod utility;
 
 use crate::config::EsConfig;
