@@ -115,13 +115,13 @@ impl Problem {
     /// `seed` (`shift = 0`: the optimum at the origin).
     pub fn new(kind: ProblemKind, dim: usize, shift: f64, seed: u64) -> Result<Self> {
         if dim == 0 || dim > u32::MAX as usize {
-            return Err(PopulationError::Invalid {
+            return Err(PopulationError::Problem {
                 key: "dim".into(),
                 why: format!("{dim} must be between 1 and 2^32 − 1"),
             });
         }
         if !(shift.is_finite() && shift >= 0.0) {
-            return Err(PopulationError::Invalid {
+            return Err(PopulationError::Problem {
                 key: "shift".into(),
                 why: format!("{shift} must be finite and ≥ 0"),
             });
@@ -165,6 +165,9 @@ mod tests {
         assert!((ProblemKind::Rastrigin.value(&[1.0; 3]) - 3.0).abs() < 1e-12);
         let p = Problem::new(ProblemKind::Sphere, 4, 1.5, 9).unwrap();
         assert!(p.shift.iter().all(|s| s.abs() <= 1.5) && p.shift[0] != p.shift[1]);
-        assert!(Problem::new(ProblemKind::Sphere, 0, 0.0, 0).is_err());
+        let err = Problem::new(ProblemKind::Sphere, 0, 0.0, 0).err().unwrap();
+        assert!(err.to_string().contains("task.dim"), "{err}");
+        let err = Problem::new(ProblemKind::Sphere, 3, -1.0, 0).err().unwrap();
+        assert!(err.to_string().contains("task.shift"), "{err}");
     }
 }

@@ -33,10 +33,7 @@ fn default_shift() -> f64 {
 impl BenchmarkConfig {
     /// The problem of a run seeded with `seed`.
     pub fn problem(&self, seed: u64) -> std::result::Result<Problem, String> {
-        Problem::new(self.problem, self.dim, self.shift, seed).map_err(|e| {
-            // "invalid es.dim" would misname the section.
-            e.to_string().replace("invalid es.", "task.")
-        })
+        Problem::new(self.problem, self.dim, self.shift, seed).map_err(|e| e.to_string())
     }
 }
 
