@@ -55,6 +55,8 @@ pub enum ModelSection {
     EggGru(EggModelConfig),
     /// A pretrained Llama-family model (GGUF file), finetuned on task `reasoning`.
     Llama(LlamaModelConfig),
+    /// A plain parameter vector searched by a classic strategy on task `benchmark`.
+    Vector(crate::tasks::VectorConfig),
 }
 
 impl Default for ModelSection {
@@ -70,6 +72,7 @@ impl ModelSection {
             ModelSection::Mlp(_) => "mlp",
             ModelSection::EggGru(_) => eggroll_llm::egg::checkpoint::MODEL_KIND,
             ModelSection::Llama(_) => "llama",
+            ModelSection::Vector(_) => "vector",
         }
     }
 }
@@ -336,7 +339,9 @@ impl RunConfig {
             .schedule(self.generations)
             .validate_positive("lr")
             .map_err(|e| e.to_string())?;
+        crate::tasks::check_pairing(self)?;
         match (&self.model, &self.task) {
+            (ModelSection::Vector(_), _) | (_, TaskConfig::Benchmark(_)) => {}
             (ModelSection::Mlp(_), TaskConfig::Text(_)) => {
                 return Err(
                     "task.name: task `text` trains the EGG language model (set [model] kind = \"egg_gru\")".into(),

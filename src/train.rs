@@ -14,7 +14,7 @@ use eggroll_core::learner::Learner;
 use eggroll_core::population::Population;
 use eggroll_core::task::Metrics;
 use eggroll_populations::shard::member_shard;
-use eggroll_populations::{make_strategy, StrategyState};
+use eggroll_populations::{make_relay, make_strategy, StrategyState};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -272,7 +272,13 @@ where
         }
     }
 
-    let strategy = make_strategy(&cfg.es, cfg.generations)?;
+    // A learner with its own search strategy gets the raw fitness relayed; every other
+    // learner follows the noise strategy's update.
+    let strategy = if learner.takes_raw_fitness() {
+        make_relay(&cfg.es, cfg.generations)?
+    } else {
+        make_strategy(&cfg.es, cfg.generations)?
+    };
     let mut state = if opts.resume {
         let (ck, path) = load_latest_or_previous(&ckpt_path, &previous)?;
         from_checkpoint(cfg, &ck, &path, learner)?

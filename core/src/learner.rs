@@ -23,13 +23,17 @@ pub enum Update {
     /// One sign per antithetic pair, `sign(f₊ − f₋)` ∈ {−1, 0, 1}: integer models step each
     /// weight by ±1 where the pairs' noise agrees (EGG's thresholded update).
     PairSigns(Vec<i8>),
+    /// The raw fitness of every member, for learners that hold a search strategy of their own
+    /// (a classic ES over a host-side vector, see [`Learner::takes_raw_fitness`]).
+    Fitness(Vec<f32>),
 }
 
 impl Update {
-    /// The update as per-member direction weights (a pair sign `s` gives `s, −s`).
+    /// The update as per-member direction weights (a pair sign `s` gives `s, −s`; raw
+    /// fitness is returned as it is).
     pub fn member_weights(&self) -> Vec<f32> {
         match self {
-            Update::Direction(w) => w.clone(),
+            Update::Direction(w) | Update::Fitness(w) => w.clone(),
             Update::PairSigns(s) => s.iter().flat_map(|&s| [s as f32, -(s as f32)]).collect(),
         }
     }
@@ -39,6 +43,7 @@ impl Update {
         match self {
             Update::Direction(_) => "direction",
             Update::PairSigns(_) => "pair signs",
+            Update::Fitness(_) => "raw fitness",
         }
     }
 }
@@ -66,6 +71,13 @@ pub trait Learner {
         members: Range<u32>,
         generation: u64,
     ) -> Result<Vec<f32>, Self::Error>;
+
+    /// Whether the learner updates itself from the raw fitness ([`Update::Fitness`]) with a
+    /// search strategy it holds, its distribution being its state; the loop then relays the
+    /// fitness instead of shaping it with a noise strategy. Default: false.
+    fn takes_raw_fitness(&self) -> bool {
+        false
+    }
 
     /// Scores [`Learner::fitness`] returns per member (see `Task::scores_per_member`).
     fn scores_per_member(&self) -> usize {

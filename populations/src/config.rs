@@ -39,6 +39,10 @@ pub struct EsConfig {
     /// Per-group normalisation: consecutive groups of this many members (1 = global).
     #[serde(default = "one_usize")]
     pub group_size: usize,
+    /// PGPE's ClipUp step size α (its maximum speed is 2α); default `sigma`. Other
+    /// strategies refuse it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub center_lr: Option<f64>,
 }
 
 fn default_strategy() -> String {
@@ -76,6 +80,7 @@ impl Default for EsConfig {
             antithetic: true,
             shaping: Shaping::ZScore,
             group_size: 1,
+            center_lr: None,
         }
     }
 }
@@ -125,6 +130,20 @@ impl EsConfig {
                     self.group_size, self.population
                 ),
             ));
+        }
+        if let Some(lr) = self.center_lr {
+            if self.strategy != "pgpe" {
+                return Err(invalid(
+                    "center_lr",
+                    format!(
+                        "is PGPE's ClipUp step size; strategy `{}` has no use for it",
+                        self.strategy
+                    ),
+                ));
+            }
+            if !(lr.is_finite() && lr > 0.0) {
+                return Err(invalid("center_lr", format!("{lr} must be finite and > 0")));
+            }
         }
         self.sigma_schedule(generations)
             .validate_positive("sigma")

@@ -21,6 +21,22 @@ pub enum PopulationError {
         /// Why it is rejected.
         why: String,
     },
+    /// A benchmark problem's setting out of range (the `[task]` section).
+    #[error("invalid task.{key}: {why}")]
+    Problem {
+        /// The task key at fault.
+        key: String,
+        /// Why it is rejected.
+        why: String,
+    },
+    /// A search strategy's state that does not fit the strategy or the call.
+    #[error("strategy `{strategy}` state: {why}")]
+    State {
+        /// The strategy.
+        strategy: String,
+        /// What is wrong.
+        why: String,
+    },
     /// An error from the core (shaping, population checks).
     #[error(transparent)]
     Core(#[from] eggroll_core::CoreError),

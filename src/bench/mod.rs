@@ -5,3 +5,4 @@ pub mod lowrank;
 pub mod noise_cost;
 pub mod peak;
 pub mod rl;
+pub mod strategies;

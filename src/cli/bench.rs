@@ -29,6 +29,38 @@ pub enum Which {
     /// Pretrained-LM decoding: plain batched vs population (every sequence its own member),
     /// on a tiny random Llama and on SmolLM2 when models/ has it.
     Llm(LlmArgs),
+    /// Every search strategy on the benchmark problems: median evaluations to a precision and
+    /// median best value at a budget, over seeds (a table like evosax's).
+    Strategies(StrategiesArgs),
+}
+
+/// Arguments of `bench strategies`.
+#[derive(Args, Debug)]
+pub struct StrategiesArgs {
+    /// Dimensions, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [10usize, 100])]
+    pub dims: Vec<usize>,
+    /// Seeds per cell.
+    #[arg(long, default_value_t = 5)]
+    pub seeds: u64,
+    /// The precision to reach (f ≤ precision; every problem's optimum is 0).
+    #[arg(long, default_value_t = 1e-3)]
+    pub precision: f64,
+    /// Budget in evaluations per dimension.
+    #[arg(long, default_value_t = 1000)]
+    pub budget_per_dim: u64,
+    /// Initial σ.
+    #[arg(long, default_value_t = 1.0)]
+    pub sigma: f64,
+    /// Largest D for xnes (a matrix exponential per generation).
+    #[arg(long, default_value_t = 50)]
+    pub xnes_max_dim: usize,
+    /// Only these strategies, comma-separated (default: every search strategy).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `bench llm`.
@@ -146,6 +178,7 @@ pub struct LowrankArgs {
 pub fn run(a: BenchArgs) -> Result<()> {
     match a.which {
         Which::Llm(l) => bench_llm(&l)?,
+        Which::Strategies(s) => bench_strategies(&s)?,
         Which::Egg(e) => {
             anyhow::ensure!(e.generations > 0, "--generations must be at least 1");
             super::egg::bench(e.json, e.generations)?;
@@ -358,6 +391,65 @@ fn bench_llm(l: &LlmArgs) -> Result<()> {
             100.0 * r.plain_decode_fraction_of_peak,
             fraction_note(r.plain_decode_fraction_of_peak),
             r.kv_cache_bytes as f64 / 1e6
+        );
+    }
+    Ok(())
+}
+
+fn bench_strategies(s: &StrategiesArgs) -> Result<()> {
+    use eggroll::bench::strategies::{bench_strategies, StrategyBenchOptions};
+    anyhow::ensure!(s.seeds > 0, "--seeds must be at least 1");
+    anyhow::ensure!(
+        s.precision > 0.0 && s.sigma > 0.0,
+        "--precision and --sigma must be > 0"
+    );
+    let known = eggroll_populations::search_strategy_names();
+    if let Some(bad) = s.only.iter().find(|n| !known.contains(&n.as_str())) {
+        anyhow::bail!(
+            "--only: `{bad}` is not a search strategy (known: {})",
+            known.join(", ")
+        );
+    }
+    let r = bench_strategies(&StrategyBenchOptions {
+        dims: s.dims.clone(),
+        seeds: s.seeds,
+        precision: s.precision,
+        budget_per_dim: s.budget_per_dim,
+        sigma: s.sigma,
+        xnes_max_dim: s.xnes_max_dim,
+        only: s.only.clone(),
+        ..StrategyBenchOptions::default()
+    })?;
+    if s.json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
+    println!(
+        "median over {} seeds; start at 0 with σ = {}, optimum shifted in [-{}, {}]^D; precision f <= {:e}; budget {} evaluations per dimension",
+        s.seeds, r.sigma, r.shift, r.shift, r.precision, r.budget_per_dim
+    );
+    println!(
+        "{:<11} {:<16} {:>4} {:>4} {:>8} {:>13} {:>12}",
+        "strategy", "problem", "D", "λ", "reached", "median evals", "median best"
+    );
+    for c in &r.cells {
+        if let Some(why) = &c.skipped {
+            println!(
+                "{:<11} {:<16} {:>4} {:>4} skipped ({why})",
+                c.strategy, c.problem, c.dim, c.population
+            );
+            continue;
+        }
+        println!(
+            "{:<11} {:<16} {:>4} {:>4} {:>8} {:>13} {:>12.3e}",
+            c.strategy,
+            c.problem,
+            c.dim,
+            c.population,
+            format!("{}/{}", c.reached, c.seeds),
+            c.median_evaluations
+                .map_or("-".to_string(), |e| e.to_string()),
+            c.median_best
         );
     }
     Ok(())

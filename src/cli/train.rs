@@ -100,7 +100,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
                 out,
             )
         }
-        ModelSection::Mlp(_) | ModelSection::Llama(_) => {
+        ModelSection::Mlp(_) | ModelSection::Llama(_) | ModelSection::Vector(_) => {
             crate::with_backend!(a.backend, |backend| run_on(backend, None, &a, &cfg, out))
         }
     }
@@ -122,6 +122,15 @@ fn describe_model(cfg: &RunConfig) -> String {
         ModelSection::Llama(m) => {
             format!("model llama {} (training {})", m.path, m.train.join(" "))
         }
+        ModelSection::Vector(_) => match &cfg.task {
+            eggroll::tasks::TaskConfig::Benchmark(b) => format!(
+                "model vector D = {} on {} searched by {}",
+                b.dim,
+                b.problem.name(),
+                cfg.es.strategy
+            ),
+            _ => "model vector".into(),
+        },
     }
 }
 

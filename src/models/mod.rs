@@ -9,10 +9,12 @@
 mod egg;
 mod float;
 mod llama;
+mod vector;
 
 pub use egg::egg_learner;
 pub use float::{model_config, FloatLearner};
 pub use llama::{llama_learner, load_llama, BASE_SHA256};
+pub use vector::VectorLearner;
 
 use crate::config::{ModelSection, RunConfig};
 use crate::dist::Communicator;
@@ -67,6 +69,10 @@ pub fn train_run<B: Backend>(
             let mut learner = llama_learner(&cpu, cfg)?;
             run_loop(&mut learner, cfg, opts, comm, progress)
         }
+        // A host-side vector: the backend has nothing to do.
+        ModelSection::Vector(_) => {
+            run_loop(&mut VectorLearner::new(cfg)?, cfg, opts, comm, progress)
+        }
     }
 }
 
@@ -106,6 +112,7 @@ pub fn evaluate_checkpoint(cfg: &RunConfig, ck: &Checkpoint, path: &Path) -> Res
         ModelSection::Mlp(_) => load_and_evaluate(FloatLearner::mlp(&cpu, cfg)?, ck, path),
         ModelSection::EggGru(_) => load_and_evaluate(egg_learner(cfg, None)?, ck, path),
         ModelSection::Llama(_) => load_and_evaluate(llama_learner(&cpu, cfg)?, ck, path),
+        ModelSection::Vector(_) => load_and_evaluate(VectorLearner::new(cfg)?, ck, path),
     }
 }
 

@@ -2,11 +2,13 @@
 //! the model's input and output widths, scores members (fitness, higher is better) and
 //! evaluates the unperturbed model. The `text` task belongs to the EGG model (`eggroll-llm`).
 
+mod benchmark;
 mod digits;
 mod regression;
 pub mod rl;
 mod supervised;
 
+pub use benchmark::{check_pairing, BenchmarkConfig, VectorConfig};
 pub use digits::digits_dataset;
 pub use rl::{RlConfig, RlTask};
 pub use supervised::{Loss, Supervised};
@@ -50,6 +52,8 @@ pub enum TaskConfig {
     Text(TextTaskConfig),
     /// Reasoning problems with verifiable rewards (a pretrained language model's task).
     Reasoning(ReasoningTaskConfig),
+    /// A shifted benchmark function of a plain vector (`[model] kind = "vector"`).
+    Benchmark(BenchmarkConfig),
 }
 
 fn default_batch() -> usize {
@@ -82,6 +86,7 @@ impl TaskConfig {
             TaskConfig::Rl(_) => "rl",
             TaskConfig::Text(_) => "text",
             TaskConfig::Reasoning(_) => "reasoning",
+            TaskConfig::Benchmark(_) => "benchmark",
         }
     }
 
@@ -111,6 +116,8 @@ impl TaskConfig {
             // Checked with the model it trains (`EggConfig::validate`).
             TaskConfig::Text(_) => Ok(()),
             TaskConfig::Reasoning(ref r) => r.validate().map_err(|e| e.to_string()),
+            // Checked with the strategy that searches it (`check_pairing`).
+            TaskConfig::Benchmark(_) => Ok(()),
         }
     }
 
@@ -131,6 +138,12 @@ impl TaskConfig {
                 seed,
             )?),
             TaskConfig::Rl(ref rl) => Box::new(RlTask::new(rl.clone(), seed)?),
+            TaskConfig::Benchmark(_) => {
+                return Err(Error::Config {
+                    origin: "task.name".into(),
+                    why: "task `benchmark` is a function of a plain vector ([model] kind = \"vector\"), not an MLP's task".into(),
+                })
+            }
             TaskConfig::Text(_) | TaskConfig::Reasoning(_) => {
                 return Err(Error::Config {
                     origin: "task.name".into(),

@@ -1,4 +1,13 @@
-//! One file per strategy.
+//! One file per strategy: the noise strategies (`eggroll`, `open_es`) that perturb a model
+//! with the backend's noise, and the search strategies that keep a distribution of their own
+//! over a host-side vector (see [`crate::search`]).
 
+pub mod cem;
+pub mod cma_es;
 pub mod eggroll;
+pub mod ga;
 pub mod open_es;
+pub mod pgpe;
+pub mod sep_cma_es;
+pub mod snes;
+pub mod xnes;
