@@ -211,7 +211,10 @@ set = { "es.strategy" = "open_es", "es.population" = 64 }
         assert!(err(&unknown).contains("budget_evals"), "{}", err(&unknown));
         let kind = GOOD.replace("name = \"open_es\"", "name = \"g\"\nkind = \"ppo\"");
         assert!(err(&kind).contains("ppo"), "{}", err(&kind));
-        let table = GOOD.replace("set = {", "grpo = { lr = 1e-4 }\nset = {");
+        let table = GOOD.replace(
+            "set = { \"es.strategy\"",
+            "grpo = { lr = 1e-4 }\nset = { \"es.strategy\"",
+        );
         assert!(err(&table).contains("needs kind"), "{}", err(&table));
     }
 }
