@@ -97,7 +97,7 @@ mod tests {
         for e in 1..=BLOCK_ROWS {
             let m = block_members(e) as usize;
             assert!(
-                m * e <= BLOCK_ROWS && (m == 1 || m % 2 == 0),
+                m * e <= BLOCK_ROWS && (m == 1 || m.is_multiple_of(2)),
                 "episodes {e}"
             );
         }
