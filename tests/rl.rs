@@ -111,6 +111,28 @@ fn wide_policy_returns_do_not_depend_on_threads_or_shards() {
 }
 
 #[test]
+fn antithetic_partners_start_from_the_same_states() {
+    // With σ so small that no weight changes, every member plays the same policy, so a
+    // member's returns depend only on its episodes' initial states: partners (2k, 2k + 1) must
+    // return the same, also when a shard boundary separates them, and pairs must differ.
+    let (_, task, model) = setup("Pendulum-v1", Batching::Compact);
+    let pop = Population::new(PopulationParams {
+        sigma: 1e-30,
+        ..*pop().params()
+    })
+    .unwrap();
+    let mut returns = task.fitness(&Cpu::new(), &model, &pop, 0..5, 2).unwrap();
+    returns.extend(task.fitness(&Cpu::new(), &model, &pop, 5..12, 2).unwrap());
+    for k in 0..6 {
+        assert_eq!(returns[2 * k], returns[2 * k + 1], "pair {k}: {returns:?}");
+    }
+    assert!(
+        returns.iter().any(|&r| r != returns[0]),
+        "pairs must play different states: {returns:?}"
+    );
+}
+
+#[test]
 fn fitness_changes_with_generation_seed_but_is_reproducible() {
     // The same population and model: only the generation (which picks the episodes'
     // initial states) varies, so any change in fitness comes from the episode seeds.
