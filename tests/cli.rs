@@ -323,6 +323,13 @@ fn bench_rl_preset_takes_the_jax_reference_shape() {
     assert_eq!(rep["hidden"], 64, "{out}");
     assert_eq!(rep["rank"], 1, "{out}");
     assert_eq!(rep["population"], 4, "{out}");
+    // The CPU time per generation is a number, or null where /proc is missing.
+    assert!(
+        rep["cpu_seconds_per_generation"].is_number()
+            || (rep["cpu_seconds_per_generation"].is_null()
+                && rep.get("cpu_seconds_per_generation").is_some()),
+        "{out}"
+    );
     fails_with(
         &["bench", "rl", "--preset", "jax-ref", "--hidden", "8"],
         "cannot be used with",

@@ -68,6 +68,71 @@ fn sharded_rollouts_equal_one_rollout() {
 }
 
 #[test]
+fn wide_policy_returns_do_not_depend_on_threads_or_shards() {
+    // Width 64 takes the CPU's unpacked GEMM for batches of at most 128 rows and the blocked
+    // one above, whose sums differ in the last bits: 96 members × 3 episodes must still give
+    // every member the same return with one thread or two, and when scored in two uneven
+    // shards (as MPI ranks would). Pendulum's reward is continuous in the action, so any bit
+    // of difference in the policy's output shows in the returns.
+    let text =
+        "[task]\nname = \"rl\"\nenv = \"Pendulum-v1\"\nepisodes = 3\n[model]\nhidden = [64, 64]\n";
+    let cfg = RunConfig::from_toml(text, "test", &[]).unwrap();
+    let rl = RlConfig {
+        env: "Pendulum-v1".into(),
+        episodes: 3,
+        eval_episodes: 1,
+        batching: Batching::Full,
+        obs_norm: false,
+    };
+    let task = RlTask::new(rl, 9).unwrap();
+    let model = Mlp::init(&Cpu::new(), model_config::<Cpu, _>(&cfg, &task).unwrap(), 4).unwrap();
+    let pop = Population::new(PopulationParams {
+        seed: 5,
+        epoch: 0,
+        size: 96,
+        sigma: 0.5,
+        kind: NoiseKind::LowRank { rank: 1 },
+        antithetic: true,
+    })
+    .unwrap();
+    let with_threads = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| task.fitness(&Cpu::new(), &model, &pop, 0..96, 2).unwrap())
+    };
+    let one = with_threads(1);
+    assert_eq!(one, with_threads(2), "one thread vs two");
+    let mut shards = task.fitness(&Cpu::new(), &model, &pop, 0..34, 2).unwrap();
+    shards.extend(task.fitness(&Cpu::new(), &model, &pop, 34..96, 2).unwrap());
+    assert_eq!(one, shards, "whole vs two shards");
+    assert!(one.iter().any(|&r| r != one[0]), "members differ");
+}
+
+#[test]
+fn antithetic_partners_start_from_the_same_states() {
+    // With σ so small that no weight changes, every member plays the same policy, so a
+    // member's returns depend only on its episodes' initial states: partners (2k, 2k + 1) must
+    // return the same, also when a shard boundary separates them, and pairs must differ.
+    let (_, task, model) = setup("Pendulum-v1", Batching::Compact);
+    let pop = Population::new(PopulationParams {
+        sigma: 1e-30,
+        ..*pop().params()
+    })
+    .unwrap();
+    let mut returns = task.fitness(&Cpu::new(), &model, &pop, 0..5, 2).unwrap();
+    returns.extend(task.fitness(&Cpu::new(), &model, &pop, 5..12, 2).unwrap());
+    for k in 0..6 {
+        assert_eq!(returns[2 * k], returns[2 * k + 1], "pair {k}: {returns:?}");
+    }
+    assert!(
+        returns.iter().any(|&r| r != returns[0]),
+        "pairs must play different states: {returns:?}"
+    );
+}
+
+#[test]
 fn fitness_changes_with_generation_seed_but_is_reproducible() {
     // The same population and model: only the generation (which picks the episodes'
     // initial states) varies, so any change in fitness comes from the episode seeds.

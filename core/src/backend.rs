@@ -116,6 +116,15 @@ pub trait Backend: Send + Sync {
         step: &OptimStep,
     ) -> Result<()>;
 
+    /// Whether this backend computes on the host's cores, on the calling thread or rayon's
+    /// pool (the CPU backend). Callers that evaluate many small batches (an RL rollout's steps)
+    /// may then split their members into cache-sized blocks, one rayon task each, and run each
+    /// block's calls single-threaded ([`crate::cpu::serial`]); a device backend (`false`, the
+    /// default) wants one whole-population batch per call instead.
+    fn computes_on_host(&self) -> bool {
+        false
+    }
+
     /// Wait until all queued work has finished (asynchronous devices); timers stop after it.
     fn sync(&self) -> Result<()> {
         Ok(())

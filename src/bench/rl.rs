@@ -58,6 +58,10 @@ pub struct RlReport {
     pub generations_per_s: f64,
     /// Environment steps per second in that phase (N × 500 per generation).
     pub env_steps_per_s: f64,
+    /// CPU seconds (all threads, user + system) per generation in that phase, where the
+    /// system reports it (`/proc/self/stat`): unlike wall time, it does not grow when other
+    /// jobs share the cores.
+    pub cpu_seconds_per_generation: Option<f64>,
     /// Seconds from building the example task until an evaluation reached 475.
     pub seconds_to_solve: f64,
     /// Generations the example needed.
@@ -129,7 +133,7 @@ pub fn bench_rl(shape: RlShape, generations: u64) -> Result<RlReport> {
     // Warm-up generation, then the timed ones (the model is not updated: throughput only).
     let pop = strategy.ask(&state)?;
     task.fitness(&cpu, &model, &pop, 0..pop.size, 0)?;
-    let t = Instant::now();
+    let (t, cpu0) = (Instant::now(), process_cpu_seconds());
     for g in 0..generations {
         state.generation = g;
         let pop = strategy.ask(&state)?;
@@ -137,6 +141,9 @@ pub fn bench_rl(shape: RlShape, generations: u64) -> Result<RlReport> {
         strategy.tell(&mut state, &pop, &f)?;
     }
     let secs = t.elapsed().as_secs_f64();
+    let cpu_per_generation = process_cpu_seconds()
+        .zip(cpu0)
+        .map(|(end, start)| (end - start) / generations as f64);
     let gps = generations as f64 / secs;
 
     // Compaction vs masking on the untrained example policy, whose episodes end at very
@@ -188,10 +195,51 @@ pub fn bench_rl(shape: RlShape, generations: u64) -> Result<RlReport> {
         generations,
         generations_per_s: gps,
         env_steps_per_s: gps * population as f64 * 500.0,
+        cpu_seconds_per_generation: cpu_per_generation,
         seconds_to_solve,
         generations_to_solve: summary.generation,
         solved_return,
         compact_seconds: batching_seconds[0],
         mask_seconds: batching_seconds[1],
     })
+}
+
+/// User + system CPU seconds of this process so far (all threads), from `/proc/self/stat`;
+/// `None` where that file is missing or unreadable. Clock ticks are taken as 1/100 s, the
+/// value of every Linux build this runs on (`getconf CLK_TCK`).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3; utime and
+    // stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_cpu_time_grows_with_work() {
+        let Some(start) = process_cpu_seconds() else {
+            eprintln!("skipped: no /proc/self/stat here");
+            return;
+        };
+        // Work until the counter moves (a tick is 10 ms); bounded, so a counter that never
+        // moves fails instead of hanging.
+        let mut x = 1u64;
+        let mut end = start;
+        for _ in 0..100_000 {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+            end = process_cpu_seconds().unwrap_or(start);
+            if end > start {
+                break;
+            }
+        }
+        assert!(end > start, "{start} -> {end} after spinning");
+    }
 }

@@ -301,10 +301,15 @@ fn bench_rl(r: &RlArgs) -> Result<()> {
             cpu_description()
         );
         println!(
-            "  {:.2} generations/s  {:.2} M env-steps/s  ({} generations timed)",
+            "  {:.2} generations/s  {:.2} M env-steps/s  ({} generations timed{})",
             rep.generations_per_s,
             rep.env_steps_per_s / 1e6,
-            rep.generations
+            rep.generations,
+            rep.cpu_seconds_per_generation
+                .map_or(String::new(), |c| format!(
+                    "; {:.4} CPU s per generation, all threads",
+                    c
+                ))
         );
         println!(
             "  examples/cartpole.toml solved (eval return {:.1} >= 475 over 100 episodes) in {:.2} s, {} generations",

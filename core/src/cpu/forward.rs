@@ -82,8 +82,9 @@ pub(crate) fn linear_forward(
     // (`sgemm_into` per chunk, or `gemm_nt_into` over the whole output) before anything reads it.
     unsafe { y.set_len(rows * n_out) };
     // Small layers (an RL step) run on the calling thread: handing them to the pool costs
-    // more than the work. The chunks, and so the results, are the same either way.
-    let parallel = rows * n_in * n_out >= SEQUENTIAL_MACS;
+    // more than the work; so does every layer inside `serial` (the caller already runs one
+    // rayon task per block). The chunks, and so the results, are the same either way.
+    let parallel = !super::is_serial() && rows * n_in * n_out >= SEQUENTIAL_MACS;
     // Then, per chunk of rows holding `x·Wᵀ`, the bias and the member's correction while the
     // chunk and its inputs are still in cache, then the activation.
     let finish = |r0: usize, xc: &[f32], y_chunk: &mut [f32]| match owners.population() {

@@ -10,6 +10,7 @@ mod gradient;
 mod kernels;
 mod machine;
 mod noise_factors;
+mod serial;
 
 pub use crate::activation::tanh_fast;
 pub use activation::activate_in_place;
@@ -17,6 +18,7 @@ use forward::{linear_forward, HostLinear};
 pub use gemm::{sgemm, MatRef};
 pub use machine::{cpu_description, vector_features};
 pub use noise_factors::NoiseCache;
+pub use serial::{is_serial, serial};
 
 use crate::backend::{Activation, Backend, LinearLayer};
 use crate::error::{CoreError, Result};
@@ -86,7 +88,7 @@ impl Backend for Cpu {
 
     fn activate(&self, x: &mut Vec<f32>, act: Activation) -> Result<()> {
         if act != Activation::Identity {
-            if x.len() < 1 << 16 {
+            if x.len() < 1 << 16 || is_serial() {
                 activate_in_place(x, act);
             } else {
                 x.par_chunks_mut(1 << 14)
@@ -94,6 +96,11 @@ impl Backend for Cpu {
             }
         }
         Ok(())
+    }
+
+    /// The CPU: callers may run blocks of work as rayon tasks, each inside [`serial`].
+    fn computes_on_host(&self) -> bool {
+        true
     }
 
     fn es_gradient(&self, pop: &Population, spec: &ParamSpec, weights: &[f32]) -> Result<Vec<f32>> {

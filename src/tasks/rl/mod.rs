@@ -1,12 +1,15 @@
 //! Reinforcement learning as an ES task: every member plays episodes of a batched
 //! environment, and its fitness is its mean episode return.
 //!
-//! At every step the policy forward of all members × episodes is ONE batched low-rank forward
-//! (shared GEMM + rank-r corrections). Antithetic partners play from the same initial states
+//! At every step the policy forward of a batch of members × episodes is ONE batched low-rank
+//! forward (shared GEMM + rank-r corrections). On the CPU the batch is a block of members that
+//! one core plays from reset to fitness, so it stays in cache (`blocks`); on a device backend it
+//! is the whole population. Antithetic partners play from the same initial states
 //! (common random numbers). Episodes of different lengths are handled by compaction (default:
 //! finished rows leave the batch and the forward runs on the rest, each row tagged with its
 //! member) or by masking (every row stays; finished rows are ignored).
 
+mod blocks;
 mod obs_norm;
 mod policy;
 mod rollout;
@@ -21,7 +24,6 @@ use crate::error::{Error, Result};
 use eggroll_core::population::Population;
 use eggroll_core::vec_env::Space;
 use eggroll_core::{Backend, Model};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
@@ -145,22 +147,15 @@ impl<B: Backend, M: Model<B> + Sync> Task<B, M> for RlTask {
         members: Range<u32>,
         generation: u64,
     ) -> Result<Vec<f32>> {
-        // Independent shards of members, one per worker thread, each a complete rollout:
-        // no synchronisation per environment step. A member's return does not depend on
-        // which members share its batch, so the result is the same for any shard count.
-        let shards = rayon::current_num_threads().clamp(1, members.len().div_ceil(32).max(1));
-        let n = members.len() as u32;
-        let ranges: Vec<Range<u32>> = (0..shards as u32)
-            .map(|s| {
-                let r = eggroll_populations::shard::shard_range(n, shards as u32, s);
-                members.start + r.start..members.start + r.end
-            })
-            .collect();
-        let parts = ranges
-            .into_par_iter()
-            .map(|r| rollout::population_returns(self, backend, model, pop, r, generation))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(parts.concat())
+        // On the CPU: one rayon task per fixed block of members, each a complete rollout on
+        // one core (`blocks`). A device backend: the whole population in one batch per step.
+        // A member's return does not depend on which members share its batch, so both give
+        // the same result for any thread count.
+        if backend.computes_on_host() {
+            blocks::block_returns(self, backend, model, pop, members, generation)
+        } else {
+            rollout::population_returns(self, backend, model, pop, members, generation)
+        }
     }
 
     fn rows_per_member(&self) -> usize {

@@ -1,4 +1,5 @@
-//! Population rollouts: all members × episodes stepped together, one batched forward per step.
+//! Rollouts of a batch of members (a block on the CPU, the whole population on a device):
+//! all its members × episodes stepped together, one batched forward per step.
 
 use super::{Batching, RlTask};
 use crate::error::Result;
