@@ -20,6 +20,7 @@ pub mod error;
 pub mod gpu_skip;
 pub mod int;
 pub mod learner;
+pub mod linalg;
 pub mod mlp;
 pub mod model;
 pub mod noise;

@@ -338,7 +338,7 @@ impl<'a> RowOwners<'a> {
                 first_member,
                 rows_per_member,
             } => {
-                if rows_per_member == 0 || rows % rows_per_member != 0 {
+                if rows_per_member == 0 || !rows.is_multiple_of(rows_per_member) {
                     return Err(CoreError::invalid(
                         "rows_per_member",
                         format!("{rows_per_member} does not divide {rows} rows"),

@@ -96,7 +96,7 @@ pub fn pair_signs(fitness: &[f32]) -> Result<Vec<i8>> {
 
 fn centre(f: &[f64], group_size: usize) -> Result<Vec<f64>> {
     let g = group_size.max(1);
-    if f.len() % g != 0 {
+    if !f.len().is_multiple_of(g) {
         return Err(CoreError::invalid(
             "group_size",
             format!("{g} does not divide the population size {}", f.len()),

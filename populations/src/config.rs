@@ -122,7 +122,7 @@ impl EsConfig {
                 "must be at least 1 (1 = fresh noise every generation)".into(),
             ));
         }
-        if self.group_size == 0 || self.population as usize % self.group_size != 0 {
+        if self.group_size == 0 || !(self.population as usize).is_multiple_of(self.group_size) {
             return Err(invalid(
                 "group_size",
                 format!(

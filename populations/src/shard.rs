@@ -19,7 +19,7 @@ pub fn shard_range(size: u32, workers: u32, rank: u32) -> Range<u32> {
 /// antithetic pairs when the population is antithetic (a pair's two members then share a
 /// process, as models that score a pair together need), else of members.
 pub fn member_shard(pop: &Population, workers: u32, rank: u32) -> Range<u32> {
-    if pop.antithetic && pop.size % 2 == 0 {
+    if pop.antithetic && pop.size.is_multiple_of(2) {
         let pairs = shard_range(pop.size / 2, workers, rank);
         2 * pairs.start..2 * pairs.end
     } else {

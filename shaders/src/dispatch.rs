@@ -31,7 +31,7 @@ impl Uniform {
     /// The bytes, zero-padded to a multiple of 16.
     fn bytes(&self) -> Vec<u8> {
         let mut words = self.0.clone();
-        while words.is_empty() || words.len() % 4 != 0 {
+        while words.is_empty() || !words.len().is_multiple_of(4) {
             words.push(0);
         }
         bytemuck::cast_slice(&words).to_vec()

@@ -158,7 +158,7 @@ pub fn bench_llm(name: &str, model: &Llama, opts: &LlmBenchOptions) -> Result<Ll
         size: opts.batch as u32,
         sigma: 1e-3,
         kind: NoiseKind::LowRank { rank: opts.rank },
-        antithetic: opts.batch % 2 == 0,
+        antithetic: opts.batch.is_multiple_of(2),
     })?;
     let members: Vec<u32> = (0..opts.batch as u32).collect();
     let owners = SeqOwners::Members {

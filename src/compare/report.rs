@@ -67,8 +67,14 @@ fn rank_summary(r: &MethodResult) -> String {
     } else {
         let lo = known.first().map_or(0, |m| m.0);
         let hi = known.last().map_or(0, |m| m.0);
+        let all = r.update.matrices.len();
+        let of_all = if known.len() < all {
+            format!(" of {all}")
+        } else {
+            String::new()
+        };
         format!(
-            "median {k} of {full} (range {lo}–{hi}, {} matrices)",
+            "median {k} of {full} (range {lo}–{hi}, {} matrices{of_all} ranked)",
             known.len()
         )
     }

@@ -12,6 +12,11 @@ use std::path::Path;
 /// minutes): their rank is reported as unknown.
 const MAX_RANK_ELEMENTS: usize = 1 << 20;
 
+/// At most this many matrices are decomposed, spread evenly over the checkpoint's order (a
+/// 576-column Gram matrix takes seconds by Jacobi, and SmolLM2 has 210 projections); the
+/// others' ranks are reported as unknown and the report says how many were ranked.
+const MAX_RANKED_MATRICES: usize = 16;
+
 /// One matrix's change.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MatrixUpdate {
@@ -39,6 +44,8 @@ pub struct UpdateStats {
 pub fn measure(initial: &Path, last: &Path, rank_tolerance: f64) -> Result<UpdateStats> {
     let (a, b) = (Checkpoint::load(initial)?, Checkpoint::load(last)?);
     let mut stats = UpdateStats::default();
+    // Every matrix's change, in the order of `stats.matrices` (ranked after the scan).
+    let mut deltas = Vec::new();
     for (name, (shape, before)) in a.tensors.iter().filter(|(n, _)| n.starts_with("params.")) {
         let Some((shape_b, after)) = b.tensors.get(name) else {
             return Err(Error::RunDir {
@@ -56,16 +63,29 @@ pub fn measure(initial: &Path, last: &Path, rank_tolerance: f64) -> Result<Updat
         let delta: Vec<f32> = after.iter().zip(before).map(|(x, y)| x - y).collect();
         stats.changed += delta.iter().filter(|d| **d != 0.0).count() as u64;
         if let [rows, cols] = shape[..] {
-            let rank = (delta.len() <= MAX_RANK_ELEMENTS)
-                .then(|| numerical_rank(&delta, rows, cols, rank_tolerance));
             stats.matrices.push(MatrixUpdate {
                 name: name.trim_start_matches("params.").to_string(),
                 shape: (rows, cols),
-                rank,
+                rank: None,
             });
+            deltas.push(delta);
+        }
+    }
+    for i in ranked_indices(stats.matrices.len(), MAX_RANKED_MATRICES) {
+        let m = &mut stats.matrices[i];
+        if deltas[i].len() <= MAX_RANK_ELEMENTS {
+            m.rank = Some(numerical_rank(&deltas[i], m.shape.0, m.shape.1, rank_tolerance));
         }
     }
     Ok(stats)
+}
+
+/// `min(count, max)` indices spread evenly over `0..count` (all of them when `count ≤ max`).
+fn ranked_indices(count: usize, max: usize) -> Vec<usize> {
+    if count <= max {
+        return (0..count).collect();
+    }
+    (0..max).map(|k| k * count / max).collect()
 }
 
 #[cfg(test)]
@@ -107,5 +127,14 @@ mod tests {
         let e = measure(&pa, &pb, 1e-3).unwrap_err().to_string();
         assert!(e.contains("params.w"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn ranked_matrices_are_spread_evenly_and_capped() {
+        assert_eq!(ranked_indices(3, 16), vec![0, 1, 2]);
+        let r = ranked_indices(210, 16);
+        assert_eq!(r.len(), 16);
+        assert_eq!((r[0], r[1], r[15]), (0, 13, 196));
+        assert!(r.windows(2).all(|w| w[0] < w[1]));
     }
 }

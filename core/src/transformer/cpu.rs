@@ -26,7 +26,7 @@ fn rows_mut(m: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync + 
 
 /// An error unless `len` is a whole number of `width`-rows.
 fn whole_rows(what: &str, len: usize, width: usize) -> Result<usize> {
-    if width == 0 || len % width != 0 {
+    if width == 0 || !len.is_multiple_of(width) {
         return Err(CoreError::invalid(
             what,
             format!("{len} elements are not whole rows of {width}"),
@@ -63,7 +63,7 @@ impl TransformerOps for Cpu {
     }
 
     fn rope_table(&self, positions: &[usize], head_dim: usize, base: f32) -> Result<Vec<f32>> {
-        if head_dim == 0 || head_dim % 2 != 0 {
+        if head_dim == 0 || !head_dim.is_multiple_of(2) {
             return Err(CoreError::invalid(
                 "rope_table",
                 format!("head_dim {head_dim} is not a positive even number"),
@@ -154,7 +154,7 @@ impl TransformerOps for Cpu {
         shape: AttentionShape,
     ) -> Result<Vec<f32>> {
         let (q_dim, kv_dim) = (shape.q_dim(), shape.kv_dim());
-        if shape.n_kv_heads == 0 || shape.n_heads % shape.n_kv_heads != 0 {
+        if shape.n_kv_heads == 0 || !shape.n_heads.is_multiple_of(shape.n_kv_heads) {
             return Err(CoreError::invalid(
                 "attention",
                 format!(

@@ -13,6 +13,7 @@ pub mod conformance;
 mod cpu;
 pub mod kv_cache;
 pub mod reference;
+pub mod softmax;
 
 pub use kv_cache::SeqCache;
 

@@ -119,17 +119,21 @@ unsafe fn dot8x4_avx2(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
         }
         i += 8;
     }
-    std::array::from_fn(|k| {
+    // A loop, not `array::from_fn`: its closure would not inherit AVX2 and would be called
+    // out of line, once per key (a quarter of the attention's time when it was).
+    let mut out = [0.0f32; 4];
+    for k in 0..4 {
         let s8 = acc[k];
         let s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps::<1>(s8));
         let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
         let s1 = _mm_add_ss(s2, _mm_shuffle_ps::<1>(s2, s2));
-        let tail = a[whole..n]
-            .iter()
-            .zip(&b[k][whole..n])
-            .fold(0.0, |s, (x, y)| s + x * y);
-        _mm_cvtss_f32(s1) + tail
-    })
+        let mut tail = 0.0;
+        for (x, y) in a[whole..n].iter().zip(&b[k][whole..n]) {
+            tail += x * y;
+        }
+        out[k] = _mm_cvtss_f32(s1) + tail;
+    }
+    out
 }
 
 /// [`dot8`] of `a` with four vectors.
@@ -161,47 +165,64 @@ fn attend_body(
         let off = (h / group) * head_dim;
         let key = |j: usize| &keys[j * kv_dim + off..j * kv_dim + off + head_dim];
         scores.clear();
+        scores.resize(n, 0.0);
         // Plain loops (not iterator adapters' closures), so they are compiled for AVX2 too.
-        let mut j = 0;
-        while j < n {
+        for (c, block) in scores.chunks_mut(4).enumerate() {
+            let j = 4 * c;
             // Past the last key, the first key stands in; its extra scores are dropped.
             let ks: [&[f32]; 4] = std::array::from_fn(|t| key(if j + t < n { j + t } else { 0 }));
             let d = dot4(qh, ks);
-            for &d in &d[..(n - j).min(4)] {
-                scores.push(d * scale);
+            for (s, d) in block.iter_mut().zip(d) {
+                *s = d * scale;
             }
-            j += 4;
         }
-        let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0;
-        for s in scores.iter_mut() {
-            *s = (*s - max).exp();
-            sum += *s;
-        }
-        for s in scores.iter_mut() {
-            *s /= sum;
-        }
+        super::softmax::softmax_in_place(scores);
         let o = &mut out[h * head_dim..(h + 1) * head_dim];
         let mut i = 0;
         while i < head_dim {
-            let width = (head_dim - i).min(8);
-            let mut acc = [0.0f32; 8];
-            for (j, &w) in scores.iter().enumerate() {
-                let v = &values[j * kv_dim + off + i..j * kv_dim + off + i + width];
-                if width == 8 {
-                    for l in 0..8 {
-                        acc[l] += w * v[l];
-                    }
-                } else {
+            let width = (head_dim - i).min(PV_BLOCK);
+            let acc = if width == PV_BLOCK {
+                weighted_sum::<PV_BLOCK>(scores, values, kv_dim, off + i)
+            } else {
+                let mut acc = [0.0f32; PV_BLOCK];
+                for (j, &w) in scores.iter().enumerate() {
+                    let v = &values[j * kv_dim + off + i..j * kv_dim + off + i + width];
                     for (a, &v) in acc.iter_mut().zip(v) {
                         *a += w * v;
                     }
                 }
-            }
+                acc
+            };
             o[i..i + width].copy_from_slice(&acc[..width]);
             i += width;
         }
     }
+}
+
+/// Output elements of a head summed together in the weighted sum of the values: 64 (eight
+/// AVX2 registers) are as many independent chains of additions as the registers hold, so the
+/// adder is not left waiting on each addition, and a head of 64 is one pass over the keys.
+const PV_BLOCK: usize = 64;
+
+/// `Σ_j w_j · v_j[at .. at + W]` over the keys (values row `j` starts at `j · stride`), each
+/// element summed in key order.
+#[inline(always)]
+fn weighted_sum<const W: usize>(
+    weights: &[f32],
+    values: &[f32],
+    stride: usize,
+    at: usize,
+) -> [f32; W] {
+    let mut acc = [0.0f32; W];
+    for (j, &w) in weights.iter().enumerate() {
+        let v: &[f32; W] = values[j * stride + at..j * stride + at + W]
+            .try_into()
+            .expect("a block of W values");
+        for l in 0..W {
+            acc[l] += w * v[l];
+        }
+    }
+    acc
 }
 
 /// The dot product of `a` and `b` (equal lengths) in eight independent lanes: lane `l` sums

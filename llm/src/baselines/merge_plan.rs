@@ -98,7 +98,7 @@ impl MergePlan {
         match self.kind {
             MergePlanKind::Lora => None,
             MergePlanKind::ReLora { every, prune } => {
-                (steps_done % every == 0).then_some(MergeAction {
+                steps_done.is_multiple_of(every).then_some(MergeAction {
                     fold: 1.0,
                     keep: 0.0,
                     prune_optimizer: prune,
@@ -107,11 +107,13 @@ impl MergePlan {
             MergePlanKind::PeriodicLora {
                 stage_steps,
                 unload_momentum,
-            } => (steps_done % stage_steps == 0).then_some(MergeAction {
-                fold: 1.0 - unload_momentum,
-                keep: unload_momentum,
-                prune_optimizer: 1.0,
-            }),
+            } => steps_done
+                .is_multiple_of(stage_steps)
+                .then_some(MergeAction {
+                    fold: 1.0 - unload_momentum,
+                    keep: unload_momentum,
+                    prune_optimizer: 1.0,
+                }),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! `W_final − W_initial` (does merging LoRA adapters raise it beyond their rank?).
 //!
 //! The singular values are the square roots of the eigenvalues of the smaller Gram matrix
-//! (`MᵀM` or `MMᵀ`), found by the cyclic Jacobi method in f64: a few hundred columns take
+//! (`MᵀM` or `MMᵀ`), found by core's cyclic Jacobi method in f64: a few hundred columns take
 //! well under a second, which is all a report needs, and no linear-algebra dependency is built
 //! for it. Squaring the matrix squares its condition number, so ranks are counted against a
 //! relative threshold well above f64's precision (1e-6 of the largest singular value is fine).
@@ -15,7 +15,7 @@ pub fn singular_values(m: &[f32], rows: usize, cols: usize) -> Vec<f64> {
     } else {
         (rows, gram(m, rows, cols, true))
     };
-    let mut ev = jacobi_eigenvalues(gram, n);
+    let mut ev = eggroll_core::linalg::symmetric_eigenvalues(&gram, n);
     ev.sort_by(|a, b| b.total_cmp(a));
     ev.into_iter().map(|e| e.max(0.0).sqrt()).collect()
 }
@@ -64,46 +64,6 @@ fn gram(m: &[f32], rows: usize, cols: usize, outer: bool) -> Vec<f64> {
         }
         g
     }
-}
-
-/// Eigenvalues of the symmetric `n × n` matrix `a` by cyclic Jacobi rotations.
-fn jacobi_eigenvalues(mut a: Vec<f64>, n: usize) -> Vec<f64> {
-    let scale: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
-    for _sweep in 0..60 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * n + j] * a[i * n + j])
-            .sum::<f64>()
-            .sqrt();
-        if off <= 1e-15 * scale || scale == 0.0 {
-            break;
-        }
-        for p in 0..n {
-            for q in p + 1..n {
-                let apq = a[p * n + q];
-                if apq.abs() <= 1e-300 {
-                    continue;
-                }
-                let (app, aqq) = (a[p * n + p], a[q * n + q]);
-                let theta = (aqq - app) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..n {
-                    let (akp, akq) = (a[k * n + p], a[k * n + q]);
-                    a[k * n + p] = c * akp - s * akq;
-                    a[k * n + q] = s * akp + c * akq;
-                }
-                for k in 0..n {
-                    let (apk, aqk) = (a[p * n + k], a[q * n + k]);
-                    a[p * n + k] = c * apk - s * aqk;
-                    a[q * n + k] = s * apk + c * aqk;
-                }
-            }
-        }
-    }
-    (0..n).map(|i| a[i * n + i]).collect()
 }
 
 #[cfg(test)]

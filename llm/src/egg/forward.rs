@@ -156,7 +156,7 @@ impl<'w> Runner<'w> {
     }
 
     fn sign(r: usize) -> i32 {
-        if r % 2 == 0 {
+        if r.is_multiple_of(2) {
             1
         } else {
             -1

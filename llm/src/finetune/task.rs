@@ -269,7 +269,7 @@ pub fn group_normalised(
             "needs at least two members per problem (layout `pair` with an antithetic population, or `shared`)",
         ));
     }
-    if scores.len() != members * prompts || members % group != 0 {
+    if scores.len() != members * prompts || !members.is_multiple_of(group) {
         return Err(LlmError::config(
             "task.group_norm",
             format!(

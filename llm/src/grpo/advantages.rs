@@ -68,7 +68,7 @@ pub fn group_advantages(
             format!("{group_size} completions per prompt; GRPO compares at least 2"),
         ));
     }
-    if rewards.len() % group_size != 0 {
+    if !rewards.len().is_multiple_of(group_size) {
         return Err(LlmError::config(
             "grpo.group_size",
             format!(

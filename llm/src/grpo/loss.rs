@@ -120,7 +120,8 @@ fn check(seqs: &[SeqLogps], advantages: &[f32], cfg: &GrpoLossConfig) -> Result<
             ),
         ));
     }
-    if !(cfg.eps_low >= 0.0 && cfg.eps_low < 1.0) || !(cfg.eps_high >= 0.0) {
+    let ok = (0.0..1.0).contains(&cfg.eps_low) && cfg.eps_high >= 0.0;
+    if !ok {
         return Err(LlmError::config(
             "grpo.epsilon",
             format!(

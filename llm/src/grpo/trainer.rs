@@ -302,7 +302,7 @@ impl Grpo {
         model: &GradModel,
         seqs: &[Sequence],
         step: Option<u64>,
-    ) -> Result<(Vec<Vec<f32>>, crate::grad::Tape, Vec<Option<u32>>)> {
+    ) -> Result<CompletionLogps> {
         let tokens: Vec<&[u32]> = seqs.iter().map(|s| s.tokens.as_slice()).collect();
         let targets: Vec<Option<u32>> = seqs.iter().flat_map(|s| s.targets.clone()).collect();
         let tape = model.forward(cpu, &tokens, step)?;
@@ -323,6 +323,9 @@ impl Grpo {
         Ok((out, tape, targets))
     }
 }
+
+/// Per-sequence completion log-probabilities, the forward's tape and the flat targets.
+type CompletionLogps = (Vec<Vec<f32>>, crate::grad::Tape, Vec<Option<u32>>);
 
 #[cfg(test)]
 #[path = "trainer_tests.rs"]

@@ -32,7 +32,7 @@ pub fn dequantize(ty: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<(), Str
             ))
         }
     };
-    if out.len() % bl != 0 || bytes.len() != out.len() / bl * bb {
+    if !out.len().is_multiple_of(bl) || bytes.len() != out.len() / bl * bb {
         return Err(format!(
             "{} bytes of {ty} do not encode {} values",
             bytes.len(),

@@ -69,7 +69,7 @@ impl TensorInfo {
             .filter(|&n| n <= 1 << 40)
             .ok_or_else(|| format!("tensor `{name}` has absurd dimensions {dims:?}"))?;
         let block = ty.block_len() as u64;
-        if dims[0] % block != 0 {
+        if !dims[0].is_multiple_of(block) {
             return Err(format!(
                 "tensor `{name}` of type {ty} has a row of {} values, not a multiple of its block of {block}",
                 dims[0]
