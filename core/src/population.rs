@@ -166,9 +166,9 @@ impl Population {
                 Some(format!(
                     "{g} does not fit the kernels' member word (31 bits)"
                 ))
-            } else if self.size % g != 0 {
+            } else if !self.size.is_multiple_of(g) {
                 Some(format!("{g} does not divide the population {}", self.size))
-            } else if self.antithetic && g % 2 == 1 {
+            } else if self.antithetic && !g.is_multiple_of(2) {
                 Some(format!(
                     "{g} is odd, but antithetic pairs must not straddle groups"
                 ))

@@ -74,7 +74,12 @@ pub fn measure(initial: &Path, last: &Path, rank_tolerance: f64) -> Result<Updat
     for i in ranked_indices(stats.matrices.len(), MAX_RANKED_MATRICES) {
         let m = &mut stats.matrices[i];
         if deltas[i].len() <= MAX_RANK_ELEMENTS {
-            m.rank = Some(numerical_rank(&deltas[i], m.shape.0, m.shape.1, rank_tolerance));
+            m.rank = Some(numerical_rank(
+                &deltas[i],
+                m.shape.0,
+                m.shape.1,
+                rank_tolerance,
+            ));
         }
     }
     Ok(stats)

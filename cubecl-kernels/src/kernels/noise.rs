@@ -94,7 +94,9 @@ pub fn member_sign(member: u32, flags: u32) -> f32 {
         -1.0f32,
         1.0f32,
     );
-    // A uniform branch: plain populations (G = 0) never take the modulo.
+    // A uniform branch: plain populations (G = 0) never take the modulo (kept nested: a
+    // cube's `&&` need not short-circuit, and the modulo by 0 must not run).
+    #[allow(clippy::collapsible_if)]
     if g != 0u32 {
         if member % g < 2u32 {
             s = 0.0f32;

@@ -35,7 +35,7 @@ impl EggrollBaseline {
     pub fn new(cfg: EsConfig) -> Result<Self> {
         let g = cfg.group_size;
         let min = if cfg.antithetic { 4 } else { 3 };
-        if g < min || (cfg.antithetic && g % 2 == 1) {
+        if g < min || (cfg.antithetic && !g.is_multiple_of(2)) {
             return Err(PopulationError::Invalid {
                 key: "group_size".into(),
                 why: format!(
@@ -66,7 +66,7 @@ pub fn baseline_weights(fitness: &[f32], g: usize) -> Result<Vec<f32>> {
         )
         .into());
     }
-    if g < 3 || fitness.len() % g != 0 {
+    if g < 3 || !fitness.len().is_multiple_of(g) {
         return Err(PopulationError::Invalid {
             key: "group_size".into(),
             why: format!(
