@@ -387,6 +387,11 @@ impl RunConfig {
                 return Err(format!("run.stop_value: must be a finite number, not {v}"));
             }
         }
+        // A noise strategy's own needs of the config (eggroll_baseline's groups), at load time.
+        if !eggroll_populations::is_search_strategy(&self.es.strategy) {
+            eggroll_populations::make_strategy(&self.es, self.generations)
+                .map_err(|e| e.to_string())?;
+        }
         self.task.validate()
     }
 
@@ -415,6 +420,12 @@ impl RunConfig {
     /// What the EGG model needs of the strategy, and its own ranges.
     fn validate_egg(&self) -> std::result::Result<(), String> {
         let es = &self.es;
+        if let Some(why) = egg_refuses_variant(&es.strategy) {
+            return Err(format!(
+                "es.strategy: `{}` cannot train the EGG model: {why}; use strategy \"eggroll\"",
+                es.strategy
+            ));
+        }
         if es.strategy != "eggroll" || !es.antithetic {
             return Err(format!(
                 "es.strategy: the EGG model is perturbed by antithetic low-rank noise (strategy \"eggroll\", antithetic = true), not `{}`{}",
@@ -456,6 +467,24 @@ impl RunConfig {
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
         Ok(format!("{h:016x}"))
+    }
+}
+
+/// Why the integer EGG model cannot run the EGGROLL variant `strategy` (None for others).
+///
+/// EGG's update is integer-only: each weight steps by the sign of `Σ_k sign(f₊ − f₋)·A_k·B_kᵀ`
+/// where that sum passes a z-test, with the pair signs as the only fitness, so there is no
+/// float weight a baseline's `(f − f₀)/std` could set, and the z-test's threshold assumes the
+/// sum of Gaussian factor products that `sign(A)·sign(B)ᵀ` would replace.
+fn egg_refuses_variant(strategy: &str) -> Option<&'static str> {
+    match strategy {
+        "eggroll_sign" => Some(
+            "its integer update thresholds Σ sign(f₊ − f₋)·A·Bᵀ with a z-test made for Gaussian factor products, not sign(A)·sign(B)ᵀ",
+        ),
+        "eggroll_baseline" => Some(
+            "its integer update takes one sign per antithetic pair (pair_sign shaping), which leaves no place for unperturbed baseline members or (f − f₀)/std weights",
+        ),
+        _ => None,
     }
 }
 

@@ -353,7 +353,7 @@ where
         if pop.antithetic {
             // Pairs whose two members scored the same carry no signal (a discrete reward, a
             // σ too small to change an answer): the share tells whether σ is large enough.
-            line.insert("pairs_tied".into(), json!(tied_pairs(&fitness)));
+            line.insert("pairs_tied".into(), json!(tied_pairs(&pop, &fitness)));
         }
         line.insert("seconds".into(), json!(seconds));
         // Member evaluations this generation (the x axis of `plot --x evaluations`).
@@ -428,9 +428,16 @@ fn number(v: f64) -> Value {
 }
 
 /// The share of antithetic pairs `(2k, 2k+1)` whose members' fitness is equal.
-fn tied_pairs(f: &[f32]) -> f64 {
-    let pairs = f.len() / 2;
-    let tied = f.chunks_exact(2).filter(|p| p[0] == p[1]).count();
+/// The share of perturbed antithetic pairs whose two members scored the same (baseline pairs,
+/// unperturbed and so always tied, are left out).
+fn tied_pairs(pop: &Population, f: &[f32]) -> f64 {
+    let perturbed = f
+        .chunks_exact(2)
+        .enumerate()
+        .filter(|(k, _)| !pop.is_baseline(2 * *k as u32));
+    let (pairs, tied) = perturbed.fold((0usize, 0usize), |(n, t), (_, p)| {
+        (n + 1, t + usize::from(p[0] == p[1]))
+    });
     tied as f64 / pairs.max(1) as f64
 }
 

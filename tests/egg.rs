@@ -251,6 +251,55 @@ fn bad_checkpoints_data_and_settings_are_refused() {
             .to_string();
         assert!(err.contains(key), "{set}: {err}");
     }
+    // The EGGROLL variants have no integer form: refused naming es.strategy and why.
+    for (strategy, why) in [
+        ("eggroll_sign", "sign(A)"),
+        ("eggroll_baseline", "baseline"),
+    ] {
+        let text = std::fs::read_to_string(out.join("config.toml")).unwrap();
+        let sets = [
+            format!("es.strategy=\"{strategy}\""),
+            "es.group_size=4".to_string(),
+        ];
+        let err = RunConfig::from_toml(&text, "c.toml", &sets)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("es.strategy")
+                && err.contains(strategy)
+                && err.contains("EGG")
+                && err.contains(why),
+            "{err}"
+        );
+    }
+    // A population of either variant reaching the learner is refused there too.
+    let cfg = config(&data, 3, &[]);
+    let mut learner = eggroll::models::egg_learner(&cfg, None).unwrap();
+    let plain = eggroll_core::Population::new(eggroll_core::PopulationParams {
+        seed: 0,
+        epoch: 0,
+        size: 32,
+        sigma: 0.0625,
+        kind: eggroll_core::NoiseKind::LowRank { rank: 1 },
+        antithetic: true,
+    })
+    .unwrap();
+    use eggroll_core::learner::Learner;
+    assert!(learner.fitness(&plain, 0..32, 0).is_ok());
+    for variant in [
+        eggroll_core::Variant {
+            factors: eggroll_core::UpdateFactors::Sign,
+            baseline_group: 0,
+        },
+        eggroll_core::Variant {
+            factors: eggroll_core::UpdateFactors::Plain,
+            baseline_group: 4,
+        },
+    ] {
+        let pop = plain.with_variant(variant).unwrap();
+        let err = learner.fitness(&pop, 0..32, 0).unwrap_err().to_string();
+        assert!(err.contains("es.strategy") && err.contains("EGG"), "{err}");
+    }
     // The model and its task must belong together.
     for text in ["[model]\nkind = \"egg_gru\"\n", "[task]\nname = \"text\"\n"] {
         let err = RunConfig::from_toml(text, "c.toml", &[])

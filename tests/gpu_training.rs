@@ -1,4 +1,5 @@
-//! A short training run on each GPU backend follows the CPU run's fitness curve, and a tiny EGG
+//! A short training run on each GPU backend follows the CPU run's fitness curve, with every
+//! noise strategy (`eggroll`, `open_es`, `eggroll_sign`, `eggroll_baseline`), and a tiny EGG
 //! language-model run on each gives the CPU's bits exactly (runs on
 //! Mesa's software Vulkan in the test command; needs the backend's cargo feature). Without an
 //! adapter they are skipped, unless `EGGROLL_REQUIRE_GPU` is set (the test command sets it).
@@ -15,21 +16,24 @@ use eggroll::RunConfig;
 use eggroll_core::cpu::Cpu;
 use eggroll_core::Backend;
 
-fn curve<B: Backend>(backend: &B, name: &str) -> Vec<f64> {
-    let cfg = RunConfig::from_toml(
-        "",
-        "test",
-        &[
-            "generations=5".into(),
-            "es.population=32".into(),
-            "task.batch=8".into(),
-            "model.hidden=[16]".into(),
-            "optimizer.name=\"sgd\"".into(),
-            "lr.value=0.5".into(),
-        ],
-    )
-    .unwrap();
-    let dir = std::env::temp_dir().join(format!("eggroll-gpu-{}-{name}", std::process::id()));
+fn curve<B: Backend>(backend: &B, name: &str, strategy: &str) -> Vec<f64> {
+    let mut ov: Vec<String> = vec![
+        "generations=5".into(),
+        "es.population=32".into(),
+        "task.batch=8".into(),
+        "model.hidden=[16]".into(),
+        "optimizer.name=\"sgd\"".into(),
+        "lr.value=0.5".into(),
+        format!("es.strategy=\"{strategy}\""),
+    ];
+    if strategy == "eggroll_baseline" {
+        ov.push("es.group_size=8".into());
+    }
+    let cfg = RunConfig::from_toml("", "test", &ov).unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "eggroll-gpu-{}-{name}-{strategy}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     let opts = TrainOptions {
         out_dir: dir.clone(),
@@ -58,7 +62,13 @@ fn wgpu_training_follows_the_cpu() {
     let Some(gpu) = common::wgpu_or_skip(eggroll_shaders::Wgpu::new()) else {
         return;
     };
-    assert_close(&curve(&gpu, "wgpu"), &curve(&Cpu::new(), "cpu-w"), "wgpu");
+    for s in eggroll_populations::noise_strategy_names() {
+        assert_close(
+            &curve(&gpu, "wgpu", s),
+            &curve(&Cpu::new(), "cpu-w", s),
+            &format!("wgpu {s}"),
+        );
+    }
 }
 
 #[cfg(feature = "cubecl")]
@@ -67,11 +77,13 @@ fn cubecl_training_follows_the_cpu() {
     let Some(gpu) = common::cubecl_or_skip(eggroll_cubecl::Cubecl::new()) else {
         return;
     };
-    assert_close(
-        &curve(&gpu, "cubecl"),
-        &curve(&Cpu::new(), "cpu-c"),
-        "cubecl",
-    );
+    for s in eggroll_populations::noise_strategy_names() {
+        assert_close(
+            &curve(&gpu, "cubecl", s),
+            &curve(&Cpu::new(), "cpu-c", s),
+            &format!("cubecl {s}"),
+        );
+    }
 }
 
 /// Per generation: mean fitness, validation bits/byte when evaluated, training bits/byte.

@@ -182,6 +182,30 @@ fn parameters_are_identical_for_any_rank_count() {
 }
 
 #[test]
+fn every_noise_strategy_is_identical_for_any_rank_count() {
+    let dir = tmp("strategies");
+    for name in eggroll_populations::noise_strategy_names() {
+        let mut set = vec!["--set".to_string(), format!("es.strategy=\"{name}\"")];
+        if name == "eggroll_baseline" {
+            set.extend(["--set".to_string(), "es.group_size=4".to_string()]);
+        }
+        let args = |out: &str| {
+            let mut a = tiny_for(2, &["--out", out]);
+            a.extend(set.iter().cloned());
+            a
+        };
+        let plain = format!("{name}-plain");
+        train_ok(&dir, 0, &args(&plain), &plain);
+        let three = format!("{name}-np3");
+        train_ok(&dir, 3, &args(&three), &three);
+        assert!(
+            params(&dir.join(&three)) == params(&dir.join(&plain)),
+            "{name}: 3 ranks give other parameters than the run without MPI"
+        );
+    }
+}
+
+#[test]
 fn resume_on_a_different_rank_count() {
     let dir = tmp("resume");
     train_ok(&dir, 0, &tiny(&["--out", "straight"]), "straight");

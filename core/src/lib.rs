@@ -37,7 +37,7 @@ pub use backend::{Activation, Backend, LinearLayer};
 pub use error::{CoreError, Result};
 pub use learner::{Learner, Update};
 pub use model::Model;
-pub use population::{NoiseKind, Population, PopulationParams, RowOwners};
+pub use population::{NoiseKind, Population, PopulationParams, RowOwners, UpdateFactors, Variant};
 pub use task::{Metrics, Task};
 
 #[cfg(test)]

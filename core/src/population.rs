@@ -3,6 +3,11 @@
 //! Member `i` perturbs matrix `W` by `s_i·(σ/√r)·A_i B_iᵀ` (low rank) or `s_i·σ·E_i` (full
 //! rank, the OpenES baseline), and vectors by `s_i·σ·ε_i`. With antithetic sampling members
 //! `2k` and `2k+1` share the noise stream `k` with signs `+1` and `-1`.
+//!
+//! A [`Variant`] (the reference's registered EGGROLL variants) changes two things without
+//! changing the noise: which factors the update sums (`A·Bᵀ`, or `sign(A)·sign(B)ᵀ` for
+//! `eggroll_sign`), and which members run unperturbed (members 0 and 1 of every group for
+//! `eggroll_baseline`: their sign [`Population::sign_of`] is 0).
 
 use crate::error::{CoreError, Result};
 use crate::noise::StreamKey;
@@ -18,6 +23,36 @@ pub enum NoiseKind {
     },
     /// OpenES: a dense out×in Gaussian matrix per member (generated on the fly).
     Full,
+}
+
+/// Which factors the update of a low-rank matrix sums.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateFactors {
+    /// `Σ c_k A_k B_kᵀ`: the applied perturbations themselves (EGGROLL).
+    #[default]
+    Plain,
+    /// `Σ c_k sign(A_k)·sign(B_k)ᵀ` (the reference's `alteggroll`); vectors keep `ε`.
+    Sign,
+}
+
+/// How a noise strategy varies EGGROLL's members and update; the default changes nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Variant {
+    /// The factors the low-rank update sums.
+    #[serde(default)]
+    pub factors: UpdateFactors,
+    /// Baseline group size G: members `i` with `i mod G ∈ {0, 1}` run unperturbed (sign 0);
+    /// 0 = no baseline members.
+    #[serde(default)]
+    pub baseline_group: u32,
+}
+
+impl Variant {
+    /// Whether this is plain EGGROLL / OpenES (no sign factors, no baseline members).
+    pub fn is_plain(&self) -> bool {
+        *self == Variant::default()
+    }
 }
 
 /// The parameters of one generation's population, not yet checked: build a [`Population`]
@@ -45,14 +80,32 @@ pub struct PopulationParams {
 /// again. Its parameters are read through `Deref` (`pop.size`, `pop.sigma`) and cannot be
 /// changed afterwards.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "PopulationParams", into = "PopulationParams")]
-pub struct Population(PopulationParams);
+#[serde(try_from = "PopulationWire", into = "PopulationWire")]
+pub struct Population(PopulationParams, Variant);
 
-impl TryFrom<PopulationParams> for Population {
+/// The serialised form of a [`Population`]: its parameters and, when not plain, its variant.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+struct PopulationWire {
+    #[serde(flatten)]
+    params: PopulationParams,
+    #[serde(default, skip_serializing_if = "Variant::is_plain")]
+    variant: Variant,
+}
+
+impl TryFrom<PopulationWire> for Population {
     type Error = CoreError;
 
-    fn try_from(p: PopulationParams) -> Result<Self> {
-        Population::new(p)
+    fn try_from(w: PopulationWire) -> Result<Self> {
+        Population::new(w.params)?.with_variant(w.variant)
+    }
+}
+
+impl From<Population> for PopulationWire {
+    fn from(p: Population) -> Self {
+        PopulationWire {
+            params: p.0,
+            variant: p.1,
+        }
     }
 }
 
@@ -91,12 +144,66 @@ impl Population {
         if let NoiseKind::LowRank { rank: 0 } = p.kind {
             return Err(CoreError::invalid("rank", "must be at least 1"));
         }
-        Ok(Population(p))
+        Ok(Population(p, Variant::default()))
+    }
+
+    /// The same population with `variant`, checked: sign factors need low-rank noise, and a
+    /// baseline group G must divide N, be at least 3 (a group needs a perturbed member) and,
+    /// with antithetic pairs, be even (so the two baseline members are one pair and every
+    /// other pair stays whole).
+    pub fn with_variant(self, variant: Variant) -> Result<Self> {
+        if variant.factors == UpdateFactors::Sign && self.kind == NoiseKind::Full {
+            return Err(CoreError::invalid(
+                "update factors",
+                "sign(A)·sign(B)ᵀ needs low-rank noise, not full-rank",
+            ));
+        }
+        let g = variant.baseline_group;
+        if g != 0 {
+            let why = if g < 3 {
+                Some(format!("{g} leaves no perturbed member (members 0 and 1 of each group are the baseline)"))
+            } else if g > u32::MAX >> 1 {
+                Some(format!(
+                    "{g} does not fit the kernels' member word (31 bits)"
+                ))
+            } else if !self.size.is_multiple_of(g) {
+                Some(format!("{g} does not divide the population {}", self.size))
+            } else if self.antithetic && !g.is_multiple_of(2) {
+                Some(format!(
+                    "{g} is odd, but antithetic pairs must not straddle groups"
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(CoreError::invalid("baseline group size", why));
+            }
+        }
+        Ok(Population(self.0, variant))
     }
 
     /// The population's parameters.
     pub fn params(&self) -> &PopulationParams {
         &self.0
+    }
+
+    /// The population's variant (plain for `eggroll` and `open_es`).
+    #[inline]
+    pub fn variant(&self) -> Variant {
+        self.1
+    }
+
+    /// Whether `member` runs unperturbed (a baseline member of `eggroll_baseline`).
+    #[inline]
+    pub fn is_baseline(&self, member: u32) -> bool {
+        let g = self.1.baseline_group;
+        g != 0 && member % g < 2
+    }
+
+    /// The member-description word GPU kernels take in place of a bare antithetic flag:
+    /// bit 0 = antithetic, bits 1.. = the baseline group size (0 = none).
+    pub fn member_flags(&self) -> u32 {
+        self.antithetic as u32 | (self.1.baseline_group << 1)
     }
 
     /// Noise stream index shared by this member (its pair under antithetic sampling).
@@ -119,10 +226,12 @@ impl Population {
         }
     }
 
-    /// Sign `s_i` of this member's perturbation.
+    /// Sign `s_i` of this member's perturbation: ±1, or 0 for a baseline member.
     #[inline]
     pub fn sign_of(&self, member: u32) -> f32 {
-        if self.antithetic && member % 2 == 1 {
+        if self.is_baseline(member) {
+            0.0
+        } else if self.antithetic && member % 2 == 1 {
             -1.0
         } else {
             1.0
@@ -333,6 +442,45 @@ mod tests {
         assert_eq!(back, pop(8, true));
         let odd = serde_json::to_string(&params(7, true)).unwrap();
         assert!(serde_json::from_str::<Population>(&odd).is_err());
+    }
+
+    #[test]
+    fn variants_are_checked_and_baseline_members_have_sign_zero() {
+        let sign = Variant {
+            factors: UpdateFactors::Sign,
+            baseline_group: 0,
+        };
+        assert!(pop(8, true).with_variant(sign).is_ok());
+        let mut full = params(8, true);
+        full.kind = NoiseKind::Full;
+        let err = Population::new(full)
+            .unwrap()
+            .with_variant(sign)
+            .unwrap_err();
+        assert!(err.to_string().contains("low-rank"), "{err}");
+        let base = |g| Variant {
+            factors: UpdateFactors::Plain,
+            baseline_group: g,
+        };
+        for bad in [2, 3, 5, 16] {
+            assert!(pop(8, true).with_variant(base(bad)).is_err(), "G = {bad}");
+        }
+        assert!(pop(9, false).with_variant(base(3)).is_ok());
+        let p = pop(8, true).with_variant(base(4)).unwrap();
+        let signs: Vec<f32> = (0..8).map(|m| p.sign_of(m)).collect();
+        assert_eq!(signs, [0.0, 0.0, 1.0, -1.0, 0.0, 0.0, 1.0, -1.0]);
+        assert_eq!(p.member_flags(), 1 | 4 << 1);
+        assert_eq!(pop(8, true).member_flags(), 1);
+        // Baseline streams get no coefficient, whatever their weights.
+        let c = p
+            .stream_coefficients(&[5.0, 7.0, 1.0, 2.0, 3.0, 4.0, 2.0, 0.5])
+            .unwrap();
+        assert_eq!(c, vec![0.0, -1.0, 0.0, 1.5]);
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<Population>(&json).unwrap(), p);
+        assert!(!serde_json::to_string(&pop(8, true))
+            .unwrap()
+            .contains("variant"));
     }
 
     #[test]

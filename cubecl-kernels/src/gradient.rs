@@ -1,6 +1,7 @@
 //! The ES gradient estimate on the device: per-stream coefficients folded on the host (N
 //! scalars), keys derived on the device, then one noise-generating GEMM over N·r for a
-//! low-rank matrix, or a dense accumulation for vectors and OpenES matrices.
+//! low-rank matrix (of sign factors for `eggroll_sign`), or a dense accumulation for vectors
+//! and OpenES matrices.
 
 use crate::buffer::CubeBuffer;
 use crate::device::Cubecl;
@@ -8,7 +9,7 @@ use crate::error::Result;
 use crate::kernels::{correction, elementwise, gemm};
 use crate::launch::to_u32;
 use eggroll_core::params::{ParamShape, ParamSpec};
-use eggroll_core::population::{NoiseKind, Population};
+use eggroll_core::population::{NoiseKind, Population, UpdateFactors};
 
 impl Cubecl {
     /// `(1/N) Σ_i w_i E_i` for one parameter tensor, as a new device buffer.
@@ -43,6 +44,7 @@ impl Cubecl {
                         k,
                         rank,
                         pop.matrix_scale() * inv_n,
+                        pop.variant().factors == UpdateFactors::Sign,
                     );
                 }
             }

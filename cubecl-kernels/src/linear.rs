@@ -17,7 +17,7 @@ struct Members {
     count: u32,
     first_stream: u32,
     streams: u32,
-    antithetic: u32,
+    member_flags: u32,
 }
 
 fn members(
@@ -40,7 +40,7 @@ fn members(
         count,
         first_stream,
         streams,
-        antithetic: pop.antithetic as u32,
+        member_flags: pop.member_flags(),
     })
 }
 
@@ -106,7 +106,7 @@ impl Cubecl {
                 rank,
                 g.count,
                 g.first_member,
-                g.antithetic,
+                g.member_flags,
                 g.first_stream,
             );
         }
@@ -190,7 +190,7 @@ impl Cubecl {
                     rank,
                     g.rows_per_member,
                     g.first_member,
-                    g.antithetic,
+                    g.member_flags,
                     g.first_stream,
                     pop.matrix_scale(),
                     pop.sigma,
@@ -244,7 +244,7 @@ impl Cubecl {
                     k,
                     g.rows_per_member,
                     g.first_member,
-                    g.antithetic,
+                    g.member_flags,
                     g.first_stream,
                     pop.sigma,
                     has_bias,

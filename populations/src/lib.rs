@@ -22,8 +22,8 @@ pub mod strategy;
 pub use config::EsConfig;
 pub use error::PopulationError;
 pub use registry::{
-    is_search_strategy, make_relay, make_search_strategy, make_strategy, search_strategy_names,
-    strategy_names,
+    is_search_strategy, make_relay, make_search_strategy, make_strategy, noise_strategy_names,
+    search_strategy_names, strategy_names,
 };
 pub use search::{SearchState, SearchStrategy};
 pub use strategy::{Strategy, StrategyState};

@@ -10,22 +10,37 @@ use crate::error::{PopulationError, Result};
 use crate::search::relay::Relay;
 use crate::search::{check_search_config, SearchStrategy};
 use crate::strategies::{
-    cem::Cem, cma_es::CmaEs, eggroll::Eggroll, ga::Ga, open_es::OpenEs, pgpe::Pgpe,
-    sep_cma_es::SepCmaEs, snes::Snes, xnes::Xnes,
+    cem::Cem, cma_es::CmaEs, eggroll::Eggroll, eggroll_baseline::EggrollBaseline,
+    eggroll_sign::EggrollSign, ga::Ga, open_es::OpenEs, pgpe::Pgpe, sep_cma_es::SepCmaEs,
+    snes::Snes, xnes::Xnes,
 };
 use crate::strategy::Strategy;
 
 /// How a registered strategy is built.
 enum Constructor {
     /// A noise strategy over any model.
-    Noise(fn(EsConfig) -> Box<dyn Strategy>),
+    Noise(fn(EsConfig) -> Result<Box<dyn Strategy>>),
     /// A search strategy over a host-side vector.
     Search(fn(EsConfig) -> Result<Box<dyn SearchStrategy>>),
 }
 
 const REGISTRY: &[(&str, Constructor)] = &[
-    ("eggroll", Constructor::Noise(|c| Box::new(Eggroll::new(c)))),
-    ("open_es", Constructor::Noise(|c| Box::new(OpenEs::new(c)))),
+    (
+        "eggroll",
+        Constructor::Noise(|c| Ok(Box::new(Eggroll::new(c)))),
+    ),
+    (
+        "open_es",
+        Constructor::Noise(|c| Ok(Box::new(OpenEs::new(c)))),
+    ),
+    (
+        "eggroll_sign",
+        Constructor::Noise(|c| Ok(Box::new(EggrollSign::new(c)))),
+    ),
+    (
+        "eggroll_baseline",
+        Constructor::Noise(|c| Ok(Box::new(EggrollBaseline::new(c)?))),
+    ),
     ("pgpe", Constructor::Search(|c| Ok(Box::new(Pgpe::new(c)?)))),
     ("snes", Constructor::Search(|c| Ok(Box::new(Snes::new(c))))),
     ("xnes", Constructor::Search(|c| Ok(Box::new(Xnes::new(c))))),
@@ -76,14 +91,14 @@ pub fn make_strategy(cfg: &EsConfig, generations: u64) -> Result<Box<dyn Strateg
     match lookup(cfg)? {
         Constructor::Noise(ctor) => {
             cfg.validate(generations)?;
-            Ok(ctor(cfg.clone()))
+            ctor(cfg.clone())
         }
         Constructor::Search(_) => Err(PopulationError::Invalid {
             key: "strategy".into(),
             why: format!(
                 "`{}` keeps its own search distribution (per-coordinate σ, covariance or elites) over a host-side parameter vector, not the model's isotropic noise, so it trains [model] kind = \"vector\" (the benchmark task) only; models use {}",
                 cfg.strategy,
-                noise_names().join(" or ")
+                noise_strategy_names().join(", ")
             ),
         }),
     }
@@ -129,7 +144,8 @@ pub fn make_relay(cfg: &EsConfig, generations: u64) -> Result<Box<dyn Strategy>>
     Ok(Box::new(Relay::new(name, cfg.clone())))
 }
 
-fn noise_names() -> Vec<&'static str> {
+/// Names of the registered noise strategies (they perturb any model with the backend's noise).
+pub fn noise_strategy_names() -> Vec<&'static str> {
     REGISTRY
         .iter()
         .filter(|(_, c)| matches!(c, Constructor::Noise(_)))
@@ -141,28 +157,46 @@ fn noise_names() -> Vec<&'static str> {
 mod tests {
     use super::*;
     use crate::strategy::StrategyState;
-    use eggroll_core::population::NoiseKind;
+    use eggroll_core::population::{NoiseKind, UpdateFactors, Variant};
 
     /// The noise each registered strategy must ask for with rank `rank` (a new strategy
     /// must be added here, so that its population is checked too).
     fn expected_kind(name: &str, rank: u32) -> NoiseKind {
         match name {
-            "eggroll" => NoiseKind::LowRank { rank },
+            "eggroll" | "eggroll_sign" | "eggroll_baseline" => NoiseKind::LowRank { rank },
             "open_es" => NoiseKind::Full,
             other => panic!("strategy `{other}` is registered but has no expected noise kind"),
         }
     }
 
+    /// The variant each registered noise strategy must ask for with groups of `g`.
+    fn expected_variant(name: &str, g: u32) -> Variant {
+        match name {
+            "eggroll" | "open_es" => Variant::default(),
+            "eggroll_sign" => Variant {
+                factors: UpdateFactors::Sign,
+                baseline_group: 0,
+            },
+            "eggroll_baseline" => Variant {
+                factors: UpdateFactors::Plain,
+                baseline_group: g,
+            },
+            other => panic!("strategy `{other}` is registered but has no expected variant"),
+        }
+    }
+
     #[test]
     fn every_registered_noise_strategy_asks_the_configured_population_and_tells() {
-        assert!(!noise_names().is_empty());
-        for name in noise_names() {
+        assert!(!noise_strategy_names().is_empty());
+        for name in noise_strategy_names() {
             // Values other than the defaults, so a strategy ignoring its config is caught.
+            let group_size = if name == "eggroll_baseline" { 4 } else { 1 };
             let cfg = EsConfig {
                 strategy: name.into(),
-                population: 6,
+                population: 8,
                 rank: 3,
                 sigma: 0.125,
+                group_size,
                 ..EsConfig::default()
             };
             let s = make_strategy(&cfg, 10).expect("valid config");
@@ -174,19 +208,28 @@ mod tests {
                 total_generations: 10,
             };
             let pop = s.ask(&st).expect("ask");
-            assert_eq!(pop.size, 6, "{name}: population size");
+            assert_eq!(pop.size, 8, "{name}: population size");
             assert_eq!(pop.sigma, 0.125, "{name}: sigma");
             assert_eq!(pop.kind, expected_kind(name, 3), "{name}: noise kind");
+            assert_eq!(pop.variant(), expected_variant(name, 4), "{name}: variant");
             assert_eq!((pop.seed, pop.epoch), (11, 2), "{name}: noise key");
             assert!(pop.antithetic, "{name}: antithetic");
             let w = s
-                .tell(&mut st, &pop, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+                .tell(&mut st, &pop, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
                 .expect("tell")
                 .member_weights();
-            assert_eq!(w.len(), 6);
-            // z-scored: mean 0, and fitter members weigh more.
-            assert!(w.iter().sum::<f32>().abs() < 1e-5, "{name}: {w:?}");
-            assert!(w.windows(2).all(|p| p[0] < p[1]), "{name}: {w:?}");
+            assert_eq!(w.len(), 8);
+            if name == "eggroll_baseline" {
+                // Baseline members weigh 0; the others (f − f₀)/std, fitter ones more.
+                for g in w.chunks(4) {
+                    assert_eq!(g[..2], [0.0, 0.0], "{name}: {w:?}");
+                    assert!(0.0 < g[2] && g[2] < g[3], "{name}: {w:?}");
+                }
+            } else {
+                // z-scored: mean 0, and fitter members weigh more.
+                assert!(w.iter().sum::<f32>().abs() < 1e-5, "{name}: {w:?}");
+                assert!(w.windows(2).all(|p| p[0] < p[1]), "{name}: {w:?}");
+            }
             assert_eq!(st.generation, 3);
         }
     }
@@ -196,6 +239,8 @@ mod tests {
         for name in strategy_names() {
             let cfg = EsConfig {
                 strategy: name.into(),
+                // eggroll_baseline's groups hold its two baseline members and a pair.
+                group_size: if name == "eggroll_baseline" { 4 } else { 1 },
                 ..EsConfig::default()
             };
             let (noise, search) = (make_strategy(&cfg, 5), make_search_strategy(&cfg, 5, 4));

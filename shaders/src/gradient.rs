@@ -1,13 +1,14 @@
 //! The ES gradient estimate on the device: per-stream coefficients folded on the host (N
 //! scalars), keys derived on the device, then one noise-generating GEMM over N·r for a
-//! low-rank matrix, or a dense accumulation for vectors and OpenES matrices.
+//! low-rank matrix (of sign factors for `eggroll_sign`), or a dense accumulation for vectors
+//! and OpenES matrices.
 
 use crate::buffer::WgpuBuffer;
 use crate::device::Wgpu;
 use crate::dispatch::{to_u32, Batch, Uniform};
 use crate::error::Result;
 use eggroll_core::params::{ParamShape, ParamSpec};
-use eggroll_core::population::{NoiseKind, Population};
+use eggroll_core::population::{NoiseKind, Population, UpdateFactors};
 
 impl Wgpu {
     /// `(1/N) Σ_i w_i E_i` for one parameter tensor, as a new device buffer.
@@ -36,7 +37,8 @@ impl Wgpu {
                         .u(cols as u32)
                         .u(k)
                         .u(rank)
-                        .f(pop.matrix_scale() * inv_n);
+                        .f(pop.matrix_scale() * inv_n)
+                        .u((pop.variant().factors == UpdateFactors::Sign) as u32);
                     let grid = self.gemm_grid("es_gradient", rows, cols)?;
                     batch.dispatch(&self.kernels.grad_lowrank, params, &buffers, grid);
                 }

@@ -103,7 +103,7 @@ impl Wgpu {
                 .u(rank)
                 .u(g.count as u32)
                 .u(g.first_member)
-                .u(pop.antithetic as u32)
+                .u(pop.member_flags())
                 .u(g.first_stream);
             let grid = self.grid("low-rank projection", g.count as u64 * rank as u64)?;
             let bufs = [&x.buffer, &keys.buffer, &t.buffer];
@@ -163,7 +163,7 @@ impl Wgpu {
                     .u(rank)
                     .u(n.g.rows_per_member as u32)
                     .u(n.g.first_member)
-                    .u(n.pop.antithetic as u32)
+                    .u(n.pop.member_flags())
                     .u(n.g.first_stream)
                     .f(n.pop.matrix_scale())
                     .f(n.pop.sigma),
@@ -192,7 +192,7 @@ impl Wgpu {
                     .u(has_bias)
                     .u(n.g.rows_per_member as u32)
                     .u(n.g.first_member)
-                    .u(n.pop.antithetic as u32)
+                    .u(n.pop.member_flags())
                     .u(n.g.first_stream)
                     .f(n.pop.sigma);
                 let grid = self.grid_for("full-rank correction", rows * n_out, 256)?;

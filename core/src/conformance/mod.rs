@@ -8,7 +8,8 @@
 //!
 //! `dense`: checks against explicit dense references; `against_cpu`: checks against the CPU
 //! backend on larger shapes (tile boundaries), activations, optimiser steps and a whole
-//! MLP generation; `edges`: counter wrap-around, empty batches and error reporting.
+//! MLP generation; `edges`: counter wrap-around, empty batches and error reporting;
+//! `variants`: the EGGROLL variants (sign update factors, unperturbed baseline members).
 
 /// Relative tolerance for float results against the references.
 pub const TOLERANCE: f32 = 1e-4;
@@ -16,10 +17,12 @@ pub const TOLERANCE: f32 = 1e-4;
 pub mod against_cpu;
 pub mod dense;
 pub mod edges;
+pub mod variants;
 
 pub use against_cpu::*;
 pub use dense::*;
 pub use edges::*;
+pub use variants::{check_variant_forward, check_variant_gradient};
 
 use crate::noise::{normal_at, StreamKey};
 use crate::population::{NoiseKind, Population, PopulationParams};
@@ -116,6 +119,18 @@ macro_rules! conformance_suite {
                 $crate::conformance::check_gradient_matches_sum(b).unwrap();
             }
         }
+        #[test]
+        fn conformance_variant_forward() {
+            if let Some(b) = $backend {
+                $crate::conformance::check_variant_forward(b).unwrap();
+            }
+        }
+        #[test]
+        fn conformance_variant_gradient() {
+            if let Some(b) = $backend {
+                $crate::conformance::check_variant_gradient(b).unwrap();
+            }
+        }
     };
     ($backend:expr) => {
         $crate::conformance_suite!(optional: ::core::option::Option::Some(&$backend));
@@ -196,5 +211,7 @@ mod broken_backend {
         // ...and the checks of `linear` report the perturbed element.
         assert!(super::check_forward_matches_dense(&b).is_err());
         assert!(super::check_linear_matches_cpu_across_tiles(&b).is_err());
+        assert!(super::check_variant_forward(&b).is_err());
+        super::check_variant_gradient(&b).unwrap();
     }
 }

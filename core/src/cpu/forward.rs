@@ -5,6 +5,8 @@
 //! one shared GEMM writing `X·Wᵀ` (beta = 0), then, per row, the bias and the member's
 //! correction regenerated from its key (low rank `s·(σ/√r)·(X_i·B)·Aᵀ`, or for OpenES the dense
 //! `s·σ·X_i·Eᵀ`) added onto it, then the layer's activation while the chunk is still in cache.
+//! Rows of baseline members (sign 0, `eggroll_baseline`) get the plain rows' bias and
+//! activation only, so they equal plain inference bit for bit.
 
 use super::activation::activate_in_place;
 use super::gemm::{sgemm, sgemm_into, MatRef};
@@ -192,6 +194,17 @@ fn add_corrections(
         let xs = &x[start * n_in..end * n_in];
         let ys = &mut y[start * n_out..end * n_out];
         start = end;
+        // A baseline stream (every member of `eggroll_baseline`'s group pair has sign 0): the
+        // unperturbed rows, computed exactly as plain inference computes them.
+        if signs.iter().all(|&s| s == 0.0) {
+            for row in ys.chunks_mut(n_out) {
+                if let Some((b, _)) = layer.bias {
+                    axpy(1.0, b, row);
+                }
+                activate(row, act);
+            }
+            continue;
+        }
         let bias_noise = bias_table.as_ref().map(|t| {
             let eps = match t.stored_vector(stream) {
                 Some(v) => VectorNoise::Values(v),

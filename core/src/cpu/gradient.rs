@@ -3,6 +3,7 @@
 //! Low rank: with per-stream coefficients `c_k = Σ_{i∈k} s_i w_i`, the gradient of a matrix is
 //! `(σ/(N√r)) · Pᵀ Q`, where row `(k, j)` of `P` is `c_k·A_k[:, j]` and of `Q` is `B_k[:, j]`:
 //! ONE GEMM over N·r (processed in fixed chunks of streams so memory stays O(chunk·(a+b)·r)).
+//! With sign factors (`eggroll_sign`) the rows hold `c_k·sign(A_k)` and `sign(B_k)` instead.
 //! Full rank (OpenES) regenerates every dense `E_k`. Work is split over fixed output blocks, so
 //! every element is summed in the same order for any thread count.
 
@@ -11,7 +12,7 @@ use super::kernels::axpy;
 use super::noise_factors::{full_noise, NoiseCache};
 use crate::error::Result;
 use crate::params::{ParamShape, ParamSpec};
-use crate::population::{NoiseKind, Population};
+use crate::population::{NoiseKind, Population, UpdateFactors};
 use rayon::prelude::*;
 
 /// Streams per GEMM chunk in the low-rank update.
@@ -78,6 +79,7 @@ fn low_rank_gradient(
     alpha: f32,
 ) -> Vec<f32> {
     let mut grad = vec![0.0f32; rows * cols];
+    let sign_factors = pop.variant().factors == UpdateFactors::Sign;
     let table = cache.table(pop, id, rows, cols, r);
     let (mut p, mut q) = (Vec::new(), Vec::new());
     for (ci, chunk) in coeffs.chunks(STREAM_CHUNK).enumerate() {
@@ -93,10 +95,21 @@ fn low_rank_gradient(
             .for_each_init(Vec::new, |scratch, (k, (pk, qk))| {
                 let c = chunk[k];
                 let f = table.low_rank((k0 + k) as u32, scratch);
-                for (pv, av) in pk.iter_mut().zip(f.at()) {
-                    *pv = c * av;
+                if sign_factors {
+                    // sign(A), sign(B): the noise is never 0 (the pool's least magnitude is
+                    // 2^-16), so the sign is the sign bit.
+                    for (pv, av) in pk.iter_mut().zip(f.at()) {
+                        *pv = c * 1f32.copysign(*av);
+                    }
+                    for (qv, bv) in qk.iter_mut().zip(f.bt()) {
+                        *qv = 1f32.copysign(*bv);
+                    }
+                } else {
+                    for (pv, av) in pk.iter_mut().zip(f.at()) {
+                        *pv = c * av;
+                    }
+                    qk.copy_from_slice(f.bt());
                 }
-                qk.copy_from_slice(f.bt());
             });
         let pt = MatRef::row_major(&p[..kr * rows], kr, rows).t();
         let qm = MatRef::row_major(&q[..kr * cols], kr, cols);

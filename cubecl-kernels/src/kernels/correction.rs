@@ -29,7 +29,7 @@ pub fn project(
     rank: u32,
     members: u32,
     first_member: u32,
-    antithetic: u32,
+    member_flags: u32,
     first_stream: u32,
 ) {
     let t = flat_index();
@@ -41,7 +41,7 @@ pub fn project(
         let nr = min(PROJECT_ROWS, rows_per_member - first_row);
         let row0 = local_member * rows_per_member + first_row;
         let member = first_member + local_member;
-        let at = (member_stream(member, antithetic) - first_stream) as usize * 4;
+        let at = (member_stream(member, member_flags) - first_stream) as usize * 4;
         let k0 = keys[at];
         let k1 = keys[at + 1];
         let mut acc = Array::<f32>::new(8usize);
@@ -79,7 +79,7 @@ pub fn full_correction(
     n_in: u32,
     rows_per_member: u32,
     first_member: u32,
-    antithetic: u32,
+    member_flags: u32,
     first_stream: u32,
     sigma: f32,
     #[comptime] has_bias: bool,
@@ -89,8 +89,8 @@ pub fn full_correction(
         let row = idx / n_out;
         let o = idx % n_out;
         let member = first_member + row / rows_per_member;
-        let sign = member_sign(member, antithetic);
-        let at = (member_stream(member, antithetic) - first_stream) as usize * 4;
+        let sign = member_sign(member, member_flags);
+        let at = (member_stream(member, member_flags) - first_stream) as usize * 4;
         let mut acc = 0.0f32;
         for i in 0..n_in {
             acc += x[(row * n_in + i) as usize]

@@ -65,7 +65,7 @@ pub fn linear(
     rank: u32,
     rows_per_member: u32,
     first_member: u32,
-    antithetic: u32,
+    member_flags: u32,
     first_stream: u32,
     scale: f32,
     sigma: f32,
@@ -114,8 +114,8 @@ pub fn linear(
                 }
                 if comptime!(low_rank) {
                     let member = first_member + row / rows_per_member;
-                    let sign = member_sign(member, antithetic);
-                    let at = (member_stream(member, antithetic) - first_stream) as usize * 4;
+                    let sign = member_sign(member, member_flags);
+                    let at = (member_stream(member, member_flags) - first_stream) as usize * 4;
                     let base = (k + col) * rank;
                     let mut corr = 0.0f32;
                     for r in 0..rank {
@@ -135,7 +135,8 @@ pub fn linear(
 
 /// The low-rank ES direction `G[o, i] = α·Σ_{s, j} c_s·A_s[o, j]·B_s[i, j]` (m = rows,
 /// n = cols, k = streams·rank), with `A_s`, `B_s` regenerated inside the tile loads from
-/// stream `s`'s key and α = σ/(N·√r).
+/// stream `s`'s key and α = σ/(N·√r). With `sign_factors` (`eggroll_sign`) the operands are
+/// `sign(A_s)` and `sign(B_s)` (the noise is never 0, so the sign is the sign bit).
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 pub fn grad_lowrank(
@@ -148,6 +149,7 @@ pub fn grad_lowrank(
     k: u32,
     rank: u32,
     alpha: f32,
+    #[comptime] sign_factors: bool,
 ) {
     let m0 = CUBE_POS_Y * TILE;
     let n0 = CUBE_POS_X * TILE;
@@ -170,10 +172,17 @@ pub fn grad_lowrank(
                 let k0s = keys[s as usize * 4];
                 let k1s = keys[s as usize * 4 + 1];
                 if m0 + rc < m {
-                    va = coef[s as usize] * normal_at(k0s, k1s, (n + m0 + rc) * rank + j, knots);
+                    let mut a = normal_at(k0s, k1s, (n + m0 + rc) * rank + j, knots);
+                    if comptime!(sign_factors) {
+                        a = select(a < 0.0f32, -1.0f32, 1.0f32);
+                    }
+                    va = coef[s as usize] * a;
                 }
                 if n0 + rc < n {
                     vb = normal_at(k0s, k1s, (n0 + rc) * rank + j, knots);
+                    if comptime!(sign_factors) {
+                        vb = select(vb < 0.0f32, -1.0f32, 1.0f32);
+                    }
                 }
             }
             tile_a[(kk * STRIDE + rc) as usize] = va;

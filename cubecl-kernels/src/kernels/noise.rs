@@ -77,20 +77,32 @@ pub fn normal_at(k0: u32, k1: u32, j: u32, knots: &[u32]) -> f32 {
     select(negate, -z, z)
 }
 
-/// The noise stream a member uses (core's `Population::stream_of`).
+/// The noise stream a member uses (core's `Population::stream_of`); `flags` is core's
+/// `Population::member_flags` (bit 0 = antithetic, bits 1.. = the baseline group size).
 #[cube]
-pub fn member_stream(member: u32, antithetic: u32) -> u32 {
-    select(antithetic != 0u32, member / 2u32, member)
+pub fn member_stream(member: u32, flags: u32) -> u32 {
+    select((flags & 1u32) != 0u32, member / 2u32, member)
 }
 
-/// The sign of a member's perturbation (core's `Population::sign_of`).
+/// The sign of a member's perturbation (core's `Population::sign_of`): ±1, or 0 for a
+/// baseline member (`member mod G < 2` with G = `flags >> 1` ≠ 0).
 #[cube]
-pub fn member_sign(member: u32, antithetic: u32) -> f32 {
-    select(
-        antithetic != 0u32 && (member & 1u32) == 1u32,
+pub fn member_sign(member: u32, flags: u32) -> f32 {
+    let g = flags >> 1u32;
+    let mut s = select(
+        (flags & 1u32) != 0u32 && (member & 1u32) == 1u32,
         -1.0f32,
         1.0f32,
-    )
+    );
+    // A uniform branch: plain populations (G = 0) never take the modulo (kept nested: a
+    // cube's `&&` need not short-circuit, and the modulo by 0 must not run).
+    #[allow(clippy::collapsible_if)]
+    if g != 0u32 {
+        if member % g < 2u32 {
+            s = 0.0f32;
+        }
+    }
+    s
 }
 
 /// The flat index of this unit in a 1D launch whose cubes are folded into a 2D grid.

@@ -99,6 +99,12 @@ impl<'k> EggLearner<'k> {
 
     /// The rank of `pop`'s noise, refusing populations EGG cannot score.
     fn rank_of(&self, pop: &Population) -> Result<usize> {
+        if !pop.variant().is_plain() {
+            return Err(LlmError::config(
+                "es.strategy",
+                "the EGG model's integer update steps by pair signs of Σ f·A·Bᵀ; it has neither sign(A)·sign(B)ᵀ factors (eggroll_sign) nor unperturbed baseline members (eggroll_baseline)",
+            ));
+        }
         match pop.kind {
             NoiseKind::LowRank { rank } if pop.antithetic && rank == self.cfg.rank => {
                 Ok(rank as usize)

@@ -9,7 +9,7 @@ struct Params {
     has_bias: u32,
     rows_per_member: u32,
     first_member: u32,
-    antithetic: u32,
+    member_flags: u32, // Population::member_flags
     first_stream: u32,
     sigma: f32,
 }
@@ -32,8 +32,8 @@ fn main(
     let row = idx / params.n_out;
     let o = idx % params.n_out;
     let member = params.first_member + row / params.rows_per_member;
-    let sign = member_sign(member, params.antithetic);
-    let key = keys[member_stream(member, params.antithetic) - params.first_stream];
+    let sign = member_sign(member, params.member_flags);
+    let key = keys[member_stream(member, params.member_flags) - params.first_stream];
     var acc = 0.0;
     for (var i = 0u; i < params.n_in; i++) {
         acc += x[row * params.n_in + i] * normal_at(key.xy, o * params.n_in + i);

@@ -13,7 +13,7 @@ struct Params {
     rank: u32,
     rows_per_member: u32,
     first_member: u32,
-    antithetic: u32,
+    member_flags: u32,    // Population::member_flags (antithetic, baseline group)
     first_stream: u32,
     scale: f32,           // σ/√r
     sigma: f32,
@@ -42,8 +42,8 @@ fn store_c(row: u32, col: u32, acc: f32) {
     }
     if (params.low_rank != 0u) {
         let member = params.first_member + row / params.rows_per_member;
-        let sign = member_sign(member, params.antithetic);
-        let key = keys[member_stream(member, params.antithetic) - params.first_stream];
+        let sign = member_sign(member, params.member_flags);
+        let key = keys[member_stream(member, params.member_flags) - params.first_stream];
         var corr = 0.0;
         let base = (params.k + col) * params.rank;
         for (var j = 0u; j < params.rank; j++) {

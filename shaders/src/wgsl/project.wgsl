@@ -9,7 +9,7 @@ struct Params {
     rank: u32,
     members: u32,
     first_member: u32,
-    antithetic: u32,
+    member_flags: u32, // Population::member_flags
     first_stream: u32,
 }
 
@@ -36,7 +36,7 @@ fn main(
     }
     let j = g % params.rank;
     let member = params.first_member + local_member;
-    let key = keys[member_stream(member, params.antithetic) - params.first_stream];
+    let key = keys[member_stream(member, params.member_flags) - params.first_stream];
     let row0 = local_member * params.rows_per_member;
     for (var c = 0u; c < params.rows_per_member; c += ROWS) {
         let nr = min(ROWS, params.rows_per_member - c);
