@@ -120,7 +120,7 @@ fn check(seqs: &[SeqLogps], advantages: &[f32], cfg: &GrpoLossConfig) -> Result<
             ),
         ));
     }
-    if !(cfg.eps_low >= 0.0 && cfg.eps_low < 1.0) || !(cfg.eps_high >= 0.0) {
+    if !(cfg.eps_low >= 0.0 && cfg.eps_low < 1.0 && cfg.eps_high >= 0.0) {
         return Err(LlmError::config(
             "grpo.epsilon",
             format!(

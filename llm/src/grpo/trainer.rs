@@ -20,6 +20,8 @@ use crate::llama::sampling::Sampling;
 use crate::llama::SeqOwners;
 use eggroll_core::cpu::Cpu;
 
+/// Per-sequence completion log-probabilities, the tape, and the flat targets.
+type CompletionLogps = (Vec<Vec<f32>>, crate::grad::Tape, Vec<Option<u32>>);
 /// GRPO's settings (TRL's names where it has them).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GrpoConfig {
@@ -302,7 +304,7 @@ impl Grpo {
         model: &GradModel,
         seqs: &[Sequence],
         step: Option<u64>,
-    ) -> Result<(Vec<Vec<f32>>, crate::grad::Tape, Vec<Option<u32>>)> {
+    ) -> Result<CompletionLogps> {
         let tokens: Vec<&[u32]> = seqs.iter().map(|s| s.tokens.as_slice()).collect();
         let targets: Vec<Option<u32>> = seqs.iter().flat_map(|s| s.targets.clone()).collect();
         let tape = model.forward(cpu, &tokens, step)?;

@@ -156,7 +156,7 @@ fn the_gradient_through_the_model_matches_finite_differences() {
     let n = m.trainable_mut().len();
     for (ti, e) in [(0usize, 5usize), (1, 3), (n - 1, 7)] {
         let h = 1e-2f32;
-        let mut shifted = |m: &mut GradModel, d: f32| m.trainable_mut()[ti].1[e] += d;
+        let shifted = |m: &mut GradModel, d: f32| m.trainable_mut()[ti].1[e] += d;
         shifted(&mut m, h);
         let up = loss_at(&m);
         shifted(&mut m, -2.0 * h);
