@@ -57,6 +57,9 @@ pub enum ModelSection {
     Llama(LlamaModelConfig),
     /// A plain parameter vector searched by a classic strategy on task `benchmark`.
     Vector(crate::tasks::VectorConfig),
+    /// A small float byte-level transformer with random seeded weights, trained from scratch
+    /// on task `text` (next-byte prediction).
+    ByteLlama(eggroll_llm::bytelm::ByteLlamaConfig),
 }
 
 impl Default for ModelSection {
@@ -73,6 +76,7 @@ impl ModelSection {
             ModelSection::EggGru(_) => eggroll_llm::egg::checkpoint::MODEL_KIND,
             ModelSection::Llama(_) => "llama",
             ModelSection::Vector(_) => "vector",
+            ModelSection::ByteLlama(_) => "byte_llama",
         }
     }
 }
@@ -344,7 +348,7 @@ impl RunConfig {
             (ModelSection::Vector(_), _) | (_, TaskConfig::Benchmark(_)) => {}
             (ModelSection::Mlp(_), TaskConfig::Text(_)) => {
                 return Err(
-                    "task.name: task `text` trains the EGG language model (set [model] kind = \"egg_gru\")".into(),
+                    "task.name: task `text` trains a language model (set [model] kind = \"egg_gru\" or \"byte_llama\")".into(),
                 )
             }
             (ModelSection::Mlp(m), _) => {
@@ -353,6 +357,18 @@ impl RunConfig {
                 }
             }
             (ModelSection::EggGru(_), TaskConfig::Text(_)) => self.validate_egg()?,
+            (ModelSection::ByteLlama(m), TaskConfig::Text(_)) => {
+                m.validate().map_err(|e| e.to_string())?;
+                if matches!(self.es.shaping, Shaping::PairSign) {
+                    return Err("es.shaping: pair_sign is the integer EGG model's update; a float model takes centered_rank, z_score or raw".into());
+                }
+            }
+            (ModelSection::ByteLlama(_), task) => {
+                return Err(format!(
+                    "task.name: model kind byte_llama trains on task `text` (next-byte prediction on a file), not `{}`",
+                    task.name()
+                ))
+            }
             (ModelSection::Llama(_), TaskConfig::Reasoning(_)) => {
                 if matches!(self.es.shaping, Shaping::PairSign) {
                     return Err("es.shaping: pair_sign is the integer EGG model's update; a float model takes centered_rank, z_score or raw".into());

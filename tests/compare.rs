@@ -1,5 +1,6 @@
 //! `eggroll compare` end to end on the digits task under an evaluation budget (deterministic:
-//! no test depends on the clock), and the loop's wall-clock budget `run.max_seconds`.
+//! no test depends on the clock), the loop's wall-clock budget `run.max_seconds`, GRPO beside
+//! ES on a tiny Llama, and ES beside the gradient methods on a from-scratch byte-level model.
 
 #![allow(clippy::unwrap_used)]
 
@@ -199,4 +200,128 @@ grpo = { group_size = 4, prompts = 2, lora_rank = 0, lr = 1e-4 }
         md.contains("| grpo-lora |") && md.contains("| grpo-full |"),
         "{md}"
     );
+}
+
+#[test]
+fn es_and_the_gradient_methods_train_one_byte_level_model_under_one_budget() {
+    let dir = Scratch::new("test", "compare-bytelm");
+    // A learnable text: sentences drawn in a fixed pseudo-random order.
+    let sentences = [
+        "to be or not to be, that is the question. ",
+        "all the world's a stage. ",
+        "the quality of mercy is not strained. ",
+        "now is the winter of our discontent. ",
+    ];
+    let mut text = String::new();
+    let mut state = 1u32;
+    while text.len() < 20_000 {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        text.push_str(sentences[(state >> 16) as usize % sentences.len()]);
+    }
+    std::fs::write(dir.join("text.txt"), &text).unwrap();
+    std::fs::write(
+        dir.join("base.toml"),
+        format!(
+            "seed = 3\ngenerations = 1000\n\
+             [model]\nkind = \"byte_llama\"\nn_layers = 1\nd_model = 16\nn_heads = 2\nffn_dim = 32\n\
+             [task]\nname = \"text\"\ndata = {:?}\nwindow = 16\nval_fraction = 0.1\n\
+             eval_bytes = 512\neval_streams = 1\n\
+             [es]\npopulation = 16\nrank = 2\nsigma = 0.05\nshaping = \"pair_difference\"\n\
+             [lr]\nvalue = 0.02\n[run]\neval_every = 2\n",
+            dir.join("text.txt").display()
+        ),
+    )
+    .unwrap();
+    let text = r#"
+[compare]
+base = "base.toml"
+budget_evaluations = 64
+
+[[method]]
+name = "eggroll"
+
+[[method]]
+name = "adam"
+kind = "gradient"
+gradient = { method = "adam", lr = 1e-2, batch = 8 }
+
+[[method]]
+name = "lora"
+kind = "gradient"
+gradient = { method = "lora", rank = 2, alpha = 4, lr = 1e-2, batch = 8 }
+
+[[method]]
+name = "relora"
+kind = "gradient"
+gradient = { method = "relora", rank = 2, alpha = 4, lr = 1e-2, batch = 8, restart_every = 3, optimizer_prune = 0.9 }
+
+[[method]]
+name = "plora"
+kind = "gradient"
+gradient = { method = "plora", rank = 2, alpha = 4, lr = 1e-2, batch = 8, stage_steps = 3 }
+"#;
+    std::fs::write(dir.join("cmp.toml"), text).unwrap();
+    let spec = CompareSpec::load(&dir.join("cmp.toml")).unwrap();
+    let mut lines = Vec::new();
+    let (results, written) = run_compare(&Cpu::new(), &spec, &dir.join("out"), &mut |l| {
+        lines.push(l.to_string())
+    })
+    .unwrap();
+    let names: Vec<&str> = results.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["eggroll", "adam", "lora", "relora", "plora"]);
+    // The projections of the one block: 2·16·16 + 2·16·16 attention, 3·16·32 feed-forward.
+    let projections = 4 * 16 * 16 + 3 * 16 * 32;
+    for r in &results {
+        // 64 evaluations: 4 generations of 16 members, or 8 steps of 8 sequences.
+        let steps = if r.name == "eggroll" { 4 } else { 8 };
+        assert_eq!((r.generations, r.evaluations), (steps, 64), "{}", r.name);
+        assert!(r.initial.is_some() && r.last.is_some(), "{}", r.name);
+        assert!(r.dir.join("initial.safetensors").exists(), "{}", r.name);
+        assert_eq!(r.update.matrices.len(), 7, "{}", r.name);
+        let log = std::fs::read_to_string(r.dir.join("metrics.jsonl")).unwrap();
+        assert_eq!(log.lines().count() as u64, steps, "{}", r.name);
+        assert!(
+            log.contains("\"evaluations\"") && log.contains("\"eval_bits_per_byte\""),
+            "{}",
+            r.name
+        );
+    }
+    let rank = |r: &eggroll::compare::MethodResult| {
+        r.update
+            .matrices
+            .iter()
+            .map(|m| m.rank.unwrap())
+            .max()
+            .unwrap()
+    };
+    let (es, adam, lora, relora, plora) = (
+        &results[0],
+        &results[1],
+        &results[2],
+        &results[3],
+        &results[4],
+    );
+    // ES and Adam move every projection at full rank; Adam learns within 8 steps.
+    for r in [es, adam] {
+        assert_eq!(r.update.trainable, projections as u64, "{}", r.name);
+        assert!(r.update.changed > r.update.trainable / 2, "{:?}", r.update);
+        assert!(rank(r) > 2, "{}: {:?}", r.name, r.update);
+    }
+    assert!(adam.last.unwrap() < adam.initial.unwrap(), "{adam:?}");
+    // Plain LoRA (r = 2) leaves a change of rank ≤ 2; merging every 3 steps (2 merges in 8
+    // steps) sums three rank-2 changes.
+    assert!(lora.update.trainable < adam.update.trainable);
+    assert!(rank(lora) <= 2, "{:?}", lora.update);
+    for r in [relora, plora] {
+        assert!(rank(r) > 2 && rank(r) <= 6, "{}: {:?}", r.name, r.update);
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("lora: trainable")),
+        "{lines:?}"
+    );
+    let md = std::fs::read_to_string(&written.report).unwrap();
+    for n in names {
+        assert!(md.contains(&format!("| {n} |")), "{md}");
+    }
+    assert!(md.contains("eval_bits_per_byte"), "{md}");
 }

@@ -19,12 +19,17 @@
 //! problems): pure functions from `(kind, seed, index)` to a prompt, and from a completion to a
 //! reward.
 //!
+//! [`bytelm`]: a small float byte-level transformer (the Llama forward with random seeded
+//! weights and the byte vocabulary) trained from scratch on next-byte prediction, by ES or by
+//! the gradient baselines.
+//!
 //! Entry points: [`EggLearner`] (the model as the root package's one training loop drives it,
 //! configured by `[model] kind = "egg_gru"` and `[task] name = "text"`, assembled into
 //! [`EggConfig`]), [`egg::generate::generate`] and [`egg::bench::bench_egg`].
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod baselines;
+pub mod bytelm;
 pub mod egg;
 pub mod error;
 pub mod finetune;

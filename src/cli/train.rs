@@ -100,7 +100,10 @@ pub fn run(a: TrainArgs) -> Result<()> {
                 out,
             )
         }
-        ModelSection::Mlp(_) | ModelSection::Llama(_) | ModelSection::Vector(_) => {
+        ModelSection::Mlp(_)
+        | ModelSection::Llama(_)
+        | ModelSection::Vector(_)
+        | ModelSection::ByteLlama(_) => {
             crate::with_backend!(a.backend, |backend| run_on(backend, None, &a, &cfg, out))
         }
     }
@@ -122,6 +125,17 @@ fn describe_model(cfg: &RunConfig) -> String {
         ModelSection::Llama(m) => {
             format!("model llama {} (training {})", m.path, m.train.join(" "))
         }
+        ModelSection::ByteLlama(m) => format!(
+            "model byte_llama {} x {} (f32, {} heads, ffn {}) on {}",
+            m.n_layers,
+            m.d_model,
+            m.n_heads,
+            m.ffn_dim,
+            match &cfg.task {
+                eggroll::tasks::TaskConfig::Text(t) => t.data.as_str(),
+                _ => "?",
+            }
+        ),
         ModelSection::Vector(_) => match &cfg.task {
             eggroll::tasks::TaskConfig::Benchmark(b) => format!(
                 "model vector D = {} on {} searched by {}",

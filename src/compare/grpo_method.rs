@@ -114,7 +114,11 @@ impl Default for GrpoMethodConfig {
 
 /// The trained projections of `llama` (its first `n` projections, as `set_trained` ordered
 /// them) with the adapters folded in, as `params.<name>` tensors.
-fn trained_checkpoint(llama: &Llama, lora: Option<&Lora>, n: usize) -> Result<Checkpoint> {
+pub(super) fn trained_checkpoint(
+    llama: &Llama,
+    lora: Option<&Lora>,
+    n: usize,
+) -> Result<Checkpoint> {
     let mut w = llama.weights.clone();
     if let Some(l) = lora {
         l.merge(&mut w)?;

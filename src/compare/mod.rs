@@ -6,8 +6,12 @@
 //! model evaluations (turned into generations). A method's run first stops at generation 0 to
 //! keep its initial parameters (`initial.safetensors`), then resumes to the budget, so the
 //! report can measure the accumulated update `W_final − W_initial` (its numerical rank, how
-//! many parameters changed). [`report`] writes `report.md` and the PNG curves.
+//! many parameters changed). [`report`] writes `report.md` and the PNG curves. Methods that
+//! are not ES runs write the same run-directory files from their own step loops:
+//! [`grpo_method`] (GRPO on a pretrained Llama) and [`gradient_method`] (Adam, LoRA, ReLoRA,
+//! PeriodicLoRA on the from-scratch byte-level model).
 
+pub mod gradient_method;
 pub mod grpo_method;
 pub mod report;
 pub mod spec;
@@ -95,6 +99,11 @@ pub fn run_compare<B: Backend>(
                 m.name, cfg.es.strategy, cfg.es.population, cfg.es.rank
             ),
             MethodKind::Grpo => format!("compare: {} (grpo)", m.name),
+            MethodKind::Gradient => format!(
+                "compare: {} (gradient {})",
+                m.name,
+                m.gradient.clone().unwrap_or_default().method.name()
+            ),
         });
         let dir = out.join(&m.name);
         let result = match m.kind {
@@ -107,6 +116,15 @@ pub fn run_compare<B: Backend>(
                 &metric,
                 (spec.compare.budget_seconds, spec.compare.budget_evaluations),
                 spec.compare.rank_tolerance,
+            )?,
+            MethodKind::Gradient => gradient_method::run_gradient(
+                cfg,
+                &m.gradient.clone().unwrap_or_default(),
+                &m.name,
+                &dir,
+                &metric,
+                &spec.compare,
+                &mut *say,
             )?,
         };
         say(&format!(

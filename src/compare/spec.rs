@@ -44,6 +44,10 @@ pub enum MethodKind {
     /// GRPO on the gradient model (LoRA or full finetuning), for a base config with a Llama
     /// model on the reasoning task; settings in the method's `grpo` table.
     Grpo,
+    /// A gradient method (Adam, LoRA, ReLoRA, PeriodicLoRA) on next-byte cross-entropy, for a
+    /// base config with a `byte_llama` model on the text task; settings in the method's
+    /// `gradient` table.
+    Gradient,
 }
 
 /// One `[[method]]`.
@@ -61,6 +65,9 @@ pub struct MethodSpec {
     /// GRPO's settings (kind `grpo` only; every key has a default).
     #[serde(default)]
     pub grpo: Option<super::grpo_method::GrpoMethodConfig>,
+    /// The gradient method's settings (kind `gradient` only; every key has a default).
+    #[serde(default)]
+    pub gradient: Option<super::gradient_method::GradientMethodConfig>,
 }
 
 /// A whole comparison file.
@@ -140,6 +147,12 @@ impl CompareSpec {
                     m.name
                 )));
             }
+            if m.gradient.is_some() && m.kind != MethodKind::Gradient {
+                return Err(bad(format!(
+                    "method `{}`: a [method.gradient] table needs kind = \"gradient\"",
+                    m.name
+                )));
+            }
             if !seen.insert(m.name.as_str()) {
                 return Err(bad(format!("method name `{}` is used twice", m.name)));
             }
@@ -216,5 +229,15 @@ set = { "es.strategy" = "open_es", "es.population" = 64 }
             "grpo = { lr = 1e-4 }\nset = { \"es.strategy\"",
         );
         assert!(err(&table).contains("needs kind"), "{}", err(&table));
+        let table = GOOD.replace(
+            "set = { \"es.strategy\"",
+            "gradient = { method = \"lora\" }\nset = { \"es.strategy\"",
+        );
+        assert!(err(&table).contains("needs kind"), "{}", err(&table));
+        let method = GOOD.replace(
+            "set = { \"es.strategy\"",
+            "kind = \"gradient\"\ngradient = { method = \"dora\" }\nset = { \"es.strategy\"",
+        );
+        assert!(err(&method).contains("dora"), "{}", err(&method));
     }
 }

@@ -18,10 +18,11 @@ use std::path::Path;
 /// Checkpoint metadata key holding the base model's sha256.
 pub const BASE_SHA256: &str = "base_model_sha256";
 
-/// The reasoning task with the root package's error type.
-struct RootTask(ReasoningTask);
+/// A language-model task of `eggroll-llm` (the reasoning task, the byte-level text task) with
+/// the root package's error type.
+pub(super) struct RootTask<T>(pub(super) T);
 
-impl Task<Cpu, Llama> for RootTask {
+impl<T: Task<Cpu, Llama, Error = eggroll_llm::LlmError>> Task<Cpu, Llama> for RootTask<T> {
     type Error = Error;
 
     fn input_dim(&self) -> usize {

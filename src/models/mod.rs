@@ -6,11 +6,13 @@
 //! `eggroll_core::Model` plus a `Task`, wrapped in [`FloatLearner`]); here it takes one
 //! `ModelSection` variant and one line in each `match` below.
 
+mod byte_llama;
 mod egg;
 mod float;
 mod llama;
 mod vector;
 
+pub use byte_llama::{byte_llama_learner, byte_llama_parts};
 pub use egg::egg_learner;
 pub use float::{model_config, FloatLearner};
 pub use llama::{llama_learner, load_llama, BASE_SHA256};
@@ -55,18 +57,22 @@ pub fn train_run<B: Backend>(
             comm,
             progress,
         ),
-        ModelSection::Llama(_) => {
+        ModelSection::Llama(_) | ModelSection::ByteLlama(_) => {
             if backend.name() != "cpu" {
                 return Err(Error::Config {
                     origin: "backend".into(),
                     why: format!(
-                        "model kind llama runs on the cpu backend only (its attention, norms and rotary embeddings have no {} kernels yet)",
+                        "model kind {} runs on the cpu backend only (its attention, norms and rotary embeddings have no {} kernels yet)",
+                        cfg.model.kind(),
                         backend.name()
                     ),
                 });
             }
             let cpu = Cpu::new();
-            let mut learner = llama_learner(&cpu, cfg)?;
+            let mut learner = match cfg.model {
+                ModelSection::Llama(_) => llama_learner(&cpu, cfg)?,
+                _ => byte_llama_learner(&cpu, cfg)?,
+            };
             run_loop(&mut learner, cfg, opts, comm, progress)
         }
         // A host-side vector: the backend has nothing to do.
@@ -112,6 +118,7 @@ pub fn evaluate_checkpoint(cfg: &RunConfig, ck: &Checkpoint, path: &Path) -> Res
         ModelSection::Mlp(_) => load_and_evaluate(FloatLearner::mlp(&cpu, cfg)?, ck, path),
         ModelSection::EggGru(_) => load_and_evaluate(egg_learner(cfg, None)?, ck, path),
         ModelSection::Llama(_) => load_and_evaluate(llama_learner(&cpu, cfg)?, ck, path),
+        ModelSection::ByteLlama(_) => load_and_evaluate(byte_llama_learner(&cpu, cfg)?, ck, path),
         ModelSection::Vector(_) => load_and_evaluate(VectorLearner::new(cfg)?, ck, path),
     }
 }

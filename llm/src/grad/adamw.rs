@@ -24,6 +24,9 @@ pub struct AdamW {
     pub t: u64,
     /// `(name, [m, v])` per trainable tensor, in the model's order.
     pub state: Vec<(String, Vec<Vec<f32>>)>,
+    /// Tensors (by name) that keep their values: their gradient is computed but not applied
+    /// (a from-scratch model whose embedding and norms stay fixed, as ES leaves them).
+    pub frozen: Vec<String>,
 }
 
 impl AdamW {
@@ -46,6 +49,7 @@ impl AdamW {
             weight_decay,
             t: 0,
             state: Vec::new(),
+            frozen: Vec::new(),
         })
     }
 
@@ -92,6 +96,9 @@ impl AdamW {
                         "tensor `{name}` does not match the optimiser's `{sname}` or its gradient"
                     ),
                 ));
+            }
+            if self.frozen.iter().any(|f| f == name) {
+                continue;
             }
             let neg: Vec<f32> = g.iter().map(|v| -v).collect();
             apply_step_host(p, &neg, st, &step);
