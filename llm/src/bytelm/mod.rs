@@ -97,7 +97,9 @@ impl ByteLlamaConfig {
                 return Err(LlmError::config(key, "must be at least 1"));
             }
         }
-        if self.d_model % self.n_heads != 0 || (self.d_model / self.n_heads) % 2 != 0 {
+        if !self.d_model.is_multiple_of(self.n_heads)
+            || !(self.d_model / self.n_heads).is_multiple_of(2)
+        {
             return Err(LlmError::config(
                 "model.n_heads",
                 format!(
@@ -113,7 +115,7 @@ impl ByteLlamaConfig {
             ));
         }
         let kv = self.kv_heads();
-        if kv == 0 || self.n_heads % kv != 0 {
+        if kv == 0 || !self.n_heads.is_multiple_of(kv) {
             return Err(LlmError::config(
                 "model.n_kv_heads",
                 format!("{kv} does not divide n_heads = {}", self.n_heads),
