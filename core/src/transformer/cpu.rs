@@ -94,7 +94,14 @@ impl TransformerOps for Cpu {
 
     fn swiglu(&self, gate: &mut Vec<f32>, up: &Vec<f32>) -> Result<()> {
         check_len("swiglu up", gate.len(), up.len())?;
-        swiglu(gate, up);
+        // Elementwise, so any split gives the same bits.
+        if gate.len() >= PARALLEL_ELEMS {
+            gate.par_chunks_mut(PARALLEL_ELEMS / 4)
+                .zip(up.par_chunks(PARALLEL_ELEMS / 4))
+                .for_each(|(g, u)| swiglu(g, u));
+        } else {
+            swiglu(gate, up);
+        }
         Ok(())
     }
 

@@ -41,7 +41,7 @@ pub fn apply_rope(row: &mut [f32], head_dim: usize, table: &[f32]) {
 /// SwiGLU's gate in place: `gate ← silu(gate) · up`.
 pub fn swiglu(gate: &mut [f32], up: &[f32]) {
     for (g, &u) in gate.iter_mut().zip(up) {
-        *g = *g / (1.0 + (-*g).exp()) * u;
+        *g = super::softmax::silu(*g) * u;
     }
 }
 

@@ -1,4 +1,5 @@
-//! The attention softmax over one head's scores, with an `exp` the compiler can vectorise.
+//! The attention softmax over one head's scores and SwiGLU's SiLU, with an `exp` the compiler
+//! can vectorise.
 //!
 //! libm's `expf` is a call per score: at SmolLM2's shape (9 heads, ~140 keys, 30 layers, 64
 //! sequences) that is 2.4 million calls per decode step, a sixth of the step. [`exp`] is the
@@ -10,6 +11,9 @@
 /// Below this argument `exp` is flushed to `e^CLAMP` (≈ 1.6·10⁻³⁸, still a normal number); a
 /// softmax adds it to a sum of at least 1, where it vanishes.
 const CLAMP: f32 = -87.0;
+/// Above this argument `exp` is held at `e^CLAMP_HIGH` (≈ 1.7·10³⁸, still finite): SiLU
+/// divides by `1 + e^−g`, where that is as good as infinity.
+const CLAMP_HIGH: f32 = 88.0;
 /// `1 / ln 2`.
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 /// `ln 2` split in two, so `x − n·ln 2` is exact in its leading part.
@@ -20,11 +24,11 @@ const LN2_LO: f32 = -2.121_944_4e-4;
 /// even) without a rounding instruction, so the loop stays vectorisable.
 const ROUND: f32 = 12_582_912.0;
 
-/// `e^x` for `x ≤ 0` (the softmax's arguments; positive ones up to 88 work as well); NaN
-/// stays NaN.
+/// `e^x`, with the argument held in `[−87, 88]`; NaN stays NaN.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     let x = if x < CLAMP { CLAMP } else { x };
+    let x = if x > CLAMP_HIGH { CLAMP_HIGH } else { x };
     let shifted = x * LOG2E + ROUND;
     let n = shifted - ROUND;
     let r = (x - n * LN2_HI) - n * LN2_LO;
@@ -36,12 +40,18 @@ pub fn exp(x: f32) -> f32 {
         * (r * r))
         + r
         + 1.0;
-    // 2ⁿ from its exponent bits, n ∈ [−126, 0] read off the low mantissa bits of `shifted`
+    // 2ⁿ from its exponent bits, n ∈ [−126, 127] read off the low mantissa bits of `shifted`
     // (integer steps only, no saturating float-to-int cast, so the loop vectorises; a NaN
     // argument gives an arbitrary scale of a NaN).
     let n_bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
     let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
     p * scale
+}
+
+/// SiLU, `x / (1 + e^−x)`, with [`exp`].
+#[inline(always)]
+pub fn silu(x: f32) -> f32 {
+    x / (1.0 + exp(-x))
 }
 
 /// Replace `scores` by `softmax(scores)`: `e^(s − max)` over their sum, the sum taken in eight
@@ -94,6 +104,14 @@ mod tests {
         assert!(exp(-1000.0) > 0.0 && exp(-1000.0) < 1e-37);
         assert!(exp(f32::NAN).is_nan());
         assert!((exp(5.0) - 5.0f32.exp()).abs() <= 2.0 * f32::EPSILON * 5.0f32.exp());
+        assert!(exp(88.0).is_finite() && exp(1000.0) == exp(88.0));
+        for x in [-200.0f32, -20.0, -1.5, 0.0, 0.3, 7.0, 90.0] {
+            let want = x as f64 / (1.0 + (-x as f64).exp());
+            assert!(
+                (silu(x) as f64 - want).abs() <= 1e-6 * want.abs() + 1e-30,
+                "{x}"
+            );
+        }
     }
 
     #[test]

@@ -106,16 +106,12 @@ pub fn attention_backward(
                     for j in 0..=i {
                         p.push(dot8(qh, key(j)) * scale);
                     }
-                    let max = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    let mut sum = 0.0;
-                    for x in p.iter_mut() {
-                        *x = (*x - max).exp();
-                        sum += *x;
-                    }
+                    // The inference forward's softmax, so the recomputed probabilities are
+                    // the forward's own bits.
+                    eggroll_core::transformer::softmax::softmax_in_place(&mut p);
                     dp.clear();
                     let mut dot = 0.0;
-                    for (j, x) in p.iter_mut().enumerate() {
-                        *x /= sum;
+                    for (j, x) in p.iter().enumerate() {
                         let d = dot8(doh, val(j));
                         dot += *x * d;
                         dp.push(d);

@@ -83,7 +83,7 @@ pub fn swiglu_backward(gate: &[f32], up: &[f32], da: &[f32]) -> (Vec<f32>, Vec<f
         .zip(da.par_chunks(BLOCK))
         .for_each(|(((dg, du), (gate, up)), da)| {
             for ((((dg, du), &g), &u), &d) in dg.iter_mut().zip(du).zip(gate).zip(up).zip(da) {
-                let s = 1.0 / (1.0 + (-g).exp());
+                let s = 1.0 / (1.0 + eggroll_core::transformer::softmax::exp(-g));
                 *dg = d * u * s * (1.0 + g * (1.0 - s));
                 *du = d * g * s;
             }
