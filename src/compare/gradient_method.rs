@@ -161,16 +161,7 @@ fn frozen_names(model: &mut GradModel) -> Vec<String> {
 
 /// Validation bits/byte with the adapters folded in for the evaluation.
 fn evaluate(cpu: &Cpu, task: &ByteLmTask, model: &mut GradModel) -> Result<f64> {
-    match model.lora.take() {
-        Some(lora) => {
-            lora.merge(&mut model.llama.weights)?;
-            let m = task.validation_bits_per_byte(cpu, &model.llama);
-            lora.unmerge(&mut model.llama.weights)?;
-            model.lora = Some(lora);
-            Ok(m?)
-        }
-        None => Ok(task.validation_bits_per_byte(cpu, &model.llama)?),
-    }
+    Ok(model.with_adapters_merged(|llama| task.validation_bits_per_byte(cpu, llama))??)
 }
 
 /// Run the gradient method `g` as `name` to the budget of `compare` (seconds, evaluations)

@@ -140,16 +140,7 @@ fn evaluate(
     task: &ReasoningTask,
     model: &mut GradModel,
 ) -> Result<Vec<(&'static str, f64)>> {
-    match model.lora.take() {
-        Some(lora) => {
-            lora.merge(&mut model.llama.weights)?;
-            let m = task.evaluate(cpu, &model.llama);
-            lora.unmerge(&mut model.llama.weights)?;
-            model.lora = Some(lora);
-            Ok(m?)
-        }
-        None => Ok(task.evaluate(cpu, &model.llama)?),
-    }
+    Ok(model.with_adapters_merged(|llama| task.evaluate(cpu, llama))??)
 }
 
 /// Run GRPO as `method` to the comparison's budget in `dir`.

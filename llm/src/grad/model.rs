@@ -47,6 +47,23 @@ impl std::fmt::Display for ParamCounts {
 }
 
 impl GradModel {
+    /// `f` on the model as inference sees it: the adapters (if any) folded into the base
+    /// weights for the call and taken out again afterwards (within rounding, see
+    /// [`Lora::unmerge`]), whatever `f` returns.
+    pub fn with_adapters_merged<T>(&mut self, f: impl FnOnce(&Llama) -> T) -> Result<T> {
+        match self.lora.take() {
+            Some(lora) => {
+                lora.merge(&mut self.llama.weights)?;
+                let out = f(&self.llama);
+                let undone = lora.unmerge(&mut self.llama.weights);
+                self.lora = Some(lora);
+                undone?;
+                Ok(out)
+            }
+            None => Ok(f(&self.llama)),
+        }
+    }
+
     /// A model training its adapters (`lora`), its base (`train_base`), or both.
     pub fn new(llama: Llama, lora: Option<Lora>, train_base: bool) -> Self {
         GradModel {

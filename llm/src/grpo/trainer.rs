@@ -283,15 +283,9 @@ impl Grpo {
         let mut pick = |s: usize, step: usize, logits: &[f32]| {
             sampling.sample(logits, seed, s as u64, step as u32)
         };
-        if let Some(lora) = model.lora.take() {
-            lora.merge(&mut model.llama.weights)?;
-            let out = decode(&model.llama, cpu, batch, SeqOwners::Plain, &opts, &mut pick);
-            lora.unmerge(&mut model.llama.weights)?;
-            model.lora = Some(lora);
-            out
-        } else {
-            decode(&model.llama, cpu, batch, SeqOwners::Plain, &opts, &mut pick)
-        }
+        model.with_adapters_merged(|llama| {
+            decode(llama, cpu, batch, SeqOwners::Plain, &opts, &mut pick)
+        })?
     }
 
     /// Per-completion-token log-probabilities of `seqs` under `model` (with the tape and the
