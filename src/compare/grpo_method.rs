@@ -267,6 +267,9 @@ pub fn run_grpo(
         line.insert("truncated".into(), json!(r.truncated));
         // The GRPO step alone (sampling, scoring, μ optimiser steps), and with the evaluation.
         line.insert("step_seconds".into(), json!(step_seconds));
+        line.insert("sample_seconds".into(), json!(r.sample_seconds));
+        line.insert("forward_seconds".into(), json!(r.forward_seconds));
+        line.insert("backward_seconds".into(), json!(r.backward_seconds));
         line.insert("seconds".into(), json!(t0.elapsed().as_secs_f64()));
         line.insert("evaluations".into(), json!(per_step));
         for (k, v) in &eval {

@@ -19,6 +19,7 @@ use crate::llama::generate::{decode, Finish, GreedyOptions};
 use crate::llama::sampling::Sampling;
 use crate::llama::SeqOwners;
 use eggroll_core::cpu::Cpu;
+use std::time::Instant;
 
 /// GRPO's settings (TRL's names where it has them).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -79,6 +80,12 @@ pub struct GrpoStepReport {
     pub truncated: f64,
     /// Every completion of the step (G per prompt, prompt by prompt), stop token included.
     pub completions: Vec<Vec<u32>>,
+    /// Seconds spent sampling the completions.
+    pub sample_seconds: f64,
+    /// Seconds in the training forwards (every iteration, and the reference's).
+    pub forward_seconds: f64,
+    /// Seconds in the loss, the backwards and the optimiser steps.
+    pub backward_seconds: f64,
 }
 
 /// The fixed inputs of GRPO's loss in one step: the prompt + completion sequences (targets
@@ -157,7 +164,10 @@ impl Grpo {
             .iter()
             .flat_map(|p| std::iter::repeat_n(p.clone(), g))
             .collect();
+        let clock = Instant::now();
         let gens = self.sample(cpu, model, &batch, stop_tokens)?;
+        let sample_seconds = clock.elapsed().as_secs_f64();
+        let mut times = PhaseTimes::default();
         let mut completions = Vec::with_capacity(gens.len());
         let mut finished = Vec::with_capacity(gens.len());
         for gen in gens {
@@ -184,7 +194,12 @@ impl Grpo {
             })
             .collect::<Result<_>>()?;
         let reference = match &self.reference {
-            Some(r) => Some(self.completion_logps(cpu, r, &seqs, None)?.0),
+            Some(r) => {
+                let clock = Instant::now();
+                let lp = self.completion_logps(cpu, r, &seqs, None)?.0;
+                times.forward += clock.elapsed().as_secs_f64();
+                Some(lp)
+            }
             None => None,
         };
         let mut old: Option<Vec<Vec<f32>>> = None;
@@ -198,8 +213,10 @@ impl Grpo {
                 reference: reference.as_deref(),
                 finished: &finished,
             };
-            let (loss, grads, logps) = self.loss_and_grads(cpu, model, &inputs, key)?;
+            let (loss, grads, logps) = self.timed_loss_and_grads(cpu, model, &inputs, key, &mut times)?;
+            let clock = Instant::now();
             opt.step(model, &grads)?;
+            times.backward += clock.elapsed().as_secs_f64();
             if old.is_none() {
                 old = Some(logps);
             }
@@ -221,6 +238,9 @@ impl Grpo {
             completion_tokens: completions.iter().map(Vec::len).sum::<usize>() as f64 / n,
             truncated: finished.iter().filter(|&&f| !f).count() as f64 / n,
             completions,
+            sample_seconds,
+            forward_seconds: times.forward,
+            backward_seconds: times.backward,
         })
     }
 
@@ -233,7 +253,22 @@ impl Grpo {
         inputs: &LossInputs<'_>,
         key: u64,
     ) -> Result<(GrpoLoss, Grads, Vec<Vec<f32>>)> {
+        self.timed_loss_and_grads(cpu, model, inputs, key, &mut PhaseTimes::default())
+    }
+
+    /// [`Self::loss_and_grads`], adding the forward's and the backward's seconds to `times`.
+    fn timed_loss_and_grads(
+        &self,
+        cpu: &Cpu,
+        model: &GradModel,
+        inputs: &LossInputs<'_>,
+        key: u64,
+        times: &mut PhaseTimes,
+    ) -> Result<(GrpoLoss, Grads, Vec<Vec<f32>>)> {
+        let clock = Instant::now();
         let (logps, tape, targets) = self.completion_logps(cpu, model, inputs.seqs, Some(key))?;
+        times.forward += clock.elapsed().as_secs_f64();
+        let clock = Instant::now();
         let mut items: Vec<SeqLogps> = logps
             .iter()
             .enumerate()
@@ -263,6 +298,7 @@ impl Grpo {
             }
         }
         let grads = model.backward_from_logp(&tape, &targets, &dlogp)?;
+        times.backward += clock.elapsed().as_secs_f64();
         Ok((loss, grads, logps))
     }
 
@@ -316,6 +352,13 @@ impl Grpo {
         }
         Ok((out, tape, targets))
     }
+}
+
+/// Seconds of a step's training phases, summed over its iterations.
+#[derive(Default)]
+struct PhaseTimes {
+    forward: f64,
+    backward: f64,
 }
 
 /// Per-sequence completion log-probabilities, the forward's tape and the flat targets.
