@@ -87,9 +87,7 @@ impl ReasoningTask {
             max_new_tokens: self.cfg.max_new_tokens,
             stop_tokens: self.stop_tokens.clone(),
         };
-        decode(model, cpu, prompts, owners, &opts, &mut |s, _, l| {
-            argmax(l, s)
-        })
+        decode(model, cpu, prompts, owners, &opts, &|s, _, l| argmax(l, s))
     }
 
     /// The reward of one generated answer.

@@ -15,24 +15,43 @@ use crate::llama::weights::Proj;
 use eggroll_core::transformer::AttentionShape;
 
 impl GradModel {
-    /// The gradients of a loss whose gradient on `tape.logits` is `dlogits` (`rows × vocab`).
+    /// The gradients of a loss whose gradient on `tape.logits` is `dlogits` (one `vocab`-row
+    /// per row with logits).
     pub fn backward(&self, tape: &Tape, dlogits: &[f32]) -> Result<Grads> {
         let cfg = &self.llama.config;
         let w = &self.llama.weights;
         let (n, d, vocab) = (tape.rows(), cfg.d_model, cfg.vocab_size);
-        if dlogits.len() != n * vocab || tape.layers.len() != cfg.n_layers {
+        let m = tape.logit_count();
+        if dlogits.len() != m * vocab || tape.layers.len() != cfg.n_layers {
             return Err(LlmError::config(
                 "backward",
                 format!(
-                    "{} logit gradients for {n} rows of a {vocab}-token vocabulary (or a tape of another model)",
+                    "{} logit gradients for {m} rows of a {vocab}-token vocabulary (or a tape of another model)",
                     dlogits.len()
                 ),
             ));
         }
         let full = self.train_base;
         let head = w.head();
-        let dh = matmul_nn(dlogits, n, &head.data, vocab, d);
-        let dhead = full.then(|| matmul_tn(dlogits, &tape.h_final, n, vocab, d));
+        let dh_rows = matmul_nn(dlogits, m, &head.data, vocab, d);
+        let (dh, dhead) = match &tape.logit_rows {
+            None => {
+                let dhead = full.then(|| matmul_tn(dlogits, &tape.h_final, m, vocab, d));
+                (dh_rows, dhead)
+            }
+            Some(rows) => {
+                // Rows without logits get no gradient from the head.
+                let mut dh = vec![0.0; n * d];
+                let mut h_rows = Vec::with_capacity(if full { m * d } else { 0 });
+                for (i, &r) in rows.iter().enumerate() {
+                    dh[r * d..][..d].copy_from_slice(&dh_rows[i * d..][..d]);
+                    if full {
+                        h_rows.extend_from_slice(&tape.h_final[r * d..][..d]);
+                    }
+                }
+                (dh, full.then(|| matmul_tn(dlogits, &h_rows, m, vocab, d)))
+            }
+        };
         let (mut dx, d_out_norm) =
             rms_norm_backward(&tape.x_final, &w.out_norm, cfg.rms_eps, &dh, d);
         let shape = AttentionShape {

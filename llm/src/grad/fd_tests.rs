@@ -159,7 +159,7 @@ fn attention_gradients_match_finite_differences() {
         n_kv_heads: 2,
         head_dim: 4,
     };
-    let spans = [Span { start: 0, len: 4 }, Span { start: 4, len: 3 }];
+    let spans = [Span::plain(0, 4), Span::plain(4, 3)];
     let rows = 7;
     let (qd, kvd) = (shape.q_dim(), shape.kv_dim());
     let (q, k, v) = (
@@ -182,6 +182,101 @@ fn attention_gradients_match_finite_differences() {
     );
     assert_eq!(a[..3 * qd], b[..3 * qd]);
     assert_eq!(a[4 * qd..], b[4 * qd..]);
+}
+
+#[test]
+fn attention_over_a_shared_prefix_is_attention_over_copies() {
+    // A prefix of 3 rows continued by two sequences of 2 and 3 rows, against the same
+    // sequences written out whole (prefix copied): the same outputs bit for bit, and key and
+    // value gradients of the prefix that are the sums of the copies' (finite differences too).
+    let shape = AttentionShape {
+        n_heads: 4,
+        n_kv_heads: 2,
+        head_dim: 4,
+    };
+    let (qd, kvd) = (shape.q_dim(), shape.kv_dim());
+    let shared = [
+        Span::plain(0, 3),
+        Span {
+            start: 3,
+            len: 2,
+            prefix_start: 0,
+            prefix_len: 3,
+        },
+        Span {
+            start: 5,
+            len: 3,
+            prefix_start: 0,
+            prefix_len: 3,
+        },
+    ];
+    let rows = 8;
+    let (q, k, v) = (
+        rand(rows * qd, 1.0, 22),
+        rand(rows * kvd, 1.0, 23),
+        rand(rows * kvd, 1.0, 24),
+    );
+    let c = rand(rows * qd, 1.0, 25);
+    // Whole sequences: prefix, prefix + first continuation, prefix + second.
+    let order: Vec<usize> = (0..3).chain(0..5).chain((0..3).chain(5..8)).collect();
+    let copy = |x: &[f32], w: usize| -> Vec<f32> {
+        order
+            .iter()
+            .flat_map(|&r| x[r * w..][..w].to_vec())
+            .collect()
+    };
+    let whole = [Span::plain(0, 3), Span::plain(3, 5), Span::plain(8, 6)];
+    // Only the continuations' own rows of the whole sequences carry the output gradient.
+    let own: Vec<bool> = (0..3)
+        .map(|_| true)
+        .chain((0..5).map(|i| i >= 3))
+        .chain((0..6).map(|i| i >= 3))
+        .collect();
+    let (qw, kw, vw) = (copy(&q, qd), copy(&k, kvd), copy(&v, kvd));
+    let mut cw = copy(&c, qd);
+    for (r, &o) in own.iter().enumerate() {
+        if !o {
+            cw[r * qd..][..qd].iter_mut().for_each(|x| *x = 0.0);
+        }
+    }
+    let a = attention_forward(&q, &k, &v, &shared, shape);
+    let b = attention_forward(&qw, &kw, &vw, &whole, shape);
+    assert_eq!(a, copy_back(&b, &order, &own, qd));
+    let (dq, dk, dv) = attention_backward(&q, &k, &v, &c, &shared, shape);
+    let (_, dkw, dvw) = attention_backward(&qw, &kw, &vw, &cw, &whole, shape);
+    for (got, want) in [(&dk, &dkw), (&dv, &dvw)] {
+        let mut sum = vec![0.0f32; rows * kvd];
+        for (wr, &r) in order.iter().enumerate() {
+            for x in 0..kvd {
+                sum[r * kvd + x] += want[wr * kvd + x];
+            }
+        }
+        let diff = got
+            .iter()
+            .zip(&sum)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            diff < 1e-5,
+            "prefix gradients differ from the copies' sum by {diff}"
+        );
+    }
+    let f = |q: &[f32], k: &[f32], v: &[f32]| dot(&c, &attention_forward(q, k, v, &shared, shape));
+    check("prefix attention dq", &q, &dq, |q| f(q, &k, &v));
+    check("prefix attention dk", &k, &dk, |k| f(&q, k, &v));
+    check("prefix attention dv", &v, &dv, |v| f(&q, &k, v));
+}
+
+/// The rows of `whole` (laid out by `order`) that are some row's own, back in batch order.
+fn copy_back(whole: &[f32], order: &[usize], own: &[bool], w: usize) -> Vec<f32> {
+    let rows = order.iter().max().map_or(0, |m| m + 1);
+    let mut out = vec![0.0; rows * w];
+    for (wr, (&r, &o)) in order.iter().zip(own).enumerate() {
+        if o {
+            out[r * w..][..w].copy_from_slice(&whole[wr * w..][..w]);
+        }
+    }
+    out
 }
 
 #[test]

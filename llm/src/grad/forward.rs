@@ -1,5 +1,5 @@
 //! The training forward of [`GradModel`]: whole sequences at once (no KV cache), causal
-//! attention within each sequence, every activation the backward needs saved on a [`Tape`].
+//! attention within each sequence (and the shared prefix it continues, if any), every activation the backward needs saved on a [`Tape`].
 //!
 //! It runs the inference forward's own operations in the same order (the CPU backend's
 //! batched linear for every base projection, its RMSNorm, rope, SwiGLU and residual add, and
@@ -58,8 +58,10 @@ pub struct Tape {
     pub x_final: Vec<f32>,
     /// Its final norm (input of the head).
     pub h_final: Vec<f32>,
-    /// Logits, `rows × vocab`.
+    /// Logits, `logit_rows × vocab` (every row's when `logit_rows` is `None`).
     pub logits: Vec<f32>,
+    /// The rows the logits are of, ascending (`None`: every row).
+    pub logit_rows: Option<Vec<usize>>,
     /// The training step keying the dropout masks (`None`: no dropout).
     pub step: Option<u64>,
 }
@@ -69,6 +71,21 @@ impl Tape {
     pub fn rows(&self) -> usize {
         self.tokens.len()
     }
+
+    /// Rows that have logits.
+    pub fn logit_count(&self) -> usize {
+        self.logit_rows.as_ref().map_or(self.rows(), Vec::len)
+    }
+}
+
+/// One sequence of a training batch: its tokens and, optionally, the earlier sequence of the
+/// batch it continues (a shared prompt, held once however many sequences continue it).
+#[derive(Clone, Copy, Debug)]
+pub struct Segment<'a> {
+    /// Its tokens (after the prefix's).
+    pub tokens: &'a [u32],
+    /// Index of the sequence it continues; that one must come earlier and start at 0.
+    pub prefix: Option<usize>,
 }
 
 impl GradModel {
@@ -90,19 +107,55 @@ impl GradModel {
         })
     }
 
-    /// Run every sequence of `tokens` from position 0, saving the activations. `step` is the
-    /// training step (dropout on, keyed by it) or `None` (evaluation: no dropout).
+    /// Run every sequence of `tokens` from position 0, saving the activations, with the
+    /// logits of every row. `step` is the training step (dropout on, keyed by it) or `None`
+    /// (evaluation: no dropout).
     pub fn forward(&self, cpu: &Cpu, tokens: &[&[u32]], step: Option<u64>) -> Result<Tape> {
+        let segs: Vec<Segment> = tokens
+            .iter()
+            .map(|t| Segment {
+                tokens: t,
+                prefix: None,
+            })
+            .collect();
+        self.forward_segments(cpu, &segs, None, step)
+    }
+
+    /// [`Self::forward`] on sequences that may continue shared prefixes, with the logits of
+    /// the rows `logit_rows` only (ascending; `None`: every row): the head is the largest
+    /// projection, and a prompt's rows predict nothing.
+    pub fn forward_segments(
+        &self,
+        cpu: &Cpu,
+        segs: &[Segment<'_>],
+        logit_rows: Option<Vec<usize>>,
+        step: Option<u64>,
+    ) -> Result<Tape> {
         let cfg = &self.llama.config;
         let w = &self.llama.weights;
-        let mut spans = Vec::with_capacity(tokens.len());
+        let mut spans: Vec<Span> = Vec::with_capacity(segs.len());
         let mut positions = Vec::new();
-        for (s, t) in tokens.iter().enumerate() {
-            if t.is_empty() || t.len() > cfg.context_len {
+        for (s, seg) in segs.iter().enumerate() {
+            let t = seg.tokens;
+            let (prefix_start, prefix_len) = match seg.prefix {
+                None => (0, 0),
+                Some(p) if p < s && spans[p].prefix_len == 0 => (spans[p].start, spans[p].len),
+                Some(p) => {
+                    return Err(LlmError::config(
+                        "batch",
+                        format!(
+                            "sequence {s} continues sequence {p}, which is not an earlier \
+                             sequence starting at position 0"
+                        ),
+                    ))
+                }
+            };
+            if t.is_empty() || prefix_len + t.len() > cfg.context_len {
                 return Err(LlmError::config(
                     "batch",
                     format!(
-                        "sequence {s} has {} tokens; it needs 1 to the context of {}",
+                        "sequence {s} has {} tokens after a prefix of {prefix_len}; it needs 1 \
+                         to the context of {}",
                         t.len(),
                         cfg.context_len
                     ),
@@ -120,8 +173,21 @@ impl GradModel {
             spans.push(Span {
                 start: positions.len(),
                 len: t.len(),
+                prefix_start,
+                prefix_len,
             });
-            positions.extend(0..t.len());
+            positions.extend(prefix_len..prefix_len + t.len());
+        }
+        if let Some(rows) = &logit_rows {
+            if rows.windows(2).any(|w| w[0] >= w[1]) || rows.last() >= Some(&positions.len()) {
+                return Err(LlmError::config(
+                    "batch",
+                    format!(
+                        "logit rows must ascend within the {} rows of the batch",
+                        positions.len()
+                    ),
+                ));
+            }
         }
         let n = positions.len();
         let (d, hd) = (cfg.d_model, cfg.head_dim);
@@ -130,7 +196,7 @@ impl GradModel {
             n_kv_heads: cfg.n_kv_heads,
             head_dim: hd,
         };
-        let flat: Vec<u32> = tokens.iter().flat_map(|t| t.iter().copied()).collect();
+        let flat: Vec<u32> = segs.iter().flat_map(|t| t.tokens.iter().copied()).collect();
         let mut x = Vec::with_capacity(n * d);
         for &id in &flat {
             x.extend_from_slice(&w.embed.data[id as usize * d..][..d]);
@@ -172,10 +238,21 @@ impl GradModel {
             layers.push(t);
         }
         let h_final = cpu.rms_norm_rows(&x, &w.out_norm, d, cfg.rms_eps)?;
+        let picked;
+        let (head_in, m) = match &logit_rows {
+            None => (&h_final, n),
+            Some(rows) => {
+                picked = rows
+                    .iter()
+                    .flat_map(|&r| h_final[r * d..][..d].iter().copied())
+                    .collect::<Vec<f32>>();
+                (&picked, rows.len())
+            }
+        };
         let logits = crate::llama::project(
             cpu,
-            &h_final,
-            n,
+            head_in,
+            m,
             w.head().view(),
             eggroll_core::RowOwners::Plain,
         )?;
@@ -187,6 +264,7 @@ impl GradModel {
             x_final: x,
             h_final,
             logits,
+            logit_rows,
             step,
         })
     }

@@ -32,7 +32,7 @@ mod model_tests;
 
 pub use adamw::AdamW;
 pub use batch::Sequence;
-pub use forward::Tape;
+pub use forward::{Segment, Tape};
 pub use grads::Grads;
 pub use lora::{Lora, LoraConfig, LoraTargets};
 pub use loss::{cross_entropy, logp_backward, token_logp};

@@ -266,6 +266,75 @@ fn backward_from_logp_reproduces_the_cross_entropy_gradient() {
     assert!(m.backward_from_logp(&tape, &targets, &dlogp[1..]).is_err());
 }
 
+/// Completions that continue one shared prompt (held once, logits only where a completion
+/// token is predicted) give the logits and gradients of the same sequences written out whole.
+#[test]
+fn a_shared_prompt_gives_the_whole_sequences_logits_and_gradients() {
+    let m = with_lora(&TinySpec::default(), 0.0, true);
+    let cpu = Cpu::new();
+    let vocab = m.llama.config.vocab_size;
+    let prompt = [5u32, 80, 81, 82, 40];
+    let completions: [&[u32]; 3] = [&[263, 9, 7], &[12, 13], &[200]];
+    let p = prompt.len();
+    let whole: Vec<Sequence> = completions
+        .iter()
+        .map(|c| Sequence::next_token(&[&prompt[..], c].concat(), p).unwrap())
+        .collect();
+    let tokens: Vec<&[u32]> = whole.iter().map(|s| s.tokens.as_slice()).collect();
+    let targets: Vec<Option<u32>> = whole.iter().flat_map(|s| s.targets.clone()).collect();
+    let dlogp: Vec<f32> = rand(targets.len(), 1.0, 77)
+        .into_iter()
+        .zip(&targets)
+        .map(|(d, t)| if t.is_some() { d } else { 0.0 })
+        .collect();
+    let tape = m.forward(&cpu, &tokens, Some(1)).unwrap();
+    let want = m.backward_from_logp(&tape, &targets, &dlogp).unwrap();
+    // Shared: the prompt's first p − 1 tokens once, each completion from the prompt's last.
+    let mut segs = vec![Segment {
+        tokens: &prompt[..p - 1],
+        prefix: None,
+    }];
+    segs.extend(whole.iter().map(|s| Segment {
+        tokens: &s.tokens[p - 1..],
+        prefix: Some(0),
+    }));
+    let own: usize = whole.iter().map(|s| s.tokens.len() - (p - 1)).sum();
+    let rows: Vec<usize> = (p - 1..p - 1 + own).collect();
+    let shared = m
+        .forward_segments(&cpu, &segs, Some(rows), Some(1))
+        .unwrap();
+    let sel: Vec<usize> = (0..targets.len())
+        .filter(|&r| targets[r].is_some())
+        .collect();
+    let want_logits: Vec<f32> = sel
+        .iter()
+        .flat_map(|&r| tape.logits[r * vocab..][..vocab].to_vec())
+        .collect();
+    assert_eq!(max_diff(&shared.logits, &want_logits), 0.0);
+    let t2: Vec<Option<u32>> = sel.iter().map(|&r| targets[r]).collect();
+    let d2: Vec<f32> = sel.iter().map(|&r| dlogp[r]).collect();
+    let got = m.backward_from_logp(&shared, &t2, &d2).unwrap();
+    let (g, w) = (got.tensors(), want.tensors());
+    assert_eq!(g.len(), w.len());
+    for (g, w) in g.iter().zip(w) {
+        let scale = w.iter().fold(1e-3f32, |a, x| a.max(x.abs()));
+        assert!(
+            max_diff(g, w) < 1e-5 * scale,
+            "{} of {scale}",
+            max_diff(g, w)
+        );
+    }
+    // A prefix must be an earlier sequence that starts at 0; logit rows must ascend.
+    let bad = [segs[1], segs[0]];
+    assert!(m.forward_segments(&cpu, &bad, None, None).is_err());
+    assert!(m
+        .forward_segments(&cpu, &segs, Some(vec![5, 4]), None)
+        .is_err());
+    assert!(m
+        .forward_segments(&cpu, &segs, Some(vec![99]), None)
+        .is_err());
+}
+
 /// On the real SmolLM2 (9 query heads over 3 key/value heads of width 64, tied head): the
 /// training logits equal the inference forward's exactly, and a LoRA step's gradients are
 /// finite and non-zero on every adapter. Skipped without the model file.

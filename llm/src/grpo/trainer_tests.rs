@@ -125,8 +125,10 @@ fn the_gradient_through_the_model_matches_finite_differences() {
         &m,
     )
     .unwrap();
+    // The first two share their prompt (held once in the forward).
     let seqs: Vec<Sequence> = [
         (vec![10u32, 11], vec![3u32, 99, 7]),
+        (vec![10u32, 11], vec![5u32, 2]),
         (vec![40], vec![60, 2]),
     ]
     .iter()
@@ -144,10 +146,10 @@ fn the_gradient_through_the_model_matches_finite_differences() {
         .collect();
     let inputs = LossInputs {
         seqs: &seqs,
-        advantages: &[0.8, -1.1],
+        advantages: &[0.8, -0.3, -1.1],
         old: Some(&old),
         reference: None,
-        finished: &[true, true],
+        finished: &[true, true, true],
     };
     let (_, grads, _) = grpo.loss_and_grads(&cpu, &m, &inputs, 0).unwrap();
     let g: Vec<Vec<f32>> = grads.tensors().iter().map(|t| t.to_vec()).collect();

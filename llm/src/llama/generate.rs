@@ -6,6 +6,7 @@ use super::forward::{Logits, SeqOwners};
 use super::model::Llama;
 use crate::error::{LlmError, Result};
 use eggroll_core::cpu::Cpu;
+use rayon::prelude::*;
 
 /// When greedy decoding stops.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,12 +67,13 @@ pub fn generate_greedy(
         prompts,
         SeqOwners::Plain,
         opts,
-        &mut |s, _, l| argmax(l, s),
+        &|s, _, l| argmax(l, s),
     )
 }
 
-/// Chooses sequence `s`'s next token at decode step `step` from its logits.
-pub type PickToken<'a> = dyn FnMut(usize, usize, &[f32]) -> Result<u32> + 'a;
+/// Chooses sequence `s`'s next token at decode step `step` from its logits: a pure function
+/// of its arguments (the sequences' picks of a step run in parallel).
+pub type PickToken<'a> = dyn Fn(usize, usize, &[f32]) -> Result<u32> + Sync + 'a;
 
 /// Continuations of every prompt decoded together, sequence `s` with `owners`' weights for it
 /// and its next token chosen by `pick(s, step, logits)`.
@@ -81,7 +83,7 @@ pub fn decode(
     prompts: &[Vec<u32>],
     owners: SeqOwners<'_>,
     opts: &GreedyOptions,
-    pick: &mut PickToken<'_>,
+    pick: &PickToken<'_>,
 ) -> Result<Vec<Generation>> {
     if let Some(i) = prompts.iter().position(|p| p.is_empty()) {
         return Err(LlmError::config(
@@ -106,11 +108,15 @@ pub fn decode(
     let mut step = 0;
     loop {
         let mut next: Vec<Vec<u32>> = vec![Vec::new(); prompts.len()];
-        for s in 0..prompts.len() {
-            if !running[s] {
-                continue;
-            }
-            let t = pick(s, step, &logits[s])?;
+        // Every running sequence's pick, in parallel (a draw over a 49k vocabulary is not
+        // free); applied below in sequence order.
+        let picks: Vec<Option<Result<u32>>> = (0..prompts.len())
+            .into_par_iter()
+            .map(|s| running[s].then(|| pick(s, step, &logits[s])))
+            .collect();
+        for (s, t) in picks.into_iter().enumerate() {
+            let Some(t) = t else { continue };
+            let t = t?;
             if opts.stop_tokens.contains(&t) {
                 out[s].finish = Finish::Stop(t);
                 running[s] = false;

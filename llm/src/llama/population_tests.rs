@@ -140,8 +140,8 @@ fn population_decoding_gives_each_member_its_own_continuation() {
         pop: &pop,
         members: &members,
     };
-    let mut greedy = |s: usize, _: usize, l: &[f32]| super::super::generate::argmax(l, s);
-    let together = decode(&model, &cpu, &prompts, owners, &opts, &mut greedy).unwrap();
+    let greedy = |s: usize, _: usize, l: &[f32]| super::super::generate::argmax(l, s);
+    let together = decode(&model, &cpu, &prompts, owners, &opts, &greedy).unwrap();
     // Each member decoded alone, with its weights materialised, gives the same tokens.
     for (m, g) in together.iter().enumerate() {
         let alone =

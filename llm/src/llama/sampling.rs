@@ -89,6 +89,9 @@ impl Sampling {
         if temperature == 0.0 || top_k == Some(1) {
             return Ok(argmax(logits));
         }
+        if top_p >= 1.0 && top_k.is_none() {
+            return Ok(draw_in_id_order(logits, temperature, seed, stream, step));
+        }
         let mut order: Vec<u32> = (0..logits.len() as u32).collect();
         order.sort_unstable_by(|&a, &b| {
             logits[b as usize]
@@ -127,6 +130,29 @@ impl Sampling {
         }
         Ok(order[kept - 1])
     }
+}
+
+/// A draw from the whole of `softmax(logits / temperature)`, walking the tokens in id order:
+/// no truncation needs the tokens ranked, and sorting a 49k vocabulary took ~1 ms a draw
+/// (a third of a GRPO step's sampling on SmolLM2).
+fn draw_in_id_order(logits: &[f32], temperature: f32, seed: u64, stream: u64, step: u32) -> u32 {
+    let max = f64::from(logits.iter().copied().fold(f32::NEG_INFINITY, f32::max));
+    let t = f64::from(temperature);
+    let weights: Vec<f64> = logits
+        .iter()
+        .map(|&x| ((f64::from(x) - max) / t).exp())
+        .collect();
+    let total: f64 = weights.iter().sum();
+    let target = uniform(seed, stream, step) * total;
+    let mut acc = 0.0;
+    for (i, w) in weights.iter().enumerate() {
+        acc += w;
+        if target < acc {
+            return i as u32;
+        }
+    }
+    // Rounding left `target` at the total: the last token with any weight.
+    weights.iter().rposition(|&w| w > 0.0).unwrap_or(0) as u32
 }
 
 /// The id of the largest of `logits` (finite, non-empty), the lowest id among equal ones.

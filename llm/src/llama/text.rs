@@ -94,7 +94,7 @@ pub fn generate_text(
         &ids,
         SeqOwners::Plain,
         &greedy,
-        &mut |s, step, l| sampling.sample(l, seed, s as u64, step as u32),
+        &|s, step, l| sampling.sample(l, seed, s as u64, step as u32),
     )?;
     ids.into_iter()
         .zip(gens)
