@@ -21,6 +21,7 @@ pub mod grads;
 pub mod linear;
 pub mod lora;
 pub mod loss;
+pub mod lowrank;
 pub mod model;
 pub mod ops;
 pub mod projection;

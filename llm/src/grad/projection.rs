@@ -2,10 +2,11 @@
 //! backward. The base product goes through the inference forward's own projection
 //! ([`crate::llama::project`], the CPU backend's batched linear), so a model whose adapters
 //! have `B = 0` gives the inference logits bit for bit; the gradients are GEMMs
-//! ([`super::linear`]).
+//! ([`super::linear`]), the branch's thin products loops of their own ([`super::lowrank`]).
 
 use super::dropout::{dropout, mix};
-use super::linear::{add_into, matmul_nn, matmul_nt, matmul_tn};
+use super::linear::{add_into, matmul_nn, matmul_tn};
+use super::lowrank;
 use super::lora::Adapter;
 use crate::error::Result;
 use crate::llama::project;
@@ -56,8 +57,9 @@ pub fn proj_forward(
         return Ok((y, None));
     };
     let ad = br.adapter;
-    let u = matmul_nt(&br.dropped(x), rows, &ad.a, br.rank, ad.cols);
-    let mut lo = matmul_nt(&u, rows, &ad.b, ad.rows, br.rank);
+    let u = lowrank::times_t(&br.dropped(x), rows, ad.cols, &ad.a, br.rank);
+    let bt = lowrank::transpose(&ad.b, ad.rows, br.rank);
+    let mut lo = lowrank::times(&u, rows, br.rank, &bt, ad.rows);
     lo.iter_mut().for_each(|v| *v *= br.scale);
     add_into(&mut y, &lo);
     Ok((y, Some(u)))
@@ -92,12 +94,13 @@ pub fn proj_backward(
     };
     if let Some((br, u)) = branch {
         let (ad, r) = (br.adapter, br.rank);
-        let mut db = matmul_tn(dy, u, rows, out, r);
+        let mut db = lowrank::transpose(&lowrank::t_times(u, dy, rows, r, out), r, out);
         db.iter_mut().for_each(|v| *v *= br.scale);
-        let mut du = matmul_nn(dy, rows, &ad.b, out, r);
+        let bt = lowrank::transpose(&ad.b, out, r);
+        let mut du = lowrank::times_t(dy, rows, out, &bt, r);
         du.iter_mut().for_each(|v| *v *= br.scale);
-        let da = matmul_tn(&du, &br.dropped(x), rows, r, inp);
-        let dxd = matmul_nn(&du, rows, &ad.a, r, inp);
+        let da = lowrank::t_times(&du, &br.dropped(x), rows, r, inp);
+        let dxd = lowrank::times(&du, rows, r, &ad.a, inp);
         add_into(&mut g.dx, &br.dropped(&dxd));
         g.lora = Some((da, db));
     }

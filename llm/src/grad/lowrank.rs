@@ -1,0 +1,193 @@
+//! The thin products of a LoRA branch, where one side has only `r` (the rank, a handful)
+//! rows or columns: `x·Aᵀ`, `u·A` and `uᵀ·x` for `x` of `rows × k` and `u` of `rows × r`.
+//!
+//! A blocked GEMM packs its whole wide operand for a product this thin, and in a GRPO step on
+//! SmolLM2 that packing cost more than the products (1,260 of them per step, each reading a
+//! `rows × k` activation to do `2·r` flops per element). These loops read each wide operand
+//! once, in place. Work is split over fixed blocks of rows or columns (by shape, never by
+//! thread count) and every element sums its terms in one fixed order, so results do not
+//! depend on the thread count.
+
+use rayon::prelude::*;
+
+/// Rows (or columns) per parallel task.
+const BLOCK: usize = 64;
+
+/// `Σ a_i·b_i` with eight lanes, summed pairwise, then the tail in order.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    eggroll_core::transformer::reference::dot8(a, b)
+}
+
+/// `y += s·x`.
+#[inline(always)]
+fn axpy(y: &mut [f32], s: f32, x: &[f32]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y += s * x;
+    }
+}
+
+/// Runs `body` through a copy compiled for AVX2 + FMA where the CPU has them (the same
+/// operations in the same order, so the same bits), else as compiled.
+#[inline(always)]
+fn with_avx2<T>(body: impl FnOnce() -> T) -> T {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2<T>(body: impl FnOnce() -> T) -> T {
+            body()
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has the features the copy is compiled for.
+            return unsafe { avx2(body) };
+        }
+    }
+    body()
+}
+
+/// `x·Aᵀ`: `x` is `rows × k`, `a` is `r × k`; returns `rows × r`.
+pub fn times_t(x: &[f32], rows: usize, k: usize, a: &[f32], r: usize) -> Vec<f32> {
+    debug_assert_eq!((x.len(), a.len()), (rows * k, r * k));
+    let mut out = vec![0.0; rows * r];
+    if r == 0 || k == 0 {
+        return out;
+    }
+    out.par_chunks_mut(BLOCK * r)
+        .zip(x.par_chunks(BLOCK * k))
+        .for_each(|(o, xb)| {
+            with_avx2(|| {
+                for (orow, xrow) in o.chunks_exact_mut(r).zip(xb.chunks_exact(k)) {
+                    for (v, arow) in orow.iter_mut().zip(a.chunks_exact(k)) {
+                        *v = dot(xrow, arow);
+                    }
+                }
+            })
+        });
+    out
+}
+
+/// `u·A`: `u` is `rows × r`, `a` is `r × k`; returns `rows × k`.
+pub fn times(u: &[f32], rows: usize, r: usize, a: &[f32], k: usize) -> Vec<f32> {
+    debug_assert_eq!((u.len(), a.len()), (rows * r, r * k));
+    let mut out = vec![0.0; rows * k];
+    if r == 0 || k == 0 {
+        return out;
+    }
+    out.par_chunks_mut(BLOCK * k)
+        .zip(u.par_chunks(BLOCK * r))
+        .for_each(|(o, ub)| {
+            with_avx2(|| {
+                for (orow, urow) in o.chunks_exact_mut(k).zip(ub.chunks_exact(r)) {
+                    for (&s, arow) in urow.iter().zip(a.chunks_exact(k)) {
+                        axpy(orow, s, arow);
+                    }
+                }
+            })
+        });
+    out
+}
+
+/// `uᵀ·x`: `u` is `rows × r`, `x` is `rows × k`; returns `r × k`. Parallel over blocks of
+/// columns; each column sums over the rows in order.
+pub fn t_times(u: &[f32], x: &[f32], rows: usize, r: usize, k: usize) -> Vec<f32> {
+    debug_assert_eq!((u.len(), x.len()), (rows * r, rows * k));
+    let blocks = k.div_ceil(BLOCK);
+    let parts: Vec<Vec<f32>> = (0..blocks)
+        .into_par_iter()
+        .map(|b| {
+            let (c0, c1) = (b * BLOCK, ((b + 1) * BLOCK).min(k));
+            let w = c1 - c0;
+            let mut acc = vec![0.0f32; r * w];
+            with_avx2(|| {
+                for i in 0..rows {
+                    let xs = &x[i * k + c0..i * k + c1];
+                    for (j, &s) in u[i * r..(i + 1) * r].iter().enumerate() {
+                        axpy(&mut acc[j * w..(j + 1) * w], s, xs);
+                    }
+                }
+            });
+            acc
+        })
+        .collect();
+    let mut out = vec![0.0; r * k];
+    for (b, acc) in parts.iter().enumerate() {
+        let (c0, w) = (b * BLOCK, acc.len() / r.max(1));
+        for j in 0..r {
+            out[j * k + c0..j * k + c0 + w].copy_from_slice(&acc[j * w..(j + 1) * w]);
+        }
+    }
+    out
+}
+
+/// The transpose of `m` (`rows × cols`).
+pub fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0; m.len()];
+    for i in 0..rows {
+        for j in 0..cols {
+            t[j * rows + i] = m[i * cols + j];
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The products written out in f64, element by element.
+    fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k)
+                    .map(|t| f64::from(a[i * k + t]) * f64::from(b[t * n + j]))
+                    .sum::<f64>() as f32;
+            }
+        }
+        c
+    }
+
+    fn rand(n: usize, seed: u64) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let h = (i as u64 ^ seed).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                ((h >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect()
+    }
+
+    fn close(a: &[f32], b: &[f32]) {
+        assert_eq!(a.len(), b.len());
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() < 1e-4, "element {i}: {x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn thin_products_match_the_written_out_ones() {
+        // Rows and columns past a block and not a multiple of it, ranks 1 and 5.
+        for (rows, k, r) in [(150, 70, 5), (3, 200, 1), (65, 9, 8)] {
+            let (x, a, u) = (rand(rows * k, 1), rand(r * k, 2), rand(rows * r, 3));
+            close(&times_t(&x, rows, k, &a, r), &naive(&x, &transpose(&a, r, k), rows, k, r));
+            close(&times(&u, rows, r, &a, k), &naive(&u, &a, rows, r, k));
+            close(
+                &t_times(&u, &x, rows, r, k),
+                &naive(&transpose(&u, rows, r), &x, r, rows, k),
+            );
+        }
+        assert_eq!(transpose(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3), [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    }
+
+    #[test]
+    fn thin_products_do_not_depend_on_the_thread_count() {
+        let (rows, k, r) = (300, 130, 4);
+        let (x, a, u) = (rand(rows * k, 4), rand(r * k, 5), rand(rows * r, 6));
+        let run = || (times_t(&x, rows, k, &a, r), times(&u, rows, r, &a, k), t_times(&u, &x, rows, r, k));
+        let want = run();
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            assert_eq!(pool.install(run), want, "{threads} threads");
+        }
+    }
+}
