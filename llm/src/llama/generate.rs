@@ -1,9 +1,11 @@
-//! Greedy decoding of a batch of prompts: one prefill of every prompt together, then one
+//! Greedy decoding of a batch of prompts: one prefill of every distinct prompt together
+//! ([`super::prefill`]: repeated prompts with the same weights run once), then one
 //! batched forward per new token over the sequences still running, each stopping at a stop
 //! token (EOS) or after `max_new_tokens`.
 
 use super::forward::{Logits, SeqOwners};
 use super::model::Llama;
+use super::prefill::prefill;
 use crate::error::{LlmError, Result};
 use eggroll_core::cpu::Cpu;
 use rayon::prelude::*;
@@ -91,7 +93,6 @@ pub fn decode(
             format!("prompt {i} is empty: there is no token to continue from"),
         ));
     }
-    let mut caches: Vec<_> = prompts.iter().map(|_| model.new_cache()).collect();
     let mut out: Vec<Generation> = prompts
         .iter()
         .map(|_| Generation {
@@ -103,8 +104,8 @@ pub fn decode(
     if opts.max_new_tokens == 0 {
         return Ok(out);
     }
-    let inputs: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
-    let mut logits = model.forward(cpu, &mut caches, &inputs, Logits::Last, owners)?;
+    // Each distinct prompt (with the same weights) is prefilled once, its copies share the run.
+    let (mut caches, mut logits) = prefill(model, cpu, prompts, owners)?;
     let mut step = 0;
     loop {
         let mut next: Vec<Vec<u32>> = vec![Vec::new(); prompts.len()];

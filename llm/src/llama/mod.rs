@@ -29,6 +29,7 @@ pub mod hf_config;
 pub mod hf_layout;
 pub mod hf_tokenizer;
 pub mod model;
+pub mod prefill;
 pub mod safetensors_io;
 pub mod sampling;
 pub mod stop;
