@@ -9,6 +9,7 @@
 //! more pass over the scores instead of `heads × T²/2` floats per layer.
 
 use super::linear::add_into;
+use super::simd::with_avx2;
 use eggroll_core::transformer::reference::{attend, dot8};
 use eggroll_core::transformer::AttentionShape;
 use rayon::prelude::*;
@@ -142,46 +143,48 @@ pub fn attention_backward(
     let parts: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = tasks
         .par_iter()
         .map(|&(s, g)| {
-            let (t, pl) = (s.len, s.prefix_len);
-            let (mut dq, mut dk, mut dv) = (
-                vec![0.0; t * group * hd],
-                vec![0.0; s.keys() * hd],
-                vec![0.0; s.keys() * hd],
-            );
-            let key = |j: usize| &k[s.key_row(j) * kvd + g * hd..][..hd];
-            let val = |j: usize| &v[s.key_row(j) * kvd + g * hd..][..hd];
-            let (mut p, mut dp) = (Vec::with_capacity(t), Vec::with_capacity(t));
-            for hg in 0..group {
-                let h = g * group + hg;
-                for i in 0..t {
-                    let r = s.start + i;
-                    let qh = &q[r * qd + h * hd..][..hd];
-                    let doh = &dout[r * qd + h * hd..][..hd];
-                    p.clear();
-                    for j in 0..=pl + i {
-                        p.push(dot8(qh, key(j)) * scale);
-                    }
-                    // The inference forward's softmax, so the recomputed probabilities are
-                    // the forward's own bits.
-                    eggroll_core::transformer::softmax::softmax_in_place(&mut p);
-                    dp.clear();
-                    let mut dot = 0.0;
-                    for (j, x) in p.iter().enumerate() {
-                        let d = dot8(doh, val(j));
-                        dot += *x * d;
-                        dp.push(d);
-                    }
-                    let dqi = &mut dq[(i * group + hg) * hd..][..hd];
-                    // Zipped slices (no index checks), so the loops vectorise.
-                    for j in 0..=pl + i {
-                        let ds = p[j] * (dp[j] - dot) * scale;
-                        axpy(dqi, ds, key(j));
-                        axpy(&mut dk[j * hd..][..hd], ds, qh);
-                        axpy(&mut dv[j * hd..][..hd], p[j], doh);
+            with_avx2(|| {
+                let (t, pl) = (s.len, s.prefix_len);
+                let (mut dq, mut dk, mut dv) = (
+                    vec![0.0; t * group * hd],
+                    vec![0.0; s.keys() * hd],
+                    vec![0.0; s.keys() * hd],
+                );
+                let key = |j: usize| &k[s.key_row(j) * kvd + g * hd..][..hd];
+                let val = |j: usize| &v[s.key_row(j) * kvd + g * hd..][..hd];
+                let (mut p, mut dp) = (Vec::with_capacity(t), Vec::with_capacity(t));
+                for hg in 0..group {
+                    let h = g * group + hg;
+                    for i in 0..t {
+                        let r = s.start + i;
+                        let qh = &q[r * qd + h * hd..][..hd];
+                        let doh = &dout[r * qd + h * hd..][..hd];
+                        p.clear();
+                        for j in 0..=pl + i {
+                            p.push(dot8(qh, key(j)) * scale);
+                        }
+                        // The inference forward's softmax, so the recomputed probabilities are
+                        // the forward's own bits.
+                        eggroll_core::transformer::softmax::softmax_in_place(&mut p);
+                        dp.clear();
+                        let mut dot = 0.0;
+                        for (j, x) in p.iter().enumerate() {
+                            let d = dot8(doh, val(j));
+                            dot += *x * d;
+                            dp.push(d);
+                        }
+                        let dqi = &mut dq[(i * group + hg) * hd..][..hd];
+                        // Zipped slices (no index checks), so the loops vectorise.
+                        for j in 0..=pl + i {
+                            let ds = p[j] * (dp[j] - dot) * scale;
+                            axpy(dqi, ds, key(j));
+                            axpy(&mut dk[j * hd..][..hd], ds, qh);
+                            axpy(&mut dv[j * hd..][..hd], p[j], doh);
+                        }
                     }
                 }
-            }
-            (dq, dk, dv)
+                (dq, dk, dv)
+            })
         })
         .collect();
     let rows = spans.iter().map(|s| s.len).sum::<usize>();

@@ -8,6 +8,7 @@
 //! thread count) and every element sums its terms in one fixed order, so results do not
 //! depend on the thread count.
 
+use super::simd::with_avx2;
 use rayon::prelude::*;
 
 /// Rows (or columns) per parallel task.
@@ -25,25 +26,6 @@ fn axpy(y: &mut [f32], s: f32, x: &[f32]) {
     for (y, &x) in y.iter_mut().zip(x) {
         *y += s * x;
     }
-}
-
-/// Runs `body` through a copy compiled for AVX2 + FMA where the CPU has them (the same
-/// operations in the same order, so the same bits), else as compiled.
-#[inline(always)]
-fn with_avx2<T>(body: impl FnOnce() -> T) -> T {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2<T>(body: impl FnOnce() -> T) -> T {
-            body()
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has the features the copy is compiled for.
-            return unsafe { avx2(body) };
-        }
-    }
-    body()
 }
 
 /// `x·Aᵀ`: `x` is `rows × k`, `a` is `r × k`; returns `rows × r`.
@@ -69,23 +51,32 @@ pub fn times_t(x: &[f32], rows: usize, k: usize, a: &[f32], r: usize) -> Vec<f32
 
 /// `u·A`: `u` is `rows × r`, `a` is `r × k`; returns `rows × k`.
 pub fn times(u: &[f32], rows: usize, r: usize, a: &[f32], k: usize) -> Vec<f32> {
-    debug_assert_eq!((u.len(), a.len()), (rows * r, r * k));
     let mut out = vec![0.0; rows * k];
+    add_times(&mut out, 1.0, u, rows, r, a, k);
+    out
+}
+
+/// `out += s·(u·A)`: `u` is `rows × r`, `a` is `r × k`, `out` is `rows × k` (one pass over
+/// `out`; each row's `u·A` is summed over `r` first, then scaled and added).
+pub fn add_times(out: &mut [f32], s: f32, u: &[f32], rows: usize, r: usize, a: &[f32], k: usize) {
+    debug_assert_eq!((u.len(), a.len(), out.len()), (rows * r, r * k, rows * k));
     if r == 0 || k == 0 {
-        return out;
+        return;
     }
     out.par_chunks_mut(BLOCK * k)
         .zip(u.par_chunks(BLOCK * r))
         .for_each(|(o, ub)| {
             with_avx2(|| {
+                let mut row = vec![0.0f32; k];
                 for (orow, urow) in o.chunks_exact_mut(k).zip(ub.chunks_exact(r)) {
-                    for (&s, arow) in urow.iter().zip(a.chunks_exact(k)) {
-                        axpy(orow, s, arow);
+                    row.iter_mut().for_each(|v| *v = 0.0);
+                    for (&c, arow) in urow.iter().zip(a.chunks_exact(k)) {
+                        axpy(&mut row, c, arow);
                     }
+                    axpy(orow, s, &row);
                 }
             })
         });
-    out
 }
 
 /// `uᵀ·x`: `u` is `rows × r`, `x` is `rows × k`; returns `r × k`. Parallel over blocks of
@@ -169,24 +160,39 @@ mod tests {
         // Rows and columns past a block and not a multiple of it, ranks 1 and 5.
         for (rows, k, r) in [(150, 70, 5), (3, 200, 1), (65, 9, 8)] {
             let (x, a, u) = (rand(rows * k, 1), rand(r * k, 2), rand(rows * r, 3));
-            close(&times_t(&x, rows, k, &a, r), &naive(&x, &transpose(&a, r, k), rows, k, r));
+            close(
+                &times_t(&x, rows, k, &a, r),
+                &naive(&x, &transpose(&a, r, k), rows, k, r),
+            );
             close(&times(&u, rows, r, &a, k), &naive(&u, &a, rows, r, k));
             close(
                 &t_times(&u, &x, rows, r, k),
                 &naive(&transpose(&u, rows, r), &x, r, rows, k),
             );
         }
-        assert_eq!(transpose(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3), [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        assert_eq!(
+            transpose(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3),
+            [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]
+        );
     }
 
     #[test]
     fn thin_products_do_not_depend_on_the_thread_count() {
         let (rows, k, r) = (300, 130, 4);
         let (x, a, u) = (rand(rows * k, 4), rand(r * k, 5), rand(rows * r, 6));
-        let run = || (times_t(&x, rows, k, &a, r), times(&u, rows, r, &a, k), t_times(&u, &x, rows, r, k));
+        let run = || {
+            (
+                times_t(&x, rows, k, &a, r),
+                times(&u, rows, r, &a, k),
+                t_times(&u, &x, rows, r, k),
+            )
+        };
         let want = run();
         for threads in [1, 3] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
             assert_eq!(pool.install(run), want, "{threads} threads");
         }
     }

@@ -25,6 +25,7 @@ pub mod lowrank;
 pub mod model;
 pub mod ops;
 pub mod projection;
+pub mod simd;
 
 #[cfg(test)]
 mod fd_tests;

@@ -6,13 +6,14 @@
 
 use super::dropout::{dropout, mix};
 use super::linear::{add_into, matmul_nn, matmul_tn};
-use super::lowrank;
 use super::lora::Adapter;
+use super::lowrank;
 use crate::error::Result;
 use crate::llama::project;
 use crate::llama::weights::MatrixRef;
 use eggroll_core::cpu::Cpu;
 use eggroll_core::RowOwners;
+use std::borrow::Cow;
 
 /// A LoRA branch as one step of training sees it.
 #[derive(Clone, Copy, Debug)]
@@ -37,8 +38,12 @@ impl Branch<'_> {
         mix(step ^ mix(index as u64 ^ 0x5eed))
     }
 
-    fn dropped(&self, x: &[f32]) -> Vec<f32> {
-        dropout(x, self.dropout, self.seed, self.stream)
+    /// `drop(x)`: `x` itself without dropout (no copy).
+    fn dropped<'x>(&self, x: &'x [f32]) -> Cow<'x, [f32]> {
+        match self.dropout > 0.0 {
+            true => Cow::Owned(dropout(x, self.dropout, self.seed, self.stream)),
+            false => Cow::Borrowed(x),
+        }
     }
 }
 
@@ -59,9 +64,7 @@ pub fn proj_forward(
     let ad = br.adapter;
     let u = lowrank::times_t(&br.dropped(x), rows, ad.cols, &ad.a, br.rank);
     let bt = lowrank::transpose(&ad.b, ad.rows, br.rank);
-    let mut lo = lowrank::times(&u, rows, br.rank, &bt, ad.rows);
-    lo.iter_mut().for_each(|v| *v *= br.scale);
-    add_into(&mut y, &lo);
+    lowrank::add_times(&mut y, br.scale, &u, rows, br.rank, &bt, ad.rows);
     Ok((y, Some(u)))
 }
 
@@ -100,8 +103,12 @@ pub fn proj_backward(
         let mut du = lowrank::times_t(dy, rows, out, &bt, r);
         du.iter_mut().for_each(|v| *v *= br.scale);
         let da = lowrank::t_times(&du, &br.dropped(x), rows, r, inp);
-        let dxd = lowrank::times(&du, rows, r, &ad.a, inp);
-        add_into(&mut g.dx, &br.dropped(&dxd));
+        if br.dropout > 0.0 {
+            let dxd = lowrank::times(&du, rows, r, &ad.a, inp);
+            add_into(&mut g.dx, &br.dropped(&dxd));
+        } else {
+            lowrank::add_times(&mut g.dx, 1.0, &du, rows, r, &ad.a, inp);
+        }
         g.lora = Some((da, db));
     }
     g
