@@ -142,6 +142,20 @@ fn dot8x4(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
     b.map(|b| dot8(a, b))
 }
 
+/// [`dot8`] of `a` with four vectors, in AVX2 registers where the CPU has them (the same
+/// bits either way): for callers outside an AVX2 function, such as the training backward.
+#[inline]
+pub fn dot8x4_any(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2.
+            return unsafe { dot8x4_avx2(a, b) };
+        }
+    }
+    dot8x4(a, b)
+}
+
 /// The body of [`attend`]: per query head, the scores four keys at a time (`dot4`, each key's
 /// dot product as [`dot8`] computes it), the softmax, then the weighted sum of the values,
 /// eight output elements at a time in registers; every output element adds its terms in key

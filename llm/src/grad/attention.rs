@@ -9,7 +9,7 @@
 //! more pass over the scores instead of `heads × T²/2` floats per layer.
 
 use super::linear::add_into;
-use super::simd::with_avx2;
+use super::simd::{dots, with_avx2};
 use eggroll_core::transformer::reference::{attend, dot8};
 use eggroll_core::transformer::AttentionShape;
 use rayon::prelude::*;
@@ -134,7 +134,6 @@ pub fn attention_backward(
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let (qd, kvd, hd) = (shape.q_dim(), shape.kv_dim(), shape.head_dim);
     let group = shape.n_heads / shape.n_kv_heads;
-    let scale = 1.0 / (hd as f32).sqrt();
     let tasks: Vec<(Span, usize)> = spans
         .iter()
         .flat_map(|&s| (0..shape.n_kv_heads).map(move |g| (s, g)))
@@ -142,50 +141,7 @@ pub fn attention_backward(
     // Per task: dq of its group's heads (len × group·hd), dk and dv of its head (len × hd).
     let parts: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = tasks
         .par_iter()
-        .map(|&(s, g)| {
-            with_avx2(|| {
-                let (t, pl) = (s.len, s.prefix_len);
-                let (mut dq, mut dk, mut dv) = (
-                    vec![0.0; t * group * hd],
-                    vec![0.0; s.keys() * hd],
-                    vec![0.0; s.keys() * hd],
-                );
-                let key = |j: usize| &k[s.key_row(j) * kvd + g * hd..][..hd];
-                let val = |j: usize| &v[s.key_row(j) * kvd + g * hd..][..hd];
-                let (mut p, mut dp) = (Vec::with_capacity(t), Vec::with_capacity(t));
-                for hg in 0..group {
-                    let h = g * group + hg;
-                    for i in 0..t {
-                        let r = s.start + i;
-                        let qh = &q[r * qd + h * hd..][..hd];
-                        let doh = &dout[r * qd + h * hd..][..hd];
-                        p.clear();
-                        for j in 0..=pl + i {
-                            p.push(dot8(qh, key(j)) * scale);
-                        }
-                        // The inference forward's softmax, so the recomputed probabilities are
-                        // the forward's own bits.
-                        eggroll_core::transformer::softmax::softmax_in_place(&mut p);
-                        dp.clear();
-                        let mut dot = 0.0;
-                        for (j, x) in p.iter().enumerate() {
-                            let d = dot8(doh, val(j));
-                            dot += *x * d;
-                            dp.push(d);
-                        }
-                        let dqi = &mut dq[(i * group + hg) * hd..][..hd];
-                        // Zipped slices (no index checks), so the loops vectorise.
-                        for j in 0..=pl + i {
-                            let ds = p[j] * (dp[j] - dot) * scale;
-                            axpy(dqi, ds, key(j));
-                            axpy(&mut dk[j * hd..][..hd], ds, qh);
-                            axpy(&mut dv[j * hd..][..hd], p[j], doh);
-                        }
-                    }
-                }
-                (dq, dk, dv)
-            })
-        })
+        .map(|&(s, g)| backward_task(q, k, v, dout, s, g, shape))
         .collect();
     let rows = spans.iter().map(|s| s.len).sum::<usize>();
     let (mut dq, mut dk, mut dv) = (
@@ -208,4 +164,72 @@ pub fn attention_backward(
         }
     }
     (dq, dk, dv)
+}
+
+with_avx2! {
+    /// One task of [`attention_backward`]: span `s`, key/value head `g`; returns its group's
+    /// query gradients (`len × group·hd`) and its head's key and value gradients (`keys × hd`).
+    fn backward_task(
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        dout: &[f32],
+        s: Span,
+        g: usize,
+        shape: AttentionShape,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let (qd, kvd, hd) = (shape.q_dim(), shape.kv_dim(), shape.head_dim);
+        let group = shape.n_heads / shape.n_kv_heads;
+        let scale = 1.0 / (hd as f32).sqrt();
+        let (t, pl) = (s.len, s.prefix_len);
+        let (mut dq, mut dk, mut dv) = (
+            vec![0.0; t * group * hd],
+            vec![0.0; s.keys() * hd],
+            vec![0.0; s.keys() * hd],
+        );
+        let key = |j: usize| &k[s.key_row(j) * kvd + g * hd..][..hd];
+        let val = |j: usize| &v[s.key_row(j) * kvd + g * hd..][..hd];
+        let (mut p, mut dp) = (Vec::with_capacity(t), Vec::with_capacity(t));
+        for hg in 0..group {
+            let h = g * group + hg;
+            for i in 0..t {
+                let r = s.start + i;
+                let qh = &q[r * qd + h * hd..][..hd];
+                let doh = &dout[r * qd + h * hd..][..hd];
+                let n = pl + i + 1;
+                p.clear();
+                // Four keys at a time (independent sums), each as `dot8` sums it.
+                let mut j = 0;
+                while j + 4 <= n {
+                    let d4 = dots(qh, [key(j), key(j + 1), key(j + 2), key(j + 3)]);
+                    p.extend(d4.iter().map(|d| d * scale));
+                    j += 4;
+                }
+                p.extend((j..n).map(|j| dot8(qh, key(j)) * scale));
+                // The inference forward's softmax, so the recomputed probabilities are
+                // the forward's own bits.
+                eggroll_core::transformer::softmax::softmax_in_place(&mut p);
+                dp.clear();
+                let mut j = 0;
+                while j + 4 <= n {
+                    dp.extend(dots(doh, [val(j), val(j + 1), val(j + 2), val(j + 3)]));
+                    j += 4;
+                }
+                dp.extend((j..n).map(|j| dot8(doh, val(j))));
+                let mut dot = 0.0;
+                for (x, d) in p.iter().zip(&dp) {
+                    dot += *x * d;
+                }
+                let dqi = &mut dq[(i * group + hg) * hd..][..hd];
+                // Zipped slices (no index checks), so the loops vectorise.
+                for j in 0..=pl + i {
+                    let ds = p[j] * (dp[j] - dot) * scale;
+                    axpy(dqi, ds, key(j));
+                    axpy(&mut dk[j * hd..][..hd], ds, qh);
+                    axpy(&mut dv[j * hd..][..hd], p[j], doh);
+                }
+            }
+        }
+        (dq, dk, dv)
+            }
 }

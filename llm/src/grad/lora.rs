@@ -233,9 +233,11 @@ impl Lora {
                     format!("adapter `{}` does not fit its weight's shape", ad.base_name),
                 ));
             }
-            for (w, d) in w.iter_mut().zip(self.delta(i)) {
-                *w += sign * d;
-            }
+            // One parallel pass over W, each row's `B·A` formed and added in place (no
+            // `rows × cols` delta allocated: 210 of them per GRPO step's merge and unmerge).
+            let (a, b, r) = (&self.adapters[i].a, &self.adapters[i].b, self.config.rank);
+            let s = sign * self.config.scale();
+            super::lowrank::add_times(w, s, b, ad.rows, r, a, ad.cols);
         }
         Ok(())
     }

@@ -45,11 +45,11 @@ fn row_max(row: &[f32]) -> f32 {
         .fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m })
 }
 
-/// `max` and `log Σ exp(x − max)` of one row: the exponentials in f32 by the vectorisable
-/// `exp` (within 2 ulp of libm's; the row's 49k libm calls were most of a GRPO step's loss),
-/// summed in eight f64 lanes and then pairwise.
-fn log_norm(row: &[f32]) -> (f32, f64) {
-    with_avx2(|| {
+with_avx2! {
+    /// `max` and `log Σ exp(x − max)` of one row: the exponentials in f32 by the vectorisable
+    /// `exp` (within 2 ulp of libm's; the row's 49k libm calls were most of a GRPO step's
+    /// loss), summed in eight f64 lanes and then pairwise.
+    fn log_norm(row: &[f32]) -> (f32, f64) {
         let max = row_max(row);
         let mut acc = [0.0f64; 8];
         let chunks = row.chunks_exact(8);
@@ -69,18 +69,22 @@ fn log_norm(row: &[f32]) -> (f32, f64) {
             }
         }
         (max, (acc[0] + tail).ln())
-    })
+    }
+}
+
+with_avx2! {
+    /// `dr = −g·exp(row − shift)`.
+    fn scaled_probabilities(dr: &mut [f32], row: &[f32], shift: f32, g: f32) -> () {
+        for (d, &x) in dr.iter_mut().zip(row) {
+            *d = -g * exp(x - shift);
+        }
+    }
 }
 
 /// One row's log-probability of `t` and, into `dr`, its gradient on the row times `g`.
 fn row_logp_and_grad(row: &[f32], t: usize, g: f32, dr: &mut [f32]) -> f32 {
     let (max, ln) = log_norm(row);
-    let shift = max + ln as f32;
-    with_avx2(|| {
-        for (d, &x) in dr.iter_mut().zip(row) {
-            *d = -g * exp(x - shift);
-        }
-    });
+    scaled_probabilities(dr, row, max + ln as f32, g);
     dr[t] += g;
     (f64::from(row[t] - max) - ln) as f32
 }

@@ -8,7 +8,7 @@
 //! thread count) and every element sums its terms in one fixed order, so results do not
 //! depend on the thread count.
 
-use super::simd::with_avx2;
+use super::simd::{dots, with_avx2};
 use rayon::prelude::*;
 
 /// Rows (or columns) per parallel task.
@@ -37,16 +37,31 @@ pub fn times_t(x: &[f32], rows: usize, k: usize, a: &[f32], r: usize) -> Vec<f32
     }
     out.par_chunks_mut(BLOCK * r)
         .zip(x.par_chunks(BLOCK * k))
-        .for_each(|(o, xb)| {
-            with_avx2(|| {
-                for (orow, xrow) in o.chunks_exact_mut(r).zip(xb.chunks_exact(k)) {
-                    for (v, arow) in orow.iter_mut().zip(a.chunks_exact(k)) {
-                        *v = dot(xrow, arow);
+        .for_each(|(o, xb)| times_t_block(o, xb, a, k, r));
+    out
+}
+
+with_avx2! {
+    /// [`times_t`] on one block of rows: `o` (`rows × r`) of `xb` (`rows × k`).
+    fn times_t_block(o: &mut [f32], xb: &[f32], a: &[f32], k: usize, r: usize) -> () {
+        for (orow, xrow) in o.chunks_exact_mut(r).zip(xb.chunks_exact(k)) {
+            // Four of the r dot products at a time (independent sums pipeline).
+            let mut rows = a.chunks_exact(k);
+            for o4 in orow.chunks_mut(4) {
+                match o4.len() {
+                    4 => {
+                        let b = [(); 4].map(|_| rows.next().unwrap_or(&[]));
+                        o4.copy_from_slice(&dots(xrow, b));
+                    }
+                    _ => {
+                        for v in o4.iter_mut() {
+                            *v = dot(xrow, rows.next().unwrap_or(&[]));
+                        }
                     }
                 }
-            })
-        });
-    out
+            }
+        }
+    }
 }
 
 /// `u·A`: `u` is `rows × r`, `a` is `r × k`; returns `rows × k`.
@@ -65,18 +80,21 @@ pub fn add_times(out: &mut [f32], s: f32, u: &[f32], rows: usize, r: usize, a: &
     }
     out.par_chunks_mut(BLOCK * k)
         .zip(u.par_chunks(BLOCK * r))
-        .for_each(|(o, ub)| {
-            with_avx2(|| {
-                let mut row = vec![0.0f32; k];
-                for (orow, urow) in o.chunks_exact_mut(k).zip(ub.chunks_exact(r)) {
-                    row.iter_mut().for_each(|v| *v = 0.0);
-                    for (&c, arow) in urow.iter().zip(a.chunks_exact(k)) {
-                        axpy(&mut row, c, arow);
-                    }
-                    axpy(orow, s, &row);
-                }
-            })
-        });
+        .for_each(|(o, ub)| add_times_block(o, s, ub, a, k, r));
+}
+
+with_avx2! {
+    /// [`add_times`] on one block of rows: `o` (`rows × k`) `+= s·(ub·A)`.
+    fn add_times_block(o: &mut [f32], s: f32, ub: &[f32], a: &[f32], k: usize, r: usize) -> () {
+        let mut row = vec![0.0f32; k];
+        for (orow, urow) in o.chunks_exact_mut(k).zip(ub.chunks_exact(r)) {
+            row.iter_mut().for_each(|v| *v = 0.0);
+            for (&c, arow) in urow.iter().zip(a.chunks_exact(k)) {
+                axpy(&mut row, c, arow);
+            }
+            axpy(orow, s, &row);
+        }
+    }
 }
 
 /// `uᵀ·x`: `u` is `rows × r`, `x` is `rows × k`; returns `r × k`. Parallel over blocks of
@@ -90,14 +108,7 @@ pub fn t_times(u: &[f32], x: &[f32], rows: usize, r: usize, k: usize) -> Vec<f32
             let (c0, c1) = (b * BLOCK, ((b + 1) * BLOCK).min(k));
             let w = c1 - c0;
             let mut acc = vec![0.0f32; r * w];
-            with_avx2(|| {
-                for i in 0..rows {
-                    let xs = &x[i * k + c0..i * k + c1];
-                    for (j, &s) in u[i * r..(i + 1) * r].iter().enumerate() {
-                        axpy(&mut acc[j * w..(j + 1) * w], s, xs);
-                    }
-                }
-            });
+            t_times_block(&mut acc, u, x, rows, r, k, c0);
             acc
         })
         .collect();
@@ -109,6 +120,19 @@ pub fn t_times(u: &[f32], x: &[f32], rows: usize, r: usize, k: usize) -> Vec<f32
         }
     }
     out
+}
+
+with_avx2! {
+    /// [`t_times`] on the columns `c0..c0 + w` of `x` into `acc` (`r × w`).
+    fn t_times_block(acc: &mut [f32], u: &[f32], x: &[f32], rows: usize, r: usize, k: usize, c0: usize) -> () {
+        let w = acc.len() / r.max(1);
+        for i in 0..rows {
+            let xs = &x[i * k + c0..i * k + c0 + w];
+            for (j, &s) in u[i * r..(i + 1) * r].iter().enumerate() {
+                axpy(&mut acc[j * w..(j + 1) * w], s, xs);
+            }
+        }
+    }
 }
 
 /// The transpose of `m` (`rows × cols`).
