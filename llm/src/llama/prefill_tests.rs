@@ -152,8 +152,7 @@ fn sampled(m: &Llama, ps: &[Vec<u32>], streams: &[u64]) -> Vec<Generation> {
     };
     // The tiny model's tied head all but repeats the last token at temperature 1.
     let sampling = Sampling::top_p(TEMPERATURE, 1.0);
-    let pick =
-        |s: usize, step: usize, l: &[f32]| sampling.sample(l, 9, streams[s], step as u32);
+    let pick = |s: usize, step: usize, l: &[f32]| sampling.sample(l, 9, streams[s], step as u32);
     decode(m, &Cpu::new(), ps, SeqOwners::Plain, &opts, &pick).unwrap()
 }
 
