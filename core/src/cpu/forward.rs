@@ -24,8 +24,9 @@ use std::mem::MaybeUninit;
 const SEQUENTIAL_MACS: usize = 1 << 21;
 
 /// Batches of at most this many rows take the unpacked GEMM ([`gemm_nt_into`]) where the CPU
-/// has AVX2 and FMA: below it, packing W costs more than it saves (`bench llm`).
-const NT_MAX_ROWS: usize = 128;
+/// has AVX2 and FMA: below it, packing W costs more than it saves (`bench llm`). Larger ones
+/// take the blocked GEMM, whose every element is the same bits however the rows are chunked.
+pub const NT_MAX_ROWS: usize = 128;
 
 /// Inputs narrower than this keep the blocked GEMM: the dot products would be too short to
 /// pay for their lane reductions.

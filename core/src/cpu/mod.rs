@@ -14,6 +14,7 @@ mod serial;
 
 pub use crate::activation::tanh_fast;
 pub use activation::activate_in_place;
+pub use forward::NT_MAX_ROWS;
 use forward::{linear_forward, HostLinear};
 pub use gemm::{sgemm, MatRef};
 pub use machine::{cpu_description, vector_features};

@@ -5,7 +5,7 @@
 //! ([`super::linear`]), the branch's thin products loops of their own ([`super::lowrank`]).
 
 use super::dropout::{dropout, mix};
-use super::linear::{add_into, matmul_nn, matmul_tn};
+use super::linear::{add_into, matmul_nn, matmul_nt, matmul_tn};
 use super::lora::Adapter;
 use super::lowrank;
 use crate::error::Result;
@@ -57,7 +57,13 @@ pub fn proj_forward(
     w: MatrixRef<'_>,
     branch: Option<Branch<'_>>,
 ) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
-    let mut y = project(cpu, x, rows, w, RowOwners::Plain)?;
+    // Past the unpacked kernel's rows the backend's linear is the blocked GEMM in chunks of an
+    // eighth of the batch, each packing all of W; the same GEMM in quarters (`linear.rs`)
+    // gives the same bits with half the packing (a tenth of a GRPO step's forward).
+    let mut y = match rows > eggroll_core::cpu::NT_MAX_ROWS {
+        true => matmul_nt(x, rows, w.data, w.rows, w.cols),
+        false => project(cpu, x, rows, w, RowOwners::Plain)?,
+    };
     let Some(br) = branch else {
         return Ok((y, None));
     };
