@@ -130,15 +130,8 @@ fn apply(model: &mut GradModel, opt: &mut AdamW, a: MergeAction, round: u64) -> 
             "a merge is due but the model has no adapters",
         ));
     };
-    let weights = &mut model.llama.weights;
-    for i in 0..lora.adapters.len() {
-        let (layer, proj) = (lora.adapters[i].layer, lora.adapters[i].proj);
-        let slot = weights.layers[layer].slots[proj as usize];
-        let delta = lora.delta(i);
-        let fold = a.fold as f32;
-        for (w, d) in weights.proj_data[slot].iter_mut().zip(delta) {
-            *w += fold * d;
-        }
+    if a.fold != 0.0 {
+        lora.fold(&mut model.llama.weights, a.fold as f32)?;
     }
     if a.keep > 0.0 {
         let k = a.keep.sqrt() as f32;

@@ -9,7 +9,6 @@
 //! [`Lora::unmerge`] takes it out again (exact up to one f32 rounding per element).
 
 use super::dropout::{mix, uniform};
-use super::linear::matmul_nn;
 use crate::error::{LlmError, Result};
 use crate::llama::weights::{LlamaWeights, Proj, PROJS};
 
@@ -194,15 +193,6 @@ impl Lora {
         self.adapters.iter().map(|a| a.a.len() + a.b.len()).sum()
     }
 
-    /// `s·B·A` of adapter `i` (`rows × cols`).
-    pub fn delta(&self, i: usize) -> Vec<f32> {
-        let ad = &self.adapters[i];
-        let s = self.config.scale();
-        let mut d = matmul_nn(&ad.b, ad.rows, &ad.a, self.config.rank, ad.cols);
-        d.iter_mut().for_each(|v| *v *= s);
-        d
-    }
-
     /// `W += s·B·A` for every adapter (the adapters are left as they are: zero `B` yourself,
     /// or [`Lora::reinitialise`], to keep the model's function).
     pub fn merge(&self, weights: &mut LlamaWeights) -> Result<()> {
@@ -214,8 +204,10 @@ impl Lora {
         self.fold(weights, -1.0)
     }
 
-    fn fold(&self, weights: &mut LlamaWeights, sign: f32) -> Result<()> {
-        for (i, ad) in self.adapters.iter().enumerate() {
+    /// `W += f·s·B·A` for every adapter: [`Lora::merge`] is `f = 1`, [`Lora::unmerge`] `f = −1`,
+    /// and ReLoRA / PeriodicLoRA fold a fraction in.
+    pub fn fold(&self, weights: &mut LlamaWeights, f: f32) -> Result<()> {
+        for ad in &self.adapters {
             let slot = weights
                 .layers
                 .get(ad.layer)
@@ -235,9 +227,8 @@ impl Lora {
             }
             // One parallel pass over W, each row's `B·A` formed and added in place (no
             // `rows × cols` delta allocated: 210 of them per GRPO step's merge and unmerge).
-            let (a, b, r) = (&self.adapters[i].a, &self.adapters[i].b, self.config.rank);
-            let s = sign * self.config.scale();
-            super::lowrank::add_times(w, s, b, ad.rows, r, a, ad.cols);
+            let s = f * self.config.scale();
+            super::lowrank::add_times(w, s, &ad.b, ad.rows, self.config.rank, &ad.a, ad.cols);
         }
         Ok(())
     }
