@@ -50,6 +50,19 @@ pub struct LinearLayer<'a, Buf> {
     pub in_dim: usize,
     /// Optional bias (`out_dim`) and its noise id.
     pub bias: Option<(&'a Buf, u32)>,
+    /// The weight's rows from a compact form holding exactly `weight`'s values, which a
+    /// backend may read instead of `weight` (the CPU does on its few-rows path, a decode step's).
+    pub rows: Option<&'a dyn WeightRows>,
+}
+
+/// A weight matrix's rows computed on demand from a compact form (a quantised model file's
+/// blocks) that holds exactly the values of the f32 matrix it stands for.
+///
+/// A decode step reads every weight once from memory; 4.5-bit blocks instead of f32 cut that
+/// traffic by 7× (what `LinearLayer::rows` is for).
+pub trait WeightRows: Sync {
+    /// Write rows `first..first + out.len() / cols` (`cols` floats each, row-major) into `out`.
+    fn rows_into(&self, first: usize, out: &mut [f32]);
 }
 
 /// A compute device that can evaluate and update ES populations.

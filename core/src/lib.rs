@@ -33,7 +33,7 @@ pub mod task;
 pub mod transformer;
 pub mod vec_env;
 
-pub use backend::{Activation, Backend, LinearLayer};
+pub use backend::{Activation, Backend, LinearLayer, WeightRows};
 pub use error::{CoreError, Result};
 pub use learner::{Learner, Update};
 pub use model::Model;

@@ -136,6 +136,7 @@ impl<B: Backend> Mlp<B> {
         let w = if self.config.bias { 2 * l } else { l };
         LinearLayer {
             weight: &self.params[w],
+            rows: None,
             weight_id: self.specs[w].id,
             out_dim: widths[l + 1],
             in_dim: widths[l],

@@ -50,6 +50,7 @@ fn both_linear<B: Backend>(
     );
     let layer = LinearLayer {
         weight: &wg,
+        rows: None,
         weight_id: 20,
         out_dim: n_out,
         in_dim: n_in,
@@ -61,6 +62,7 @@ fn both_linear<B: Backend>(
         .map_err(err)?;
     let cpu_layer = LinearLayer {
         weight: &w,
+        rows: None,
         weight_id: 20,
         out_dim: n_out,
         in_dim: n_in,

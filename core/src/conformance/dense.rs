@@ -110,6 +110,7 @@ pub fn check_forward_matches_dense<B: Backend>(backend: &B) -> Result<(), String
         );
         let layer = LinearLayer {
             weight: &wb,
+            rows: None,
             weight_id: wspec.id,
             out_dim: n_out,
             in_dim: n_in,
@@ -204,6 +205,7 @@ pub fn check_tagged_rows_match_dense<B: Backend>(backend: &B) -> Result<(), Stri
         let (wb, bb, xb) = (up(&w)?, up(&b)?, up(&x)?);
         let layer = LinearLayer {
             weight: &wb,
+            rows: None,
             weight_id: wspec.id,
             out_dim: n_out,
             in_dim: n_in,

@@ -33,6 +33,7 @@ pub fn check_edge_cases<B: Backend>(backend: &B) -> Result<(), String> {
     let w = backend.upload(&deterministic_values(6, 1)).map_err(err)?;
     let layer = LinearLayer {
         weight: &w,
+        rows: None,
         weight_id: 0,
         out_dim: 2,
         in_dim: 3,

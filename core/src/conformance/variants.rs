@@ -92,6 +92,7 @@ pub fn check_variant_forward<B: Backend>(backend: &B) -> Result<(), String> {
         let (wb, bb, xb) = (up(&w)?, up(&b)?, up(&x)?);
         let layer = LinearLayer {
             weight: &wb,
+            rows: None,
             weight_id: wspec.id,
             out_dim: n_out,
             in_dim: n_in,

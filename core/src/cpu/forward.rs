@@ -10,7 +10,7 @@
 
 use super::activation::activate_in_place;
 use super::gemm::{sgemm, sgemm_into, MatRef};
-use super::gemm_nt::{self, gemm_nt_into};
+use super::gemm_nt::{self, gemm_nt_into, gemm_nt_rows_into};
 use super::kernels::{add_noise, axpy, lowrank_rows, Correction, VectorNoise};
 use super::noise_factors::{full_noise, NoiseCache};
 use crate::backend::Activation;
@@ -51,6 +51,8 @@ pub(crate) struct HostLinear<'a> {
     pub in_dim: usize,
     /// Optional bias and its noise id.
     pub bias: Option<(&'a [f32], u32)>,
+    /// The weight's rows from a compact form (`LinearLayer::rows`).
+    pub rows: Option<&'a dyn crate::backend::WeightRows>,
 }
 
 /// `y = act(x·(W + E_i)ᵀ + (b + e_i))` for every member's rows (`RowOwners::Plain`: plain
@@ -103,8 +105,13 @@ pub(crate) fn linear_forward(
     };
     let x_of = |r0: usize, nr: usize| &x[r0 * n_in..(r0 + nr) * n_in];
     if rows <= NT_MAX_ROWS && n_in >= NT_MIN_IN && gemm_nt::available() {
-        // Few rows (a decode step): one unpacked GEMM split over W's rows, then the chunks.
-        let yi = gemm_nt_into(x, rows, layer.weight, n_out, n_in, &mut y, parallel);
+        // Few rows (a decode step): one unpacked GEMM split over W's rows, then the chunks;
+        // W read from its compact form where the layer has one (a 7th of the bytes for 4.5-bit
+        // blocks), the same values either way.
+        let yi = match layer.rows {
+            Some(w) => gemm_nt_rows_into(x, rows, w, n_out, n_in, &mut y, parallel),
+            None => gemm_nt_into(x, rows, layer.weight, n_out, n_in, &mut y, parallel),
+        };
         let each = |(c, y_chunk): (usize, &mut [f32])| {
             let r0 = c * chunk_rows;
             finish(r0, x_of(r0, y_chunk.len() / n_out), y_chunk)

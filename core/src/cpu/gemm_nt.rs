@@ -14,6 +14,7 @@
 //! past the last whole block is added in order. It uses FMA, so it is only taken on CPUs that
 //! have AVX2 and FMA ([`available`]); elsewhere the caller keeps the blocked GEMM.
 
+use crate::backend::WeightRows;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
@@ -40,6 +41,13 @@ pub(crate) struct OutPtr(pub(crate) *mut f32);
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
+impl OutPtr {
+    /// The output `columns` further on (the same rows).
+    fn shifted(self, columns: usize) -> OutPtr {
+        OutPtr(self.0.wrapping_add(columns))
+    }
+}
+
 /// `y = x·Wᵀ` for `x` (`rows × k`) and `w` (`n × k`), both row-major, into `y` (`rows × n`,
 /// row-major), which is returned initialised. `parallel` spreads the column blocks over
 /// rayon's threads (the blocks, and so the result, are the same either way).
@@ -54,8 +62,40 @@ pub(crate) fn gemm_nt_into<'y>(
     y: &'y mut [MaybeUninit<f32>],
     parallel: bool,
 ) -> &'y mut [f32] {
+    assert!(w.len() >= n * k, "gemm_nt: W is shorter than n × k");
     let wide = super::gemm_nt_avx512::available();
-    gemm_nt_with(x, rows, w, n, k, y, parallel, wide)
+    gemm_nt_with(x, rows, WeightSource::Slice(w), n, k, y, parallel, wide)
+}
+
+/// [`gemm_nt_into`] with W's rows written by `w` (from a compact form that holds exactly the
+/// same values) into a per-thread buffer, one parallel task's block of rows at a time, instead
+/// of read from an f32 matrix: the same kernels on the same values, so the same bits.
+pub(crate) fn gemm_nt_rows_into<'y>(
+    x: &[f32],
+    rows: usize,
+    w: &dyn WeightRows,
+    n: usize,
+    k: usize,
+    y: &'y mut [MaybeUninit<f32>],
+    parallel: bool,
+) -> &'y mut [f32] {
+    let wide = super::gemm_nt_avx512::available();
+    gemm_nt_with(x, rows, WeightSource::Rows(w), n, k, y, parallel, wide)
+}
+
+/// Where the kernels read W's rows from.
+#[derive(Clone, Copy)]
+enum WeightSource<'w> {
+    /// A row-major `n × k` matrix.
+    Slice(&'w [f32]),
+    /// Rows written on demand.
+    Rows(&'w dyn WeightRows),
+}
+
+thread_local! {
+    /// The rows of W a task of [`gemm_nt_rows_into`] computes with (at most
+    /// `COLS_PER_TASK × k` floats: 295 KB at k = 1536, in L2).
+    static ROWS_BUFFER: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// [`gemm_nt_into`] with the kernel chosen: the AVX-512 one when `wide` (the caller checked
@@ -64,7 +104,7 @@ pub(crate) fn gemm_nt_into<'y>(
 fn gemm_nt_with<'y>(
     x: &[f32],
     rows: usize,
-    w: &[f32],
+    w: WeightSource<'_>,
     n: usize,
     k: usize,
     y: &'y mut [MaybeUninit<f32>],
@@ -76,23 +116,36 @@ fn gemm_nt_with<'y>(
         !wide || super::gemm_nt_avx512::available(),
         "gemm_nt: needs AVX-512F"
     );
-    assert!(x.len() >= rows * k && w.len() >= n * k && y.len() == rows * n);
+    assert!(x.len() >= rows * k && y.len() == rows * n);
     let out = OutPtr(y.as_mut_ptr().cast());
-    let task = |t: usize| {
-        let c0 = t * COLS_PER_TASK;
-        let c1 = (c0 + COLS_PER_TASK).min(n);
-        // SAFETY: AVX2 and FMA (and AVX-512F for `wide`) were checked; the shapes were checked above, and the task
-        // writes only columns c0..c1 of each row.
+    // Columns c0..c1 of W (`w`'s rows, `w_first` being its row c0), into output columns c0..c1.
+    let columns = |w: &[f32], c0: usize, c1: usize, w_first: usize| {
+        let (w, out) = (&w[(c0 - w_first) * k..], out.shifted(c0));
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (w, out, wide, rows, c1);
+        // SAFETY: AVX2 and FMA (and AVX-512F for `wide`) were checked; the shapes were checked
+        // above (`w` holds rows c0..c1, which the kernel reads as its rows 0..c1 - c0), and
+        // the task writes only columns c0..c1 of each row (the kernel's 0..c1 - c0 past `out`).
         #[cfg(target_arch = "x86_64")]
         unsafe {
             if wide {
-                super::gemm_nt_avx512::columns_avx512(x, rows, w, k, n, c0, c1, out)
+                super::gemm_nt_avx512::columns_avx512(x, rows, w, k, n, 0, c1 - c0, out)
             } else {
-                columns_avx2(x, rows, w, k, n, c0, c1, out)
+                columns_avx2(x, rows, w, k, n, 0, c1 - c0, out)
             }
         };
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (c1, out, wide);
+    };
+    let task = |t: usize| {
+        let c0 = t * COLS_PER_TASK;
+        let c1 = (c0 + COLS_PER_TASK).min(n);
+        match w {
+            WeightSource::Slice(w) => columns(w, c0, c1, 0),
+            WeightSource::Rows(source) => ROWS_BUFFER.with_borrow_mut(|buf| {
+                buf.resize((c1 - c0) * k, 0.0);
+                source.rows_into(c0, buf);
+                columns(buf, c0, c1, c0)
+            }),
+        }
     };
     let tasks = n.div_ceil(COLS_PER_TASK);
     if parallel {
@@ -250,7 +303,17 @@ mod tests {
         for (wide, (rows, n, k)) in kernels.into_iter().flat_map(|w| shapes.map(|s| (w, s))) {
             let (x, w) = (data(rows * k, 1), data(n * k, 2));
             let mut raw = vec![MaybeUninit::uninit(); rows * n];
-            let y = gemm_nt_with(&x, rows, &w, n, k, &mut raw, false, wide).to_vec();
+            let y = gemm_nt_with(
+                &x,
+                rows,
+                WeightSource::Slice(&w),
+                n,
+                k,
+                &mut raw,
+                false,
+                wide,
+            )
+            .to_vec();
             for r in 0..rows {
                 for o in 0..n {
                     let exact: f64 = (0..k)
@@ -264,11 +327,77 @@ mod tests {
                 }
             }
             let mut raw = vec![MaybeUninit::uninit(); rows * n];
-            let par = gemm_nt_with(&x, rows, &w, n, k, &mut raw, true, wide);
+            let par = gemm_nt_with(
+                &x,
+                rows,
+                WeightSource::Slice(&w),
+                n,
+                k,
+                &mut raw,
+                true,
+                wide,
+            );
             assert!(y
                 .iter()
                 .zip(par.iter())
                 .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+    }
+
+    /// Rows of a matrix written on demand, as a compact form would.
+    struct Copied<'a>(&'a [f32], usize);
+
+    impl WeightRows for Copied<'_> {
+        fn rows_into(&self, first: usize, out: &mut [f32]) {
+            out.copy_from_slice(&self.0[first * self.1..first * self.1 + out.len()]);
+        }
+    }
+
+    #[test]
+    fn rows_written_on_demand_give_the_matrixs_bits() {
+        if !available() {
+            eprintln!("skipped: this CPU has no AVX2/FMA, so gemm_nt is never used here");
+            return;
+        }
+        let wides = [false, super::super::gemm_nt_avx512::available()];
+        // More than one task of columns (n > 48), with a partial last task.
+        for (rows, n, k) in [(9, 100, 64), (32, 150, 40), (1, 3, 5)] {
+            let (x, w) = (data(rows * k, 5), data(n * k, 6));
+            for (wide, parallel) in [(false, false), (false, true), (true, true)] {
+                if wide && !wides[1] {
+                    continue;
+                }
+                let mut raw = vec![MaybeUninit::uninit(); rows * n];
+                let want = gemm_nt_with(
+                    &x,
+                    rows,
+                    WeightSource::Slice(&w),
+                    n,
+                    k,
+                    &mut raw,
+                    parallel,
+                    wide,
+                )
+                .to_vec();
+                let mut raw = vec![MaybeUninit::uninit(); rows * n];
+                let source = Copied(&w, k);
+                let got = gemm_nt_with(
+                    &x,
+                    rows,
+                    WeightSource::Rows(&source),
+                    n,
+                    k,
+                    &mut raw,
+                    parallel,
+                    wide,
+                );
+                assert!(
+                    want.iter()
+                        .zip(got.iter())
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "({rows}, {n}, {k}) wide {wide}"
+                );
+            }
         }
     }
 }

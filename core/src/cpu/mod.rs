@@ -151,6 +151,7 @@ fn host_linear<'a>(layer: &LinearLayer<'a, Vec<f32>>) -> HostLinear<'a> {
         out_dim: layer.out_dim,
         in_dim: layer.in_dim,
         bias: layer.bias.map(|(b, id)| (b.as_slice(), id)),
+        rows: layer.rows,
     }
 }
 
@@ -173,6 +174,7 @@ mod tests {
         let bias: Vec<f32> = (0..n_out).map(|i| i as f32 * 0.01 - 0.4).collect();
         let layer = LinearLayer {
             weight: &weight,
+            rows: None,
             weight_id: 0,
             out_dim: n_out,
             in_dim: n_in,

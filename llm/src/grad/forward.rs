@@ -255,6 +255,7 @@ impl GradModel {
             m,
             w.head().view(),
             eggroll_core::RowOwners::Plain,
+            None,
         )?;
         Ok(Tape {
             spans,

@@ -62,7 +62,7 @@ pub fn proj_forward(
     // gives the same bits with half the packing (a tenth of a GRPO step's forward).
     let mut y = match rows > eggroll_core::cpu::NT_MAX_ROWS {
         true => matmul_nt(x, rows, w.data, w.rows, w.cols),
-        false => project(cpu, x, rows, w, RowOwners::Plain)?,
+        false => project(cpu, x, rows, w, RowOwners::Plain, None)?,
     };
     let Some(br) = branch else {
         return Ok((y, None));

@@ -11,12 +11,13 @@
 //! (`Backend::linear`) and its [`TransformerOps`] (norm, rope, SwiGLU, residual, cache writes,
 //! attention). The weights are host `Vec<f32>`s, so today that backend is the CPU.
 
+use super::compact::FreshCompact;
 use super::model::{project, Llama};
 use super::weights::Proj;
 use crate::error::{LlmError, Result};
 use eggroll_core::cpu::Cpu;
 use eggroll_core::transformer::{AttentionShape, RowPlace, SeqCache, TransformerOps};
-use eggroll_core::{Population, RowOwners};
+use eggroll_core::{Population, RowOwners, WeightRows};
 
 /// Whose weights each sequence of a forward runs with.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -30,6 +31,13 @@ pub enum SeqOwners<'a> {
         /// The member of every sequence.
         members: &'a [u32],
     },
+}
+
+/// What a forward may use besides the f32 weights; a decode sets it once per call.
+#[derive(Clone, Debug, Default)]
+pub struct ForwardAids {
+    /// Matrices whose file blocks still hold their values ([`super::compact::CompactWeights::fresh`]).
+    pub compact: FreshCompact,
 }
 
 /// Which rows' logits a forward returns.
@@ -55,6 +63,20 @@ impl Llama {
         tokens: &[&[u32]],
         which: Logits,
         owners: SeqOwners<'_>,
+    ) -> Result<Vec<Vec<f32>>> {
+        self.forward_with(cpu, caches, tokens, which, owners, &ForwardAids::default())
+    }
+
+    /// [`Llama::forward`] with `aids`: matrices read from the file's blocks where they still
+    /// hold the weights' values (the same logits, from fewer bytes).
+    pub fn forward_with(
+        &self,
+        cpu: &Cpu,
+        caches: &mut [SeqCache],
+        tokens: &[&[u32]],
+        which: Logits,
+        owners: SeqOwners<'_>,
+        aids: &ForwardAids,
     ) -> Result<Vec<Vec<f32>>> {
         let cfg = &self.config;
         if caches.len() != tokens.len() {
@@ -121,7 +143,9 @@ impl Llama {
         };
         let proj = |l: usize, p: Proj, x: &Vec<f32>| {
             let slot = self.weights.layers[l].slots[p as usize];
-            project(cpu, x, n, self.weights.proj(l, p), owners_of(slot))
+            let w = self.weights.proj(l, p);
+            let compact = aids.compact.get(w.id).map(|c| c as &dyn WeightRows);
+            project(cpu, x, n, w, owners_of(slot), compact)
         };
         let (d, hd) = (cfg.d_model, cfg.head_dim);
         let (q_dim, kv_dim) = (cfg.q_dim(), cfg.kv_dim());
@@ -182,7 +206,16 @@ impl Llama {
             last.extend_from_slice(&x[r * d..(r + 1) * d]);
         }
         let hp = cpu.rms_norm_rows(&last, &w.out_norm, d, cfg.rms_eps)?;
-        let logits = project(cpu, &hp, picked.len(), w.head().view(), RowOwners::Plain)?;
+        let head = w.head();
+        let compact = aids.compact.get(head.id).map(|c| c as &dyn WeightRows);
+        let logits = project(
+            cpu,
+            &hp,
+            picked.len(),
+            head.view(),
+            RowOwners::Plain,
+            compact,
+        )?;
         let vocab = cfg.vocab_size;
         let mut out = Vec::with_capacity(tokens.len());
         let mut next = 0;

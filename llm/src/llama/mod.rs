@@ -9,9 +9,12 @@
 //! Every quantised type is dequantised to f32 when the model loads (SmolLM2-135M: 98 MB of
 //! Q4_1/Q8_0 become 538 MB of f32): the ES population forward is one shared f32 GEMM per
 //! projection plus low-rank corrections, and its updates change the weights, so an f32 copy
-//! is needed anyway.
+//! is needed anyway. The Q4_0/Q4_1/Q8_0 blocks are kept too ([`compact`]): a decode step
+//! reads them instead of the f32 values while those still equal them (the same logits).
 
 pub mod chat;
+pub mod compact;
+mod compact_rows;
 pub mod gguf;
 pub mod tiny;
 pub mod tokenizer;
@@ -38,7 +41,7 @@ pub mod weights;
 
 pub use config::LlamaConfig;
 pub use eggroll_core::transformer::SeqCache;
-pub use forward::{Logits, SeqOwners};
+pub use forward::{ForwardAids, Logits, SeqOwners};
 pub use generate::{decode, generate_greedy, Finish, Generation, GreedyOptions};
 pub use hf::{export_hf, load_hf, load_hf_config};
 pub use hf_tokenizer::load_hf_tokenizer;

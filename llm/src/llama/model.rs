@@ -1,6 +1,7 @@
 //! A loaded Llama-family model: configuration, f32 weights, and the one function every
 //! projection goes through.
 
+use super::compact::CompactWeights;
 use super::config::LlamaConfig;
 use super::gguf::Gguf;
 use super::weights::{LlamaWeights, MatrixRef, Proj};
@@ -8,7 +9,7 @@ use crate::error::Result;
 use eggroll_core::cpu::Cpu;
 use eggroll_core::params::{ParamShape, ParamSpec};
 use eggroll_core::transformer::SeqCache;
-use eggroll_core::{Backend, LinearLayer, RowOwners};
+use eggroll_core::{Backend, LinearLayer, RowOwners, WeightRows};
 use std::path::Path;
 
 /// A Llama-family model ready to run.
@@ -35,7 +36,8 @@ impl Llama {
     /// Build the model from a parsed GGUF.
     pub fn from_gguf(g: &Gguf) -> Result<Self> {
         let config = LlamaConfig::from_gguf(g)?;
-        let weights = LlamaWeights::from_gguf(g, &config)?;
+        let mut weights = LlamaWeights::from_gguf(g, &config)?;
+        weights.compact = CompactWeights::from_gguf(g, &weights);
         Ok(Self::new(config, weights))
     }
 
@@ -106,7 +108,8 @@ impl eggroll_core::Model<Cpu> for Llama {
 }
 
 /// `x·Wᵀ` for `rows` rows of `x` (`rows × w.cols`), giving `rows × w.rows`, each row perturbed
-/// by the member `owners` names for it.
+/// by the member `owners` names for it; `compact`, if given, holds exactly W's values in fewer
+/// bytes, and the backend may read it instead ([`super::compact`]).
 ///
 /// Every projection of the forward (Q, K, V, O, gate, up, down, head) comes through here, as
 /// one call to the CPU backend's batched linear layer (`Backend::linear` of `Cpu`): with
@@ -119,9 +122,11 @@ pub fn project(
     rows: usize,
     w: MatrixRef<'_>,
     owners: RowOwners<'_>,
+    compact: Option<&dyn WeightRows>,
 ) -> Result<Vec<f32>> {
     let layer = LinearLayer {
         weight: w.data,
+        rows: compact,
         weight_id: w.id,
         out_dim: w.rows,
         in_dim: w.cols,

@@ -96,8 +96,9 @@ fn prefill_of_repeated_prompts_matches_the_full_batch_bit_for_bit() {
                 members: &members,
             },
         ] {
-            let (caches, logits) = prefill(&m, &cpu, &ps, owners).unwrap();
-            let (want_caches, want_logits) = prefill_all(&m, &cpu, &ps, owners).unwrap();
+            let (caches, logits) = prefill(&m, &cpu, &ps, owners, &ForwardAids::default()).unwrap();
+            let (want_caches, want_logits) =
+                prefill_all(&m, &cpu, &ps, owners, &ForwardAids::default()).unwrap();
             assert_eq!(logit_bits(&logits), logit_bits(&want_logits), "{owners:?}");
             for (s, (c, w)) in caches.iter().zip(&want_caches).enumerate() {
                 assert_eq!(bits(c), bits(w), "sequence {s}, {owners:?}");
@@ -110,7 +111,14 @@ fn prefill_of_repeated_prompts_matches_the_full_batch_bit_for_bit() {
 fn copies_of_one_prefill_are_independent() {
     let m = model(32);
     let cpu = Cpu::new();
-    let (mut caches, _) = prefill(&m, &cpu, &prompts(&[A, A, B]), SeqOwners::Plain).unwrap();
+    let (mut caches, _) = prefill(
+        &m,
+        &cpu,
+        &prompts(&[A, A, B]),
+        SeqOwners::Plain,
+        &ForwardAids::default(),
+    )
+    .unwrap();
     let before = bits(&caches[1]);
     // Only the first copy takes a token.
     let step: Vec<&[u32]> = vec![&[41], &[], &[]];
@@ -137,7 +145,14 @@ fn a_bad_prompt_is_named_by_the_callers_index() {
     let m = model(32);
     let bad = vec![m.config.vocab_size as u32];
     let ps = vec![A.to_vec(), A.to_vec(), A.to_vec(), bad];
-    let e = prefill(&m, &Cpu::new(), &ps, SeqOwners::Plain).unwrap_err();
+    let e = prefill(
+        &m,
+        &Cpu::new(),
+        &ps,
+        SeqOwners::Plain,
+        &ForwardAids::default(),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("sequence 3"), "{e}");
 }
 

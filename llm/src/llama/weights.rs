@@ -6,6 +6,7 @@
 //! [`eggroll_core::transformer::reference::apply_rope`] rotates; Hugging Face checkpoints split each head in halves
 //! instead and need un-permuting when exported.
 
+use super::compact::CompactWeights;
 use super::config::LlamaConfig;
 use super::gguf::Gguf;
 use crate::error::{LlmError, Result};
@@ -180,6 +181,9 @@ pub struct LlamaWeights {
     pub proj_info: Vec<MatrixInfo>,
     /// Values of every projection (`LayerWeights::slots` index it).
     pub proj_data: Vec<Vec<f32>>,
+    /// The model file's blocks of the matrices it stores quantised, which decoding reads
+    /// while they still hold the values above ([`super::compact`]); empty for other sources.
+    pub compact: CompactWeights,
 }
 
 impl LlamaWeights {
@@ -258,6 +262,7 @@ impl LlamaWeights {
             head,
             proj_info,
             proj_data,
+            compact: CompactWeights::default(),
         })
     }
 

@@ -17,21 +17,11 @@ const BLOCKS_PER_TASK: usize = 1024;
 /// tensor).
 pub fn dequantize(ty: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<(), String> {
     let (bl, bb) = (ty.block_len(), ty.block_bytes());
-    let block: fn(&[u8], &mut [f32]) = match ty {
-        GgmlType::F32 => f32_block,
-        GgmlType::F16 => f16_block,
-        GgmlType::BF16 => bf16_block,
-        GgmlType::Q8_0 => q8_0_block,
-        GgmlType::Q4_0 => q4_0_block,
-        GgmlType::Q4_1 => q4_1_block,
-        GgmlType::Q4K => q4_k_block,
-        GgmlType::Q6K => q6_k_block,
-        other => {
-            return Err(format!(
-                "type {other} is not supported (this reader dequantises F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K and Q6_K)"
-            ))
-        }
-    };
+    let block = block_function(ty).ok_or_else(|| {
+        format!(
+            "type {ty} is not supported (this reader dequantises F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K and Q6_K)"
+        )
+    })?;
     if !out.len().is_multiple_of(bl) || bytes.len() != out.len() / bl * bb {
         return Err(format!(
             "{} bytes of {ty} do not encode {} values",
@@ -87,6 +77,24 @@ fn q4_0_block(b: &[u8], y: &mut [f32]) {
         y[j] = d * (f32::from(q & 0x0f) - 8.0);
         y[j + 16] = d * (f32::from(q >> 4) - 8.0);
     }
+}
+
+/// Dequantises one block: its bytes in, its values out.
+pub(crate) type BlockFn = fn(&[u8], &mut [f32]);
+
+/// The function dequantising one block of `ty`, if this reader knows the type.
+pub(crate) fn block_function(ty: GgmlType) -> Option<BlockFn> {
+    Some(match ty {
+        GgmlType::F32 => f32_block,
+        GgmlType::F16 => f16_block,
+        GgmlType::BF16 => bf16_block,
+        GgmlType::Q8_0 => q8_0_block,
+        GgmlType::Q4_0 => q4_0_block,
+        GgmlType::Q4_1 => q4_1_block,
+        GgmlType::Q4K => q4_k_block,
+        GgmlType::Q6K => q6_k_block,
+        _ => return None,
+    })
 }
 
 /// f16 `d`, f16 `m`, then 16 bytes of nibbles as in Q4_0; `x = d·q + m`.
