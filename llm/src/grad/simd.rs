@@ -1,12 +1,14 @@
 //! Running a hot loop through a copy compiled for the CPU's vector units, and dot products
 //! of one vector with four at once (independent sums, so they pipeline).
 
-/// Defines `fn NAME(args) -> T` whose body runs in a copy compiled for AVX2 + FMA where the
-/// CPU has them, else as compiled (SSE2). The body is an `#[inline(always)]` function called
-/// from a `#[target_feature]` one, so it is compiled inside it (a closure passed in would be
-/// compiled on its own, without the features). The same operations run in the same order
-/// either way (Rust never fuses a multiply and an add by itself), so the results are the
-/// same bits; only the width of the vector instructions changes.
+/// Defines `fn NAME(args) -> T` whose body runs in a copy compiled for AVX-512F (with AVX2 and
+/// FMA) where the CPU has it, else in one for AVX2 + FMA, else as compiled (SSE2). The body is
+/// an `#[inline(always)]` function called from a `#[target_feature]` one, so it is compiled
+/// inside it (a closure passed in would be compiled on its own, without the features). The
+/// same operations run in the same order either way (Rust never fuses a multiply and an add by
+/// itself, and never reorders a sum), so the results are the same bits; only the width of the
+/// vector instructions changes (16 lanes made the attention backward's element-wise updates
+/// take half the instructions).
 macro_rules! with_avx2 {
     ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
         $(#[$m])*
@@ -15,9 +17,19 @@ macro_rules! with_avx2 {
             fn body($($arg: $ty),*) -> $ret $body
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn avx512($($arg: $ty),*) -> $ret {
+                    body($($arg),*)
+                }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2($($arg: $ty),*) -> $ret {
                     body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU has the features the copy is compiled for.
+                    return unsafe { avx512($($arg),*) };
                 }
                 if std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("fma")
