@@ -66,6 +66,11 @@ pub fn attend(
     let shape = (pos, n_heads, n_kv_heads, head_dim);
     #[cfg(target_arch = "x86_64")]
     {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (and so AVX2), checked just above.
+            unsafe { attend_avx512(q, keys, values, shape, scores, out) };
+            return;
+        }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
             unsafe { attend_avx2(q, keys, values, shape, scores, out) };
@@ -73,6 +78,26 @@ pub fn attend(
         }
     }
     attend_body(q, keys, values, shape, scores, out, dot8x4);
+}
+
+/// [`attend_avx2`] with the element-wise loops (the weighted sum of the values) 16 lanes wide:
+/// the same operations in the same order, so the same bits.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2")]
+unsafe fn attend_avx512(
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    shape: (usize, usize, usize, usize),
+    scores: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    // SAFETY: this function runs only where AVX-512F, and so AVX2, is supported.
+    let dot4 = |a: &[f32], b: [&[f32]; 4]| unsafe { dot8x4_avx2(a, b) };
+    attend_body(q, keys, values, shape, scores, out, dot4);
 }
 
 /// [`attend_body`] compiled for AVX2, with [`dot8`] in one 8-lane register per key.
@@ -293,6 +318,57 @@ mod tests {
         let mut same = [0.3, -0.7, 1.1, 2.0];
         apply_rope(&mut same, 4, &rope_table(0, 4, 10_000.0));
         assert_eq!(same, [0.3, -0.7, 1.1, 2.0], "position 0 is the identity");
+    }
+
+    #[test]
+    fn every_vector_width_of_attention_gives_the_portable_bits() {
+        // SmolLM2's head shape (9 query heads over 3 kv heads of 64), 38 keys (a partial block
+        // of four), values from a hash.
+        let (pos, nh, nkv, hd) = (37usize, 9usize, 3usize, 64usize);
+        let val = |i: usize, salt: u32| {
+            let h = crate::noise::hash32(i as u32 ^ salt.wrapping_mul(0x9e37_79b9));
+            (h as i32 as f32) * 2f32.powi(-31)
+        };
+        let q: Vec<f32> = (0..nh * hd).map(|i| val(i, 1)).collect();
+        let keys: Vec<f32> = (0..(pos + 1) * nkv * hd).map(|i| val(i, 2)).collect();
+        let values: Vec<f32> = (0..(pos + 1) * nkv * hd).map(|i| val(i, 3)).collect();
+        let shape = (pos, nh, nkv, hd);
+        let mut want = vec![0.0; nh * hd];
+        attend_body(
+            &q,
+            &keys,
+            &values,
+            shape,
+            &mut Vec::new(),
+            &mut want,
+            dot8x4,
+        );
+        let mut got = vec![f32::NAN; nh * hd];
+        attend(
+            &q,
+            &keys,
+            &values,
+            pos,
+            nh,
+            nkv,
+            hd,
+            &mut Vec::new(),
+            &mut got,
+        );
+        assert!(got
+            .iter()
+            .zip(&want)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            let mut narrow = vec![f32::NAN; nh * hd];
+            // SAFETY: the CPU supports AVX2, checked just above.
+            unsafe { attend_avx2(&q, &keys, &values, shape, &mut Vec::new(), &mut narrow) };
+            assert!(narrow
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
     }
 
     #[test]
