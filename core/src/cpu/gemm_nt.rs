@@ -13,6 +13,9 @@
 //! of elements `i` of the 8-element blocks, the lanes are added by a fixed tree, then the tail
 //! past the last whole block is added in order. It uses FMA, so it is only taken on CPUs that
 //! have AVX2 and FMA ([`available`]); elsewhere the caller keeps the blocked GEMM.
+//!
+//! W's rows may also come from a compact form ([`gemm_nt_rows_into`], a model file's quantised
+//! blocks): each task writes its rows into a per-thread buffer and the same kernels run on it.
 
 use crate::backend::WeightRows;
 use rayon::prelude::*;
