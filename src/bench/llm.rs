@@ -11,7 +11,7 @@ use crate::error::Result;
 use eggroll_core::cpu::Cpu;
 use eggroll_core::{NoiseKind, Population, PopulationParams};
 use eggroll_llm::llama::generate::argmax;
-use eggroll_llm::llama::{ForwardAids, Llama, Logits, SeqCache, SeqOwners};
+use eggroll_llm::llama::{Llama, Logits, SeqCache, SeqOwners};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -115,10 +115,8 @@ fn phase(
     let t = Instant::now();
     // As `decode` does: matrices still equal to the file's blocks are read from them (the
     // check, one pass over the weights, counts as prefill time).
-    let aids = ForwardAids {
-        compact: m.weights.compact.fresh(&m.weights),
-    };
-    let mut logits = m.forward_with(cpu, &mut caches, &inputs, Logits::Last, owners, &aids)?;
+    let compact = m.weights.fresh_compact();
+    let mut logits = m.forward_with(cpu, &mut caches, &inputs, Logits::Last, owners, &compact)?;
     let prefill = t.elapsed().as_secs_f64();
     let t = Instant::now();
     for _ in 0..opts.new_tokens {
@@ -128,7 +126,7 @@ fn phase(
             .map(|(s, l)| argmax(l, s).map(|t| vec![t]))
             .collect::<std::result::Result<_, _>>()?;
         let inputs: Vec<&[u32]> = next.iter().map(Vec::as_slice).collect();
-        logits = m.forward_with(cpu, &mut caches, &inputs, Logits::Last, owners, &aids)?;
+        logits = m.forward_with(cpu, &mut caches, &inputs, Logits::Last, owners, &compact)?;
     }
     let decode = t.elapsed().as_secs_f64();
     let b = opts.batch as f64;

@@ -135,16 +135,6 @@ impl CompactWeights {
         self.by_id.insert(id, Arc::new(blocks));
     }
 
-    /// How many matrices have blocks.
-    pub fn len(&self) -> usize {
-        self.by_id.len()
-    }
-
-    /// Whether no matrix has blocks.
-    pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
-    }
-
     /// The matrices of `weights` whose f32 values still equal their blocks (checked in
     /// parallel, bit for bit): those a forward may read compactly.
     pub fn fresh(&self, weights: &LlamaWeights) -> FreshCompact {

@@ -14,30 +14,38 @@ pub(crate) type RowsFn = fn(&[u8], &mut [f32]);
 
 /// The fastest function for blocks of `ty` on this CPU (Q4_0, Q4_1 and Q8_0), or `None`.
 pub(crate) fn rows_function(ty: GgmlType) -> Option<RowsFn> {
+    widths(ty).first().map(|&(_, f)| f)
+}
+
+/// Every vector width this CPU runs for blocks of `ty`, widest first (none without F16C, or
+/// for a type not kept compact).
+fn widths(ty: GgmlType) -> Vec<(&'static str, RowsFn)> {
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
+    let mut found: Vec<(&'static str, RowsFn)> = Vec::new();
     #[cfg(target_arch = "x86_64")]
     {
-        if !std::arch::is_x86_feature_detected!("f16c") {
-            return None;
+        use std::arch::is_x86_feature_detected as has;
+        if !has!("f16c") || !matches!(ty, GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0) {
+            return found;
         }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return Some(match ty {
-                GgmlType::Q4_0 => |b, y| unsafe { avx512::q4(b, y, false) },
-                GgmlType::Q4_1 => |b, y| unsafe { avx512::q4(b, y, true) },
-                GgmlType::Q8_0 => |b, y| unsafe { avx512::q8_0(b, y) },
-                _ => return None,
+        // SAFETY (every closure): pushed only where the CPU has the features it is compiled for.
+        if has!("avx512f") {
+            found.push(match ty {
+                GgmlType::Q4_0 => ("avx512", |b, y| unsafe { avx512::q4(b, y, false) }),
+                GgmlType::Q4_1 => ("avx512", |b, y| unsafe { avx512::q4(b, y, true) }),
+                _ => ("avx512", |b, y| unsafe { avx512::q8_0(b, y) }),
             });
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            return Some(match ty {
-                GgmlType::Q4_0 => |b, y| unsafe { avx2::q4(b, y, false) },
-                GgmlType::Q4_1 => |b, y| unsafe { avx2::q4(b, y, true) },
-                GgmlType::Q8_0 => |b, y| unsafe { avx2::q8_0(b, y) },
-                _ => return None,
+        if has!("avx2") {
+            found.push(match ty {
+                GgmlType::Q4_0 => ("avx2", |b, y| unsafe { avx2::q4(b, y, false) }),
+                GgmlType::Q4_1 => ("avx2", |b, y| unsafe { avx2::q4(b, y, true) }),
+                _ => ("avx2", |b, y| unsafe { avx2::q8_0(b, y) }),
             });
         }
     }
     let _ = ty;
-    None
+    found
 }
 
 /// The f16 at `b[0..2]` (lane 0) and the one at `b[2..4]` (lane 1, when `b` has it) as f32,
@@ -210,30 +218,6 @@ mod tests {
         out
     }
 
-    /// Every vector width this CPU runs, for blocks of `ty`.
-    #[cfg(target_arch = "x86_64")]
-    fn variants(ty: GgmlType) -> Vec<(&'static str, RowsFn)> {
-        let mut v: Vec<(&'static str, RowsFn)> = Vec::new();
-        if !std::arch::is_x86_feature_detected!("f16c") {
-            return v;
-        }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            v.push(match ty {
-                GgmlType::Q4_0 => ("avx512", |b, y| unsafe { avx512::q4(b, y, false) }),
-                GgmlType::Q4_1 => ("avx512", |b, y| unsafe { avx512::q4(b, y, true) }),
-                _ => ("avx512", |b, y| unsafe { avx512::q8_0(b, y) }),
-            });
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            v.push(match ty {
-                GgmlType::Q4_0 => ("avx2", |b, y| unsafe { avx2::q4(b, y, false) }),
-                GgmlType::Q4_1 => ("avx2", |b, y| unsafe { avx2::q4(b, y, true) }),
-                _ => ("avx2", |b, y| unsafe { avx2::q8_0(b, y) }),
-            });
-        }
-        v
-    }
-
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn fast_rows_equal_the_scalar_dequantisation_bit_for_bit() {
@@ -241,7 +225,7 @@ mod tests {
             let b = blocks(ty, 60);
             let mut want = vec![0.0f32; 60 * 32];
             dequantize(ty, &b, &mut want).unwrap();
-            let found = variants(ty);
+            let found = widths(ty);
             if found.is_empty() {
                 eprintln!("skipped: no AVX2 here, the compact rows are never used");
             }

@@ -2,7 +2,7 @@
 //! f32 values changed is never read from its blocks.
 
 use super::*;
-use crate::llama::forward::{ForwardAids, Logits, SeqOwners};
+use crate::llama::forward::{Logits, SeqOwners};
 use crate::llama::generate::{decode, GreedyOptions};
 use crate::llama::gguf::dequantize;
 use crate::llama::test_model::tiny;
@@ -61,7 +61,7 @@ fn quantised_model() -> Llama {
 }
 
 /// Logits of a prefill and three decode steps of `prompts`, with or without the blocks.
-fn logits(m: &Llama, prompts: &[Vec<u32>], aids: &ForwardAids) -> Vec<Vec<f32>> {
+fn logits(m: &Llama, prompts: &[Vec<u32>], compact: &FreshCompact) -> Vec<Vec<f32>> {
     let cpu = Cpu::new();
     let mut caches: Vec<_> = prompts.iter().map(|_| m.new_cache()).collect();
     let mut inputs: Vec<Vec<u32>> = prompts.to_vec();
@@ -75,7 +75,7 @@ fn logits(m: &Llama, prompts: &[Vec<u32>], aids: &ForwardAids) -> Vec<Vec<f32>> 
                 &refs,
                 Logits::Last,
                 SeqOwners::Plain,
-                aids,
+                compact,
             )
             .unwrap();
         inputs = (0..prompts.len())
@@ -99,8 +99,8 @@ fn blocks_give_the_f32_weights_logits_bit_for_bit() {
     // Every projection (2 blocks × 7) and the tied head.
     assert_eq!(fresh.len(), 15);
     let ps = prompts();
-    let with = logits(&m, &ps, &ForwardAids { compact: fresh });
-    let without = logits(&m, &ps, &ForwardAids::default());
+    let with = logits(&m, &ps, &fresh);
+    let without = logits(&m, &ps, &FreshCompact::default());
     assert_eq!(with.len(), without.len());
     for (s, (a, b)) in with.iter().zip(&without).enumerate() {
         assert!(
@@ -138,8 +138,8 @@ fn a_changed_matrix_is_read_from_its_f32_values() {
     assert_eq!(got, want);
     // And the logits, bit for bit (the stale blocks would change them).
     let fresh = m.weights.compact.fresh(&m.weights);
-    let with = logits(&m, &ps, &ForwardAids { compact: fresh });
-    let without = logits(&reference, &ps, &ForwardAids::default());
+    let with = logits(&m, &ps, &fresh);
+    let without = logits(&reference, &ps, &FreshCompact::default());
     assert!(with
         .iter()
         .flatten()

@@ -33,13 +33,6 @@ pub enum SeqOwners<'a> {
     },
 }
 
-/// What a forward may use besides the f32 weights; a decode sets it once per call.
-#[derive(Clone, Debug, Default)]
-pub struct ForwardAids {
-    /// Matrices whose file blocks still hold their values ([`super::compact::CompactWeights::fresh`]).
-    pub compact: FreshCompact,
-}
-
 /// Which rows' logits a forward returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Logits {
@@ -64,11 +57,12 @@ impl Llama {
         which: Logits,
         owners: SeqOwners<'_>,
     ) -> Result<Vec<Vec<f32>>> {
-        self.forward_with(cpu, caches, tokens, which, owners, &ForwardAids::default())
+        self.forward_with(cpu, caches, tokens, which, owners, &FreshCompact::default())
     }
 
-    /// [`Llama::forward`] with `aids`: matrices read from the file's blocks where they still
-    /// hold the weights' values (the same logits, from fewer bytes).
+    /// [`Llama::forward`] reading the matrices in `compact` from the model file's blocks, which
+    /// still hold their values ([`super::compact::CompactWeights::fresh`]): the same logits
+    /// from fewer bytes. A decode finds them once per call.
     pub fn forward_with(
         &self,
         cpu: &Cpu,
@@ -76,7 +70,7 @@ impl Llama {
         tokens: &[&[u32]],
         which: Logits,
         owners: SeqOwners<'_>,
-        aids: &ForwardAids,
+        compact: &FreshCompact,
     ) -> Result<Vec<Vec<f32>>> {
         let cfg = &self.config;
         if caches.len() != tokens.len() {
@@ -144,8 +138,8 @@ impl Llama {
         let proj = |l: usize, p: Proj, x: &Vec<f32>| {
             let slot = self.weights.layers[l].slots[p as usize];
             let w = self.weights.proj(l, p);
-            let compact = aids.compact.get(w.id).map(|c| c as &dyn WeightRows);
-            project(cpu, x, n, w, owners_of(slot), compact)
+            let rows = compact.get(w.id).map(|c| c as &dyn WeightRows);
+            project(cpu, x, n, w, owners_of(slot), rows)
         };
         let (d, hd) = (cfg.d_model, cfg.head_dim);
         let (q_dim, kv_dim) = (cfg.q_dim(), cfg.kv_dim());
@@ -207,15 +201,8 @@ impl Llama {
         }
         let hp = cpu.rms_norm_rows(&last, &w.out_norm, d, cfg.rms_eps)?;
         let head = w.head();
-        let compact = aids.compact.get(head.id).map(|c| c as &dyn WeightRows);
-        let logits = project(
-            cpu,
-            &hp,
-            picked.len(),
-            head.view(),
-            RowOwners::Plain,
-            compact,
-        )?;
+        let rows = compact.get(head.id).map(|c| c as &dyn WeightRows);
+        let logits = project(cpu, &hp, picked.len(), head.view(), RowOwners::Plain, rows)?;
         let vocab = cfg.vocab_size;
         let mut out = Vec::with_capacity(tokens.len());
         let mut next = 0;

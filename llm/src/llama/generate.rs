@@ -3,7 +3,7 @@
 //! batched forward per new token over the sequences still running, each stopping at a stop
 //! token (EOS) or after `max_new_tokens`.
 
-use super::forward::{ForwardAids, Logits, SeqOwners};
+use super::forward::{Logits, SeqOwners};
 use super::model::Llama;
 use super::prefill::prefill;
 use crate::error::{LlmError, Result};
@@ -107,10 +107,8 @@ pub fn decode(
     // Each distinct prompt (with the same weights) is prefilled once, its copies share the run.
     // Every matrix whose f32 values still equal the model file's blocks is read from the
     // blocks: the same logits from a seventh of the bytes (`llama::compact`).
-    let aids = ForwardAids {
-        compact: model.weights.compact.fresh(&model.weights),
-    };
-    let (mut caches, mut logits) = prefill(model, cpu, prompts, owners, &aids)?;
+    let compact = model.weights.fresh_compact();
+    let (mut caches, mut logits) = prefill(model, cpu, prompts, owners, &compact)?;
     let mut step = 0;
     loop {
         let mut next: Vec<Vec<u32>> = vec![Vec::new(); prompts.len()];
@@ -139,7 +137,7 @@ pub fn decode(
             return Ok(out);
         }
         let inputs: Vec<&[u32]> = next.iter().map(Vec::as_slice).collect();
-        logits = model.forward_with(cpu, &mut caches, &inputs, Logits::Last, owners, &aids)?;
+        logits = model.forward_with(cpu, &mut caches, &inputs, Logits::Last, owners, &compact)?;
         step += 1;
     }
 }

@@ -41,7 +41,7 @@ pub mod weights;
 
 pub use config::LlamaConfig;
 pub use eggroll_core::transformer::SeqCache;
-pub use forward::{ForwardAids, Logits, SeqOwners};
+pub use forward::{Logits, SeqOwners};
 pub use generate::{decode, generate_greedy, Finish, Generation, GreedyOptions};
 pub use hf::{export_hf, load_hf, load_hf_config};
 pub use hf_tokenizer::load_hf_tokenizer;

@@ -8,7 +8,8 @@
 //! occurrence (bit for bit, as long as the GEMMs pick the same kernel for the smaller batch:
 //! both above, or both at or below, the backend's few-rows threshold).
 
-use super::forward::{ForwardAids, Logits, SeqOwners};
+use super::compact::FreshCompact;
+use super::forward::{Logits, SeqOwners};
 use super::model::Llama;
 use crate::error::Result;
 use eggroll_core::cpu::Cpu;
@@ -23,11 +24,11 @@ pub fn prefill(
     cpu: &Cpu,
     prompts: &[Vec<u32>],
     owners: SeqOwners<'_>,
-    aids: &ForwardAids,
+    compact: &FreshCompact,
 ) -> Result<(Vec<SeqCache>, Vec<Vec<f32>>)> {
     let (first, of) = distinct(prompts, owners);
     if first.len() == prompts.len() {
-        return prefill_all(model, cpu, prompts, owners, aids);
+        return prefill_all(model, cpu, prompts, owners, compact);
     }
     let inputs: Vec<&[u32]> = first.iter().map(|&s| prompts[s].as_slice()).collect();
     let members: Vec<u32> = match owners {
@@ -42,12 +43,18 @@ pub fn prefill(
         },
     };
     let mut caches: Vec<_> = first.iter().map(|_| model.new_cache()).collect();
-    let logits =
-        match model.forward_with(cpu, &mut caches, &inputs, Logits::Last, owners_once, aids) {
-            Ok(l) => l,
-            // The error names a sequence of the shorter batch: the full one names the caller's.
-            Err(_) => return prefill_all(model, cpu, prompts, owners, aids),
-        };
+    let logits = match model.forward_with(
+        cpu,
+        &mut caches,
+        &inputs,
+        Logits::Last,
+        owners_once,
+        compact,
+    ) {
+        Ok(l) => l,
+        // The error names a sequence of the shorter batch: the full one names the caller's.
+        Err(_) => return prefill_all(model, cpu, prompts, owners, compact),
+    };
     let out_caches = of.iter().map(|&u| caches[u].clone()).collect();
     let out_logits = of.iter().map(|&u| logits[u].clone()).collect();
     Ok((out_caches, out_logits))
@@ -59,11 +66,11 @@ fn prefill_all(
     cpu: &Cpu,
     prompts: &[Vec<u32>],
     owners: SeqOwners<'_>,
-    aids: &ForwardAids,
+    compact: &FreshCompact,
 ) -> Result<(Vec<SeqCache>, Vec<Vec<f32>>)> {
     let mut caches: Vec<_> = prompts.iter().map(|_| model.new_cache()).collect();
     let inputs: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
-    let logits = model.forward_with(cpu, &mut caches, &inputs, Logits::Last, owners, aids)?;
+    let logits = model.forward_with(cpu, &mut caches, &inputs, Logits::Last, owners, compact)?;
     Ok((caches, logits))
 }
 

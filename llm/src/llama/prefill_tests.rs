@@ -2,6 +2,7 @@
 //! bit, and copies that go their own way afterwards.
 
 use super::*;
+use crate::llama::compact::FreshCompact;
 use crate::llama::generate::{decode, Generation, GreedyOptions};
 use crate::llama::sampling::Sampling;
 use crate::llama::test_model::tiny;
@@ -96,9 +97,10 @@ fn prefill_of_repeated_prompts_matches_the_full_batch_bit_for_bit() {
                 members: &members,
             },
         ] {
-            let (caches, logits) = prefill(&m, &cpu, &ps, owners, &ForwardAids::default()).unwrap();
+            let (caches, logits) =
+                prefill(&m, &cpu, &ps, owners, &FreshCompact::default()).unwrap();
             let (want_caches, want_logits) =
-                prefill_all(&m, &cpu, &ps, owners, &ForwardAids::default()).unwrap();
+                prefill_all(&m, &cpu, &ps, owners, &FreshCompact::default()).unwrap();
             assert_eq!(logit_bits(&logits), logit_bits(&want_logits), "{owners:?}");
             for (s, (c, w)) in caches.iter().zip(&want_caches).enumerate() {
                 assert_eq!(bits(c), bits(w), "sequence {s}, {owners:?}");
@@ -116,7 +118,7 @@ fn copies_of_one_prefill_are_independent() {
         &cpu,
         &prompts(&[A, A, B]),
         SeqOwners::Plain,
-        &ForwardAids::default(),
+        &FreshCompact::default(),
     )
     .unwrap();
     let before = bits(&caches[1]);
@@ -150,7 +152,7 @@ fn a_bad_prompt_is_named_by_the_callers_index() {
         &Cpu::new(),
         &ps,
         SeqOwners::Plain,
-        &ForwardAids::default(),
+        &FreshCompact::default(),
     )
     .unwrap_err();
     assert!(e.to_string().contains("sequence 3"), "{e}");

@@ -266,6 +266,12 @@ impl LlamaWeights {
         })
     }
 
+    /// The matrices a forward may read from the model file's blocks now: those whose f32
+    /// values still equal them ([`CompactWeights::fresh`]).
+    pub fn fresh_compact(&self) -> super::compact::FreshCompact {
+        self.compact.fresh(self)
+    }
+
     /// The output head (the embedding when tied).
     pub fn head(&self) -> &Matrix {
         self.head.as_ref().unwrap_or(&self.embed)
