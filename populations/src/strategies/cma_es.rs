@@ -1,8 +1,11 @@
 //! CMA-ES: covariance matrix adaptation (Hansen & Ostermeier 2001; the defaults and update of
-//! Hansen 2016, "The CMA Evolution Strategy: A Tutorial", positive weights), full covariance.
+//! Hansen 2016, "The CMA Evolution Strategy: A Tutorial", with its negative weights), full
+//! covariance.
 //!
 //! Members `x_k = m + σ B (D ⊙ z_k)` with `C = B D² Bᵀ`. The update (rank-one and rank-μ,
-//! cumulative step-size adaptation) is the tutorial's eqs. 39–47 with c_m = 1; `B` and `D`
+//! cumulative step-size adaptation) is the tutorial's eqs. 39–47 with c_m = 1: the μ best
+//! move the mean; all λ enter the rank-μ update, the worse half with the negative weights
+//! of its eq. 53 rescaled by `n / ‖C^{-1/2} y‖² = n / ‖z‖²` (eq. 46, "active" CMA); `B` and `D`
 //! are refreshed when `g − g_eigen > λ/(c₁ + c_μ)/n/10` (its lazy update). The state holds
 //! n × n matrices, so D is limited to [`MAX_FULL_DIM`].
 
@@ -86,13 +89,29 @@ impl SearchStrategy for CmaEs {
         let (mut z, mut y) = (vec![0.0; n], vec![0.0; n]);
         let (mut y_w, mut z_w) = (vec![0.0; n], vec![0.0; n]);
         let mut rank_mu = vec![0.0; n * n];
-        for (&m, &w) in best_first(fitness).iter().zip(&p.weights) {
+        let ranked = best_first(fitness);
+        let negative = p.negative_weights.iter().map(|&w| (w, true));
+        for (&m, (w, worse)) in ranked
+            .iter()
+            .zip(p.weights.iter().map(|&w| (w, false)).chain(negative))
+        {
+            if w == 0.0 {
+                continue;
+            }
             self.y_of(st, m as u32, &mut z, &mut y)?;
+            let w_cov = if worse {
+                let z2: f64 = z.iter().map(|v| v * v).sum();
+                w * n as f64 / z2.max(1e-300)
+            } else {
+                for i in 0..n {
+                    y_w[i] += w * y[i];
+                    z_w[i] += w * z[i];
+                }
+                w
+            };
             for i in 0..n {
-                y_w[i] += w * y[i];
-                z_w[i] += w * z[i];
                 for j in 0..n {
-                    rank_mu[i * n + j] += w * y[i] * y[j];
+                    rank_mu[i * n + j] += w_cov * y[i] * y[j];
                 }
             }
         }
@@ -116,7 +135,7 @@ impl SearchStrategy for CmaEs {
         }
         let pc = pc.clone();
         let delta = if h { 0.0 } else { p.c_c * (2.0 - p.c_c) };
-        let keep = 1.0 - p.c1 - p.c_mu + p.c1 * delta;
+        let keep = 1.0 - p.c1 - p.c_mu * p.weight_sum() + p.c1 * delta;
         let c = st.field_mut("C")?;
         for i in 0..n {
             for j in 0..n {

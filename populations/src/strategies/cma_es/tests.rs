@@ -21,7 +21,7 @@ fn first_update_follows_the_tutorials_formulas() {
             z
         })
         .collect();
-    // Best: members 1 then 3. Constants for n = 2, λ = 4 written out from the tutorial.
+    // Best: members 1 then 3, then 0 and 2. Constants for n = 2, λ = 4 written out from the tutorial.
     s.tell(&mut st, &[0.0, 9.0, -2.0, 4.0]).unwrap();
     let (w1, w2) = (2.5f64.ln(), 2.5f64.ln() - 2f64.ln());
     let (w1, w2) = (w1 / (w1 + w2), w2 / (w1 + w2));
@@ -46,6 +46,19 @@ fn first_update_follows_the_tutorials_formulas() {
         }
     });
     let delta = if h { 0.0 } else { cc * (2.0 - cc) };
+    // The tutorial's negative weights (eqs. 49–53) for the worse half, members 0 then 2, each
+    // rescaled by n / ‖z‖² in the rank-μ term.
+    let (v3, v4) = (2.5f64.ln() - 3f64.ln(), 2.5f64.ln() - 4f64.ln());
+    let mu_eff_minus = (v3 + v4).powi(2) / (v3 * v3 + v4 * v4);
+    let alpha = (1.0 + c1 / cmu)
+        .min(1.0 + 2.0 * mu_eff_minus / (mu_eff + 2.0))
+        .min((1.0 - c1 - cmu) / (n * cmu));
+    let (w3, w4) = (
+        alpha * v3 / (v3.abs() + v4.abs()),
+        alpha * v4 / (v3.abs() + v4.abs()),
+    );
+    let sq = |z: [f64; 2]| z[0] * z[0] + z[1] * z[1];
+    let (o3, o4) = (w3 * n / sq(z[0]), w4 * n / sq(z[2]));
     assert!((st.mean[0] - (1.0 + 0.5 * zw[0])).abs() < 1e-12);
     assert!((st.mean[1] - (2.0 + 0.5 * zw[1])).abs() < 1e-12);
     assert!((st.sigma - sigma).abs() < 1e-12, "{} {sigma}", st.sigma);
@@ -53,9 +66,13 @@ fn first_update_follows_the_tutorials_formulas() {
     for i in 0..2 {
         for j in 0..2 {
             let eye = if i == j { 1.0 } else { 0.0 };
-            let want = (1.0 - c1 - cmu + c1 * delta) * eye
+            let want = (1.0 - c1 - cmu * (1.0 + w3 + w4) + c1 * delta) * eye
                 + c1 * pc[i] * pc[j]
-                + cmu * (w1 * z[1][i] * z[1][j] + w2 * z[3][i] * z[3][j]);
+                + cmu
+                    * (w1 * z[1][i] * z[1][j]
+                        + w2 * z[3][i] * z[3][j]
+                        + o3 * z[0][i] * z[0][j]
+                        + o4 * z[2][i] * z[2][j]);
             assert!((c[i * 2 + j] - want).abs() < 1e-12, "C[{i}][{j}]");
         }
     }
