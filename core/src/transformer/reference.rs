@@ -3,6 +3,9 @@
 //! attention over a sequence's cache. Each works on one row (or one head) so rows can be
 //! spread over threads without changing any result; [`super::cpu`] runs them over batches.
 
+#[cfg(target_arch = "x86_64")]
+use super::attend_group::{attend_grouped, dot8_groups_avx2, Avx2Dots, Avx512Dots};
+
 /// `y = x / √(mean(x²) + eps) · w` for one row.
 pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, y: &mut [f32]) {
     let ms = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
@@ -38,8 +41,31 @@ pub fn apply_rope(row: &mut [f32], head_dim: usize, table: &[f32]) {
     }
 }
 
-/// SwiGLU's gate in place: `gate ← silu(gate) · up`.
+/// SwiGLU's gate in place: `gate ← silu(gate) · up` (16 lanes wide where the CPU has
+/// AVX-512F: element by element, so the same bits at any width).
 pub fn swiglu(gate: &mut [f32], up: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports AVX-512F, checked just above.
+        unsafe { swiglu_avx512(gate, up) };
+        return;
+    }
+    swiglu_body(gate, up);
+}
+
+/// [`swiglu_body`] compiled for AVX-512F.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn swiglu_avx512(gate: &mut [f32], up: &[f32]) {
+    swiglu_body(gate, up);
+}
+
+/// The body of [`swiglu`].
+#[inline(always)]
+fn swiglu_body(gate: &mut [f32], up: &[f32]) {
     for (g, &u) in gate.iter_mut().zip(up) {
         *g = super::softmax::silu(*g) * u;
     }
@@ -80,8 +106,9 @@ pub fn attend(
     attend_body(q, keys, values, shape, scores, out, dot8x4);
 }
 
-/// [`attend_avx2`] with the element-wise loops (the weighted sum of the values) 16 lanes wide:
-/// the same operations in the same order, so the same bits.
+/// [`attend_grouped`] compiled for AVX-512F: the values' weighted sum 64 elements (four
+/// 16-lane registers) of each of up to three heads at a time, the scores in AVX2 registers
+/// (of which AVX-512 has 32). The same bits as the portable path.
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
@@ -95,12 +122,11 @@ unsafe fn attend_avx512(
     scores: &mut Vec<f32>,
     out: &mut [f32],
 ) {
-    // SAFETY: this function runs only where AVX-512F, and so AVX2, is supported.
-    let dot4 = |a: &[f32], b: [&[f32]; 4]| unsafe { dot8x4_avx2(a, b) };
-    attend_body(q, keys, values, shape, scores, out, dot4);
+    attend_grouped::<64>(q, keys, values, shape, scores, out, &Avx512Dots);
 }
 
-/// [`attend_body`] compiled for AVX2, with [`dot8`] in one 8-lane register per key.
+/// [`attend_grouped`] compiled for AVX2, the values' weighted sum 32 elements of each head at
+/// a time (twelve of its sixteen registers for three heads).
 ///
 /// # Safety
 /// The CPU must support AVX2.
@@ -114,51 +140,7 @@ unsafe fn attend_avx2(
     scores: &mut Vec<f32>,
     out: &mut [f32],
 ) {
-    // SAFETY: this function runs only where AVX2 is supported.
-    let dot4 = |a: &[f32], b: [&[f32]; 4]| unsafe { dot8x4_avx2(a, b) };
-    attend_body(q, keys, values, shape, scores, out, dot4);
-}
-
-/// [`dot8`] of `a` with four vectors at once, each in its own AVX2 register: the same lanes,
-/// the same tree and the same tail as `dot8`, so the same bits; four independent chains of
-/// additions keep the adder busy where one dot product at a time waits on each addition.
-///
-/// # Safety
-/// The CPU must support AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn dot8x4_avx2(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
-    use std::arch::x86_64::*;
-    let n = b.iter().fold(a.len(), |n, b| n.min(b.len()));
-    let whole = n - n % 8;
-    let mut acc = [_mm256_setzero_ps(); 4];
-    let mut i = 0;
-    while i < whole {
-        // SAFETY: i + 8 <= n for every slice.
-        let x = unsafe { _mm256_loadu_ps(a.as_ptr().add(i)) };
-        for (acc, b) in acc.iter_mut().zip(&b) {
-            // SAFETY: as above.
-            let y = unsafe { _mm256_loadu_ps(b.as_ptr().add(i)) };
-            *acc = _mm256_add_ps(*acc, _mm256_mul_ps(x, y));
-        }
-        i += 8;
-    }
-    // A loop, not `array::from_fn`: its closure would not inherit AVX2 and would be called
-    // out of line, once per key (a quarter of the attention's time when it was).
-    let mut out = [0.0f32; 4];
-    for k in 0..4 {
-        let s8 = acc[k];
-        let s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps::<1>(s8));
-        let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-        let s1 = _mm_add_ss(s2, _mm_shuffle_ps::<1>(s2, s2));
-        let mut tail = 0.0;
-        for (x, y) in a[whole..n].iter().zip(&b[k][whole..n]) {
-            tail += x * y;
-        }
-        out[k] = _mm_cvtss_f32(s1) + tail;
-    }
-    out
+    attend_grouped::<32>(q, keys, values, shape, scores, out, &Avx2Dots);
 }
 
 /// [`dot8`] of `a` with four vectors.
@@ -175,7 +157,7 @@ pub fn dot8x4_any(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2.
-            return unsafe { dot8x4_avx2(a, b) };
+            return unsafe { dot8_groups_avx2::<1>([a], b)[0] };
         }
     }
     dot8x4(a, b)
@@ -437,7 +419,7 @@ mod tests {
                 .collect();
             let b: [&[f32]; 4] = std::array::from_fn(|k| bs[k].as_slice());
             // SAFETY: AVX2 checked above.
-            let v = unsafe { dot8x4_avx2(&a, b) };
+            let v = unsafe { dot8_groups_avx2::<1>([&a], b)[0] };
             for k in 0..4 {
                 assert_eq!(v[k].to_bits(), dot8(&a, b[k]).to_bits(), "n = {n}, key {k}");
             }
@@ -451,7 +433,9 @@ mod tests {
             return;
         }
         // Head widths with and without a tail past 8, key counts with every remainder mod 4.
-        for (n_heads, n_kv, head_dim) in [(9, 3, 64), (2, 1, 12), (4, 4, 6)] {
+        // Groups of 3, 2 + … and 3 + 2 query heads per key/value head; heads narrower than,
+        // equal to and between multiples of the weighted sum's blocks (32 and 64 wide).
+        for (n_heads, n_kv, head_dim) in [(9, 3, 64), (2, 1, 12), (4, 4, 6), (10, 2, 96)] {
             let kv_dim = n_kv * head_dim;
             for pos in [0usize, 1, 2, 3, 4, 6, 17] {
                 let val = |i: usize, f: f32| ((i as f32) * f).sin();
@@ -474,6 +458,10 @@ mod tests {
                 );
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&fast), bits(&slow), "{shape:?}");
+                let mut widest = vec![0.0; q.len()];
+                let (p, h, k, d) = shape;
+                attend(&q, &keys, &values, p, h, k, d, &mut Vec::new(), &mut widest);
+                assert_eq!(bits(&widest), bits(&slow), "{shape:?}, widest registers");
                 // And against a plain f64 softmax-weighted sum.
                 for h in 0..n_heads {
                     let off = (h / (n_heads / n_kv)) * head_dim;
@@ -502,6 +490,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn swiglu_gives_the_portable_bits_at_every_width() {
+        let gate: Vec<f32> = (0..77).map(|i| (i as f32 * 0.83).sin() * 12.0).collect();
+        let up: Vec<f32> = (0..77).map(|i| (i as f32 * 0.29).cos()).collect();
+        let (mut fast, mut plain) = (gate.clone(), gate);
+        swiglu(&mut fast, &up);
+        swiglu_body(&mut plain, &up);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&fast), bits(&plain));
     }
 
     #[test]

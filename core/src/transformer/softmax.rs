@@ -56,21 +56,25 @@ pub fn silu(x: f32) -> f32 {
 
 /// Replace `scores` by `softmax(scores)`: `e^(s − max)` over their sum, the sum taken in eight
 /// lanes (lane `l` adds elements `l, l + 8, …`, the lanes then pairwise), as [`super::reference::dot8`] does.
+///
+/// Three passes, so each vectorises at any width: the maximum (16 lanes; the maximum of a set
+/// does not depend on the order it is taken in), the exponentials (element by element), then
+/// the sum in its fixed eight-lane order.
 #[inline(always)]
 pub fn softmax_in_place(scores: &mut [f32]) {
-    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let max = max_of(scores);
+    for s in scores.iter_mut() {
+        *s = exp(*s - max);
+    }
     let mut lanes = [0.0f32; 8];
-    let mut chunks = scores.chunks_exact_mut(8);
+    let mut chunks = scores.chunks_exact(8);
     for c in &mut chunks {
         for l in 0..8 {
-            c[l] = exp(c[l] - max);
             lanes[l] += c[l];
         }
     }
-    let tail = chunks.into_remainder();
     let mut rest = 0.0f32;
-    for s in tail.iter_mut() {
-        *s = exp(*s - max);
+    for s in chunks.remainder() {
         rest += *s;
     }
     for w in [4, 2, 1] {
@@ -82,6 +86,24 @@ pub fn softmax_in_place(scores: &mut [f32]) {
     for s in scores.iter_mut() {
         *s *= inv;
     }
+}
+
+/// The largest of `v` (NaNs ignored, as `f32::max` does; −∞ when empty), sixteen lanes wide.
+#[inline(always)]
+fn max_of(v: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 16];
+    let mut chunks = v.chunks_exact(16);
+    for c in &mut chunks {
+        for l in 0..16 {
+            lanes[l] = lanes[l].max(c[l]);
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .chain(&lanes)
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max)
 }
 
 #[cfg(test)]
@@ -112,6 +134,53 @@ mod tests {
                 "{x}"
             );
         }
+    }
+
+    #[test]
+    fn three_passes_give_the_bits_of_one_plain_loop() {
+        // The plain loop the passes replace: a running maximum, then each exponential added
+        // to its lane as it is made.
+        let plain = |v: &mut [f32]| {
+            let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut lanes = [0.0f32; 8];
+            let n = v.len() - v.len() % 8;
+            for (i, s) in v[..n].iter_mut().enumerate() {
+                *s = exp(*s - max);
+                lanes[i % 8] += *s;
+            }
+            let mut rest = 0.0f32;
+            for s in v[n..].iter_mut() {
+                *s = exp(*s - max);
+                rest += *s;
+            }
+            for w in [4, 2, 1] {
+                for l in 0..w {
+                    lanes[l] += lanes[l + w];
+                }
+            }
+            let inv = 1.0 / (lanes[0] + rest);
+            v.iter_mut().for_each(|s| *s *= inv);
+        };
+        for n in [1usize, 7, 8, 15, 16, 17, 33, 144] {
+            for salt in 0..3u32 {
+                let mut a: Vec<f32> = (0..n)
+                    .map(|i| ((i as u32 * 7 + salt * 13) as f32 * 0.61).sin() * 9.0)
+                    .collect();
+                if salt == 1 {
+                    a[n / 2] = f32::NAN;
+                }
+                if salt == 2 {
+                    a.iter_mut().step_by(2).for_each(|v| *v = -0.0);
+                }
+                let mut b = a.clone();
+                softmax_in_place(&mut a);
+                plain(&mut b);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&a), bits(&b), "n {n} salt {salt}");
+            }
+        }
+        assert_eq!(max_of(&[]), f32::NEG_INFINITY);
+        assert_eq!(max_of(&[f32::NAN, -3.0]), -3.0);
     }
 
     #[test]
