@@ -6,6 +6,7 @@ Usage:
     python3 -m venv /tmp/evosax && /tmp/evosax/bin/pip install evosax jax
     target/debug/eggroll bench strategies --json > /tmp/eggroll-strategies.json
     /tmp/evosax/bin/python scripts/evosax_side_by_side.py /tmp/eggroll-strategies.json
+    /tmp/evosax/bin/python scripts/evosax_side_by_side.py --xnes-expm /tmp/eggroll-strategies.json
 
 It reads eggroll's JSON (precision, budget, σ, every seed's optimum and the cells) and runs
 evosax's implementation of each strategy with the same population size λ, the same initial
@@ -13,10 +14,17 @@ mean (0) and σ, on the same shifted problems (the optima from the JSON), in flo
 evaluations member by member as eggroll does; then prints both medians per cell. PGPE gets
 eggroll's ClipUp settings (α = σ/5, max speed 2α); every other strategy evosax's defaults.
 evosax has no CEM, so that row is eggroll's alone.
+
+With --xnes-expm each xnes row gets a third column: evosax's xNES with the paper's
+covariance update (Glasmachers et al. 2010), as eggroll's xnes has it. evosax 0.3.2 updates
+B ← B ⊙ exp(η_B/2 · G_B) element by element instead of B ← B expm(η_B/2 · G_B), so B, which
+starts diagonal, stays diagonal: its xNES is a separable NES with xNES's rates (it cannot
+learn Rosenbrock's coupling). The corrected one samples x = μ + σ B z and takes the matrix
+exponential; weights, learning rates, optimizer, and the mean and σ updates stay evosax's.
 """
 
+import argparse
 import json
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -54,6 +62,21 @@ def value(problem, y):
     raise ValueError(problem)
 
 
+class XNESExpm(xNES):
+    """evosax's xNES with the paper's full-covariance sampling and B update."""
+
+    def _ask(self, key, state, params):
+        z = jax.random.normal(key, (self.population_size, self.num_dims))
+        return state.mean + state.std * z @ state.B.T, state.replace(z=z)
+
+    def _tell(self, key, population, fitness, state, params):
+        new = super()._tell(key, population, fitness, state, params)
+        eye = jnp.eye(self.num_dims)
+        grad_M = jnp.einsum("i,ijk->jk", fitness, jax.vmap(jnp.outer)(state.z, state.z) - eye)
+        grad_B = grad_M - jnp.trace(grad_M) / self.num_dims * eye
+        return new.replace(B=state.B @ jax.scipy.linalg.expm(0.5 * params.lr_B * grad_B))
+
+
 def make(name, lam, dim, sigma):
     x0 = jnp.zeros(dim)
     if name == "pgpe":
@@ -63,6 +86,8 @@ def make(name, lam, dim, sigma):
         s = SNES(lam, x0)
     elif name == "xnes":
         s = xNES(lam, x0)
+    elif name == "xnes_expm":
+        s = XNESExpm(lam, x0)
     elif name == "sep_cma_es":
         s = Sep_CMA_ES(lam, x0)
     elif name == "cma_es":
@@ -109,12 +134,35 @@ def run_seeds(name, problem, dim, lam, seeds, shifts, budget, sigma):
     return np.asarray(jax.jit(jax.vmap(wrapped))(keys, shifts))
 
 
-def main():
-    report = json.load(open(sys.argv[1]))
+def evosax_cell(name, c, report):
+    """(reached, median evaluations, median best) of evosax's `name` on cell `c`, as text."""
     prec, per_dim, sigma = report["precision"], report["budget_per_dim"], report["sigma"]
-    optima = [np.array(o) for o in report["optima"]]
+    problem, dim, lam = c["problem"], c["dim"], c["population"]
+    shifts = jnp.asarray(np.stack([np.array(o)[:dim] for o in report["optima"][: c["seeds"]]]))
+    evals, bests = [], []
+    for v in run_seeds(name, problem, dim, lam, c["seeds"], shifts, per_dim * dim, sigma):
+        v = np.where(np.isfinite(v), v, np.inf)
+        best = np.minimum.accumulate(v)
+        hit = np.nonzero(best <= prec)[0]
+        evals.append(hit[0] + 1 if len(hit) else np.inf)
+        bests.append(best[-1])
+    med = sorted(evals)[len(evals) // 2]
+    reached = f"{sum(np.isfinite(evals))}/{len(evals)}"
+    return reached, "-" if not np.isfinite(med) else str(int(med)), f"{sorted(bests)[len(bests) // 2]:.3e}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description="evosax beside `eggroll bench strategies --json`")
+    ap.add_argument("report", help="eggroll's JSON")
+    ap.add_argument("--xnes-expm", action="store_true", help="also run xNES with the paper's B update (xnes rows)")
+    args = ap.parse_args()
+    report = json.load(open(args.report))
+    prec, per_dim, sigma = report["precision"], report["budget_per_dim"], report["sigma"]
     print(f"precision f <= {prec:g}; budget {per_dim} evaluations per dimension; σ = {sigma}")
-    print(f"{'strategy':<11} {'problem':<16} {'D':>4} {'λ':>4} | {'eggroll reached':>15} {'evals':>7} {'best':>10} | {'evosax reached':>14} {'evals':>7} {'best':>10}")
+    head = f"{'strategy':<11} {'problem':<16} {'D':>4} {'λ':>4} | {'eggroll reached':>15} {'evals':>7} {'best':>10} | {'evosax reached':>14} {'evals':>7} {'best':>10}"
+    if args.xnes_expm:
+        head += f" | {'+expm reached':>14} {'evals':>7} {'best':>10}"
+    print(head)
     for c in report["cells"]:
         name, problem, dim, lam = c["strategy"], c["problem"], c["dim"], c["population"]
         ours = "skipped" if c["skipped"] else f"{c['reached']}/{c['seeds']}"
@@ -122,19 +170,11 @@ def main():
         ob = "" if c["skipped"] else f"{c['median_best']:.3e}"
         theirs, te, tb = "n/a", "", ""
         if make(name, lam, dim, sigma) is not None and not c["skipped"]:
-            evals, bests = [], []
-            shifts = jnp.asarray(np.stack([o[:dim] for o in optima[: c["seeds"]]]))
-            for v in run_seeds(name, problem, dim, lam, c["seeds"], shifts, per_dim * dim, sigma):
-                v = np.where(np.isfinite(v), v, np.inf)
-                best = np.minimum.accumulate(v)
-                hit = np.nonzero(best <= prec)[0]
-                evals.append(hit[0] + 1 if len(hit) else np.inf)
-                bests.append(best[-1])
-            med = sorted(evals)[len(evals) // 2]
-            theirs = f"{sum(np.isfinite(evals))}/{len(evals)}"
-            te = "-" if not np.isfinite(med) else str(int(med))
-            tb = f"{sorted(bests)[len(bests) // 2]:.3e}"
-        print(f"{name:<11} {problem:<16} {dim:>4} {lam:>4} | {ours:>15} {oe:>7} {ob:>10} | {theirs:>14} {te:>7} {tb:>10}", flush=True)
+            theirs, te, tb = evosax_cell(name, c, report)
+        line = f"{name:<11} {problem:<16} {dim:>4} {lam:>4} | {ours:>15} {oe:>7} {ob:>10} | {theirs:>14} {te:>7} {tb:>10}"
+        if args.xnes_expm and name == "xnes" and not c["skipped"]:
+            line += " | {:>14} {:>7} {:>10}".format(*evosax_cell("xnes_expm", c, report))
+        print(line, flush=True)
 
 
 if __name__ == "__main__":
