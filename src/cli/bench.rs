@@ -78,6 +78,9 @@ pub struct LlmArgs {
     /// Rank of the perturbations.
     #[arg(long, default_value_t = 1)]
     pub rank: u32,
+    /// Alternating runs of the plain and population phases; each reports its fastest.
+    #[arg(long, default_value_t = 2)]
+    pub repeats: usize,
     /// The model file (default: SmolLM2 in models/ when present).
     #[arg(long)]
     pub model: Option<std::path::PathBuf>,
@@ -327,14 +330,15 @@ fn bench_llm(l: &LlmArgs) -> Result<()> {
     use eggroll::bench::llm::{bench_llm, LlmBenchOptions};
     use eggroll_llm::llama::tiny::{tiny_gguf, TinySpec};
     anyhow::ensure!(
-        l.batch >= 1 && l.prompt_tokens >= 1 && l.new_tokens >= 1 && l.rank >= 1,
-        "--batch, --prompt-tokens, --new-tokens and --rank must be at least 1"
+        l.batch >= 1 && l.prompt_tokens >= 1 && l.new_tokens >= 1 && l.rank >= 1 && l.repeats >= 1,
+        "--batch, --prompt-tokens, --new-tokens, --rank and --repeats must be at least 1"
     );
     let opts = LlmBenchOptions {
         batch: l.batch,
         prompt_tokens: l.prompt_tokens,
         new_tokens: l.new_tokens,
         rank: l.rank,
+        repeats: l.repeats,
     };
     let spec = TinySpec {
         n_layers: 4,
@@ -380,8 +384,8 @@ fn bench_llm(l: &LlmArgs) -> Result<()> {
     }
     for r in &reports {
         println!(
-            "bench llm: {} | batch {} | {} prompt + {} new tokens | rank {} | {} threads | {:.3} GFLOP/token\n  {}",
-            r.model, r.batch, r.prompt_tokens, r.new_tokens, r.rank, r.threads, r.gflop_per_token, r.gemm_peak
+            "bench llm: {} | batch {} | {} prompt + {} new tokens | rank {} | {} threads | {:.3} GFLOP/token | best of {} alternating runs\n  {}",
+            r.model, r.batch, r.prompt_tokens, r.new_tokens, r.rank, r.threads, r.gflop_per_token, r.repeats, r.gemm_peak
         );
         for (name, p) in [("plain", &r.plain), ("population", &r.population)] {
             println!(

@@ -28,6 +28,12 @@ const SEQUENTIAL_MACS: usize = 1 << 21;
 /// take the blocked GEMM, whose every element is the same bits however the rows are chunked.
 pub const NT_MAX_ROWS: usize = 128;
 
+/// Rows per parallel task of the corrections after the unpacked GEMM: a decode step's 64 rows
+/// would otherwise be one chunk, its members' noise and rank-r terms on one thread while the
+/// others wait. Even, so antithetic pairs stay together; every row's correction is its own
+/// arithmetic, so the split changes no result.
+const NT_FINISH_ROWS: usize = 16;
+
 /// Inputs narrower than this keep the blocked GEMM: the dot products would be too short to
 /// pay for their lane reductions.
 const NT_MIN_IN: usize = 64;
@@ -112,16 +118,22 @@ pub(crate) fn linear_forward(
             Some(w) => gemm_nt_rows_into(x, rows, w, n_out, n_in, &mut y, parallel),
             None => gemm_nt_into(x, rows, layer.weight, n_out, n_in, &mut y, parallel),
         };
+        let finish_rows = match owners {
+            RowOwners::Grouped { .. } => chunk_rows,
+            RowOwners::Tagged { .. } | RowOwners::Plain => chunk_rows.min(NT_FINISH_ROWS),
+        };
         let each = |(c, y_chunk): (usize, &mut [f32])| {
-            let r0 = c * chunk_rows;
+            let r0 = c * finish_rows;
             finish(r0, x_of(r0, y_chunk.len() / n_out), y_chunk)
         };
         if parallel {
-            yi.par_chunks_mut(chunk_rows * n_out)
+            yi.par_chunks_mut(finish_rows * n_out)
                 .enumerate()
                 .for_each(each);
         } else {
-            yi.chunks_mut(chunk_rows * n_out).enumerate().for_each(each);
+            yi.chunks_mut(finish_rows * n_out)
+                .enumerate()
+                .for_each(each);
         }
         return Ok(assume_init(y));
     }

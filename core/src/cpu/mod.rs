@@ -215,4 +215,57 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_decode_batch_gives_each_row_the_bits_it_gets_alone() {
+        // 64 rows of 128 inputs take the unpacked GEMM and, above the parallel threshold,
+        // several correction tasks; a row alone is one task. Members in any order, pairs split.
+        let (rows, n_in, n_out) = (64usize, 128usize, 256usize);
+        let x: Vec<f32> = (0..rows * n_in)
+            .map(|i| ((i % 31) as f32 - 15.0) * 0.04)
+            .collect();
+        let weight: Vec<f32> = (0..n_out * n_in)
+            .map(|i| ((i % 23) as f32 - 11.0) * 0.02)
+            .collect();
+        let bias: Vec<f32> = (0..n_out).map(|i| i as f32 * 0.01 - 1.0).collect();
+        let layer = LinearLayer {
+            weight: &weight,
+            rows: None,
+            weight_id: 5,
+            out_dim: n_out,
+            in_dim: n_in,
+            bias: Some((&bias, 6)),
+        };
+        let pop = Population::new(PopulationParams {
+            seed: 11,
+            epoch: 2,
+            size: 64,
+            sigma: 0.1,
+            kind: NoiseKind::LowRank { rank: 1 },
+            antithetic: true,
+        })
+        .unwrap();
+        let members: Vec<u32> = (0..rows as u32).map(|r| (r * 13 + 5) % 64).collect();
+        let cpu = Cpu::new();
+        let owners = RowOwners::Tagged {
+            pop: &pop,
+            members: &members,
+        };
+        let all = cpu.linear(&x, rows, &layer, owners).expect("batch");
+        for r in 0..rows {
+            let alone = RowOwners::Tagged {
+                pop: &pop,
+                members: &members[r..r + 1],
+            };
+            let one = cpu
+                .linear(&x[r * n_in..(r + 1) * n_in].to_vec(), 1, &layer, alone)
+                .expect("row");
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&one),
+                bits(&all[r * n_out..(r + 1) * n_out]),
+                "row {r}"
+            );
+        }
+    }
 }
