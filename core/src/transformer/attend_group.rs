@@ -22,30 +22,24 @@ pub(super) trait GroupDots {
     fn scores<const G: usize>(&self, q: [&[f32]; G], rows: &Rows, scale: f32, scores: &mut [f32]);
 }
 
-/// [`GroupDots`] in AVX2 registers (callers must have checked that the CPU has AVX2).
+/// [`GroupDots`] in AVX2 registers, compiled where AVX-512F is present too when `WIDE` (two
+/// keys per register, and 32 registers for the accumulators). Callers must have checked that
+/// the CPU has AVX2, and AVX-512F for `WIDE`.
 #[cfg(target_arch = "x86_64")]
-pub(super) struct Avx2Dots;
+pub(super) struct SimdDots<const WIDE: bool>;
 
 #[cfg(target_arch = "x86_64")]
-impl GroupDots for Avx2Dots {
+impl<const WIDE: bool> GroupDots for SimdDots<WIDE> {
     #[inline(always)]
     fn scores<const G: usize>(&self, q: [&[f32]; G], rows: &Rows, scale: f32, scores: &mut [f32]) {
-        // SAFETY: an `Avx2Dots` is only made where AVX2 was detected (see its doc).
-        unsafe { scores_avx2(q, rows, scale, scores) }
-    }
-}
-
-/// [`Avx2Dots`] compiled where AVX-512F is present too, so the twelve accumulators and the
-/// loaded keys have its 32 registers (callers must have checked AVX-512F).
-#[cfg(target_arch = "x86_64")]
-pub(super) struct Avx512Dots;
-
-#[cfg(target_arch = "x86_64")]
-impl GroupDots for Avx512Dots {
-    #[inline(always)]
-    fn scores<const G: usize>(&self, q: [&[f32]; G], rows: &Rows, scale: f32, scores: &mut [f32]) {
-        // SAFETY: an `Avx512Dots` is only made where AVX-512F was detected (see its doc).
-        unsafe { scores_avx512(q, rows, scale, scores) }
+        // SAFETY: a `SimdDots` is only made where its features were detected (see its doc).
+        unsafe {
+            if WIDE {
+                scores_avx512(q, rows, scale, scores)
+            } else {
+                scores_avx2(q, rows, scale, scores)
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! spread over threads without changing any result; [`super::cpu`] runs them over batches.
 
 #[cfg(target_arch = "x86_64")]
-use super::attend_group::{attend_grouped, dot8_groups_avx2, Avx2Dots, Avx512Dots};
+use super::attend_group::{attend_grouped, dot8_groups_avx2, SimdDots};
 
 /// `y = x / √(mean(x²) + eps) · w` for one row.
 pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, y: &mut [f32]) {
@@ -122,7 +122,7 @@ unsafe fn attend_avx512(
     scores: &mut Vec<f32>,
     out: &mut [f32],
 ) {
-    attend_grouped::<64>(q, keys, values, shape, scores, out, &Avx512Dots);
+    attend_grouped::<64>(q, keys, values, shape, scores, out, &SimdDots::<true>);
 }
 
 /// [`attend_grouped`] compiled for AVX2, the values' weighted sum 32 elements of each head at
@@ -140,7 +140,7 @@ unsafe fn attend_avx2(
     scores: &mut Vec<f32>,
     out: &mut [f32],
 ) {
-    attend_grouped::<32>(q, keys, values, shape, scores, out, &Avx2Dots);
+    attend_grouped::<32>(q, keys, values, shape, scores, out, &SimdDots::<false>);
 }
 
 /// [`dot8`] of `a` with four vectors.
