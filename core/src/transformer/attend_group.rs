@@ -7,7 +7,7 @@
 //! row: the scores of `G` heads × 4 keys are `4·G` independent chains, and the weighted sum
 //! of the values keeps `G` heads' accumulators in registers. Every score and every output
 //! element still performs the same roundings in the same order as the per-head path, so the
-//! bits are the same (tested against it).
+//! bits are the same (tested against it). x86-64 only: elsewhere the per-head path runs.
 
 use super::softmax::softmax_in_place;
 
@@ -15,64 +15,14 @@ use super::softmax::softmax_in_place;
 /// twelve registers; the values' accumulators of three heads of 64 fill twelve AVX-512 ones).
 pub(super) const MAX_GROUP: usize = 3;
 
-/// The scaled scores of `G` query heads against every key, each dot product as
-/// [`super::reference::dot8`] sums it.
-pub(super) trait GroupDots {
-    /// `scores[t·n + j] = dot8(q[t], key j) · scale` for the `n` keys `rows.key(j)`.
-    fn scores<const G: usize>(&self, q: [&[f32]; G], rows: &Rows, scale: f32, scores: &mut [f32]);
-}
-
-/// [`GroupDots`] in AVX2 registers, compiled where AVX-512F is present too when `WIDE` (two
-/// keys per register, and 32 registers for the accumulators). Callers must have checked that
-/// the CPU has AVX2, and AVX-512F for `WIDE`.
-#[cfg(target_arch = "x86_64")]
-pub(super) struct SimdDots<const WIDE: bool>;
-
-#[cfg(target_arch = "x86_64")]
-impl<const WIDE: bool> GroupDots for SimdDots<WIDE> {
-    #[inline(always)]
-    fn scores<const G: usize>(&self, q: [&[f32]; G], rows: &Rows, scale: f32, scores: &mut [f32]) {
-        // SAFETY: a `SimdDots` is only made where its features were detected (see its doc).
-        unsafe {
-            if WIDE {
-                scores_avx512(q, rows, scale, scores)
-            } else {
-                scores_avx2(q, rows, scale, scores)
-            }
-        }
-    }
-}
-
-/// [`scores_body`] compiled for AVX2.
-///
-/// # Safety
-/// The CPU must support AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn scores_avx2<const G: usize>(q: [&[f32]; G], rows: &Rows, scale: f32, s: &mut [f32]) {
-    // SAFETY: this function runs only where AVX2 is supported.
-    unsafe { scores_body::<G, false>(q, rows, scale, s) }
-}
-
-/// [`scores_body`] compiled for AVX-512F.
-///
-/// # Safety
-/// The CPU must support AVX-512F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2")]
-unsafe fn scores_avx512<const G: usize>(q: [&[f32]; G], rows: &Rows, scale: f32, s: &mut [f32]) {
-    // SAFETY: this function runs only where AVX-512F, and so AVX2, is supported.
-    unsafe { scores_body::<G, true>(q, rows, scale, s) }
-}
-
-/// [`GroupDots::scores`] four keys at a time (past the last key, the first key stands in; its
-/// extra scores are dropped), two keys per AVX-512 register when `WIDE`.
+/// `scores[t·n + j] = dot8(q[t], key j) · scale` for the `n` keys of `rows`, each dot product as
+/// [`super::reference::dot8`] sums it: four keys at a time (past the last key, the first key
+/// stands in; its extra scores are dropped), two keys per AVX-512 register when `WIDE`.
 ///
 /// # Safety
 /// The CPU must support AVX2 (AVX-512F when `WIDE`), and the caller be compiled for it.
-#[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn scores_body<const G: usize, const WIDE: bool>(
+unsafe fn group_scores<const G: usize, const WIDE: bool>(
     q: [&[f32]; G],
     rows: &Rows,
     scale: f32,
@@ -118,7 +68,6 @@ unsafe fn scores_body<const G: usize, const WIDE: bool>(
 ///
 /// # Safety
 /// The CPU must support AVX2.
-#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
 pub(super) unsafe fn dot8_groups_avx2<const G: usize>(
@@ -134,7 +83,6 @@ pub(super) unsafe fn dot8_groups_avx2<const G: usize>(
 ///
 /// # Safety
 /// The CPU must support AVX2 (and the caller be compiled for it, or the intrinsics are calls).
-#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn dot8_groups<const G: usize>(a: [&[f32]; G], b: [&[f32]; 4]) -> [[f32; 4]; G] {
     // SAFETY: the caller guarantees AVX2; every load reads `i .. i + 8 <= n` of its slice.
@@ -184,7 +132,6 @@ unsafe fn dot8_groups<const G: usize>(a: [&[f32]; G], b: [&[f32]; 4]) -> [[f32; 
 ///
 /// # Safety
 /// The CPU must support AVX-512F, and the caller be compiled for it.
-#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn dot8_groups_wide<const G: usize>(a: [&[f32]; G], b: [&[f32]; 4]) -> [[f32; 4]; G] {
     // SAFETY: the caller guarantees AVX-512F; every load reads `i .. i + 8 <= n` of its slice.
@@ -244,16 +191,18 @@ unsafe fn dot8_groups_wide<const G: usize>(a: [&[f32]; G], b: [&[f32]; 4]) -> [[
 /// Causal attention of one query row (the arguments of [`super::reference::attend`], the
 /// shape as `(pos, n_heads, n_kv_heads, head_dim)`), the query heads of each key/value head in
 /// passes of up to [`MAX_GROUP`]; the weighted sum of the values `W` output elements of each
-/// head at a time.
+/// head at a time; the scores two keys per AVX-512 register when `WIDE`.
+///
+/// # Safety
+/// The CPU must support AVX2 (AVX-512F when `WIDE`), and the caller be compiled for it.
 #[inline(always)]
-pub(super) fn attend_grouped<const W: usize>(
+pub(super) unsafe fn attend_grouped<const W: usize, const WIDE: bool>(
     q: &[f32],
     keys: &[f32],
     values: &[f32],
     (pos, n_heads, n_kv_heads, head_dim): (usize, usize, usize, usize),
     scores: &mut Vec<f32>,
     out: &mut [f32],
-    dots: &impl GroupDots,
 ) {
     let group = n_heads / n_kv_heads;
     let rows = Rows {
@@ -273,10 +222,13 @@ pub(super) fn attend_grouped<const W: usize>(
                 off: kv * head_dim,
                 ..rows
             };
-            match g {
-                3 => rows.heads::<3, W>(h, scores, out, dots),
-                2 => rows.heads::<2, W>(h, scores, out, dots),
-                _ => rows.heads::<1, W>(h, scores, out, dots),
+            // SAFETY: the caller guarantees the CPU features (this function's contract).
+            unsafe {
+                match g {
+                    3 => rows.heads::<3, W, WIDE>(h, scores, out),
+                    2 => rows.heads::<2, W, WIDE>(h, scores, out),
+                    _ => rows.heads::<1, W, WIDE>(h, scores, out),
+                }
             }
             h += g;
         }
@@ -285,7 +237,7 @@ pub(super) fn attend_grouped<const W: usize>(
 
 /// One query row and its sequence's cache, as [`attend_grouped`] reads them, at one key/value
 /// head.
-pub(super) struct Rows<'a> {
+struct Rows<'a> {
     q: &'a [f32],
     keys: &'a [f32],
     values: &'a [f32],
@@ -306,13 +258,15 @@ impl Rows<'_> {
     }
 
     /// Query heads `h0 .. h0 + G` (all reading this key/value head) into their rows of `out`.
+    ///
+    /// # Safety
+    /// As [`attend_grouped`].
     #[inline(always)]
-    fn heads<const G: usize, const W: usize>(
+    unsafe fn heads<const G: usize, const W: usize, const WIDE: bool>(
         &self,
         h0: usize,
         scores: &mut Vec<f32>,
         out: &mut [f32],
-        dots: &impl GroupDots,
     ) {
         let (n, hd, off) = (self.n, self.head_dim, self.off);
         let scale = 1.0 / (hd as f32).sqrt();
@@ -322,7 +276,8 @@ impl Rows<'_> {
         }
         scores.clear();
         scores.resize(G * n, 0.0);
-        dots.scores(qs, self, scale, scores);
+        // SAFETY: the caller guarantees the CPU features.
+        unsafe { group_scores::<G, WIDE>(qs, self, scale, scores) };
         for t in 0..G {
             softmax_in_place(&mut scores[t * n..(t + 1) * n]);
         }
@@ -387,7 +342,6 @@ const PREFETCH_KEYS: usize = 8;
 /// `data` (rows `stride` apart); rows past its end are skipped. A hint only: no result changes.
 #[inline(always)]
 fn prefetch_rows(data: &[f32], stride: usize, at: usize, width: usize, first: usize, count: usize) {
-    #[cfg(target_arch = "x86_64")]
     for r in first..first + count {
         let start = r * stride + at;
         if start + width > data.len() {
@@ -405,6 +359,4 @@ fn prefetch_rows(data: &[f32], stride: usize, at: usize, width: usize, first: us
             e += 16;
         }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (data, stride, at, width, first, count);
 }

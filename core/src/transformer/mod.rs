@@ -8,6 +8,7 @@
 //! (feature `testing`). Buffers hold rows one after another (`rows × width`, row-major), like
 //! every buffer of [`Backend`].
 
+#[cfg(target_arch = "x86_64")]
 mod attend_group;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;

@@ -4,7 +4,7 @@
 //! spread over threads without changing any result; [`super::cpu`] runs them over batches.
 
 #[cfg(target_arch = "x86_64")]
-use super::attend_group::{attend_grouped, dot8_groups_avx2, SimdDots};
+use super::attend_group::{attend_grouped, dot8_groups_avx2};
 
 /// `y = x / √(mean(x²) + eps) · w` for one row.
 pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, y: &mut [f32]) {
@@ -107,8 +107,8 @@ pub fn attend(
 }
 
 /// [`attend_grouped`] compiled for AVX-512F: the values' weighted sum 64 elements (four
-/// 16-lane registers) of each of up to three heads at a time, the scores in AVX2 registers
-/// (of which AVX-512 has 32). The same bits as the portable path.
+/// 16-lane registers) of each of up to three heads at a time, the scores two keys per
+/// register. The same bits as the portable path.
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
@@ -122,7 +122,8 @@ unsafe fn attend_avx512(
     scores: &mut Vec<f32>,
     out: &mut [f32],
 ) {
-    attend_grouped::<64>(q, keys, values, shape, scores, out, &SimdDots::<true>);
+    // SAFETY: this function runs only where AVX-512F, and so AVX2, is supported.
+    unsafe { attend_grouped::<64, true>(q, keys, values, shape, scores, out) };
 }
 
 /// [`attend_grouped`] compiled for AVX2, the values' weighted sum 32 elements of each head at
@@ -140,7 +141,8 @@ unsafe fn attend_avx2(
     scores: &mut Vec<f32>,
     out: &mut [f32],
 ) {
-    attend_grouped::<32>(q, keys, values, shape, scores, out, &SimdDots::<false>);
+    // SAFETY: this function runs only where AVX2 is supported.
+    unsafe { attend_grouped::<32, false>(q, keys, values, shape, scores, out) };
 }
 
 /// [`dot8`] of `a` with four vectors.
