@@ -7,8 +7,11 @@ use eggroll_core::{CoreError, Result};
 use rayon::prelude::*;
 
 use crate::physics::{gather, scatter, Physics, LANES, MAX_STATE_DIM};
-use crate::rng::ResetRng;
+use crate::rng::{ResetRng, ResetRngs};
 use crate::validate::{check_actions, check_len};
+
+/// Finished lanes whose reset streams are hashed together.
+const RESET_GROUP: usize = 16;
 
 /// State and episode counters of [`LANES`] environments (the last block may be partly used).
 #[derive(Clone, Debug)]
@@ -136,13 +139,30 @@ fn step_block<P: Physics>(seed: u64, b: usize, block: &mut Block, io: BlockIo<'_
     }
     P::observe_block(&block.state, n, io.obs);
     let od = P::OBS_DIM;
+    let mut finished = [0usize; LANES];
+    let mut count = 0;
     for lane in 0..n {
-        if io.terminated[lane] | io.truncated[lane] {
-            let row = lane * od..(lane + 1) * od;
-            io.final_obs[row.clone()].copy_from_slice(&io.obs[row.clone()]);
-            block.episode[lane] = block.episode[lane].wrapping_add(1);
-            block.elapsed[lane] = 0;
-            reset_lane::<P>(seed, b * LANES + lane, block, lane, &mut io.obs[row]);
+        finished[count] = lane;
+        count += usize::from(io.terminated[lane] | io.truncated[lane]);
+    }
+    for &lane in &finished[..count] {
+        let row = lane * od..(lane + 1) * od;
+        io.final_obs[row.clone()].copy_from_slice(&io.obs[row]);
+        block.episode[lane] = block.episode[lane].wrapping_add(1);
+        block.elapsed[lane] = 0;
+    }
+    // The reset streams of the finished lanes, sixteen at a time side by side.
+    for group in finished[..count].chunks(RESET_GROUP) {
+        let at = |k: usize| group[k.min(group.len() - 1)];
+        let seeds = std::array::from_fn(|k| seed.wrapping_add((b * LANES + at(k)) as u64));
+        let episodes = std::array::from_fn(|k| block.episode[at(k)]);
+        let rngs = ResetRngs::<RESET_GROUP>::new(&seeds, P::RESET_SALT, &episodes);
+        for (k, &lane) in group.iter().enumerate() {
+            let mut s = [0.0; MAX_STATE_DIM];
+            let s = &mut s[..P::STATE_DIM];
+            P::reset(&mut rngs.lane(k), s);
+            scatter(&mut block.state, lane, s);
+            P::observe(s, &mut io.obs[lane * od..(lane + 1) * od]);
         }
     }
 }

@@ -21,15 +21,44 @@ pub struct EnvBenchResult {
     pub batch: usize,
     /// Timed batch steps per measurement.
     pub steps: usize,
+    /// Measurements on each thread count (the figures are the best and the median of them).
+    pub repeats: usize,
     /// Environment steps actually taken in each measurement, counted as they are stepped
     /// (`batch × steps` when every batch step stepped the whole batch).
     pub env_steps: u64,
     /// Threads of the "all threads" measurement.
     pub threads: usize,
-    /// Environment steps per second (batch × steps / seconds) on one thread.
+    /// Environment steps per second (batch × steps / seconds) on one thread, best measurement.
     pub steps_per_s_single: f64,
-    /// Environment steps per second on `threads` threads.
+    /// The same, median measurement.
+    pub steps_per_s_single_median: f64,
+    /// Environment steps per second on `threads` threads, best measurement.
     pub steps_per_s_all: f64,
+    /// The same, median measurement.
+    pub steps_per_s_all_median: f64,
+}
+
+/// Best and median of `repeats ≥ 1` timings of `steps` batch steps: steps per second, and the
+/// environment steps each timing took.
+fn best_and_median(
+    env: &mut dyn VecEnv,
+    actions: &[Vec<f32>],
+    steps: usize,
+    repeats: usize,
+) -> Result<(f64, f64, u64)> {
+    let mut rates = Vec::with_capacity(repeats);
+    let mut stepped = 0;
+    for _ in 0..repeats.max(1) {
+        let (seconds, took) = time_steps(env, actions, steps)?;
+        stepped = took;
+        rates.push(took as f64 / seconds.max(1e-12));
+    }
+    rates.sort_by(f64::total_cmp);
+    Ok((
+        rates[rates.len() - 1],
+        rates[(rates.len() - 1) / 2],
+        stepped,
+    ))
 }
 
 /// Uniform random actions for one batch: valid indices, or values inside the box.
@@ -66,14 +95,26 @@ fn time_steps(env: &mut dyn VecEnv, actions: &[Vec<f32>], steps: usize) -> Resul
     Ok((start.elapsed().as_secs_f64(), stepped))
 }
 
-/// Benchmark every registered environment at `batch` environments for `steps` batch steps,
-/// once on a one-thread rayon pool and once on `threads` threads (default: rayon's current
-/// thread count), with uniform random actions and auto-reset on.
+/// Benchmark the registered environments named in `only` (every one when it is empty) at
+/// `batch` environments, `repeats` timings of `steps` batch steps on a one-thread rayon pool
+/// and as many on `threads` threads (default: rayon's current thread count), with uniform
+/// random actions and auto-reset on. An unknown name is an error listing the registered ones.
 pub fn bench_envs(
     batch: usize,
     steps: usize,
+    repeats: usize,
     threads: Option<usize>,
+    only: &[String],
 ) -> Result<Vec<EnvBenchResult>> {
+    if let Some(unknown) = only.iter().find(|n| !env_names().contains(&n.as_str())) {
+        return Err(CoreError::invalid(
+            "bench envs --env",
+            format!(
+                "{unknown:?} is not registered (known: {})",
+                env_names().join(", ")
+            ),
+        ));
+    }
     let threads = threads.unwrap_or_else(rayon::current_num_threads).max(1);
     let pool = |t: usize| {
         rayon::ThreadPoolBuilder::new()
@@ -83,16 +124,21 @@ pub fn bench_envs(
     };
     let (one, all) = (pool(1)?, pool(threads)?);
     let mut results = Vec::new();
-    for name in env_names() {
+    let names = env_names()
+        .into_iter()
+        .filter(|n| only.is_empty() || only.iter().any(|o| o == n));
+    for name in names {
         let mut env = make(name, batch)?;
         let space = env.action_space();
         let actions: Vec<Vec<f32>> = (0..ACTION_SETS)
             .map(|s| random_actions(&space, batch, s))
             .collect();
         env.reset(1);
-        let (single, stepped_single) = one.install(|| time_steps(env.as_mut(), &actions, steps))?;
+        let (single, single_median, stepped_single) =
+            one.install(|| best_and_median(env.as_mut(), &actions, steps, repeats))?;
         env.reset(2);
-        let (multi, stepped_all) = all.install(|| time_steps(env.as_mut(), &actions, steps))?;
+        let (multi, multi_median, stepped_all) =
+            all.install(|| best_and_median(env.as_mut(), &actions, steps, repeats))?;
         if stepped_single != stepped_all {
             return Err(CoreError::invalid(
                 format!("bench {name}"),
@@ -103,10 +149,13 @@ pub fn bench_envs(
             name: name.to_string(),
             batch,
             steps,
+            repeats: repeats.max(1),
             env_steps: stepped_single,
             threads,
-            steps_per_s_single: stepped_single as f64 / single.max(1e-12),
-            steps_per_s_all: stepped_all as f64 / multi.max(1e-12),
+            steps_per_s_single: single,
+            steps_per_s_single_median: single_median,
+            steps_per_s_all: multi,
+            steps_per_s_all_median: multi_median,
         });
     }
     Ok(results)
@@ -129,13 +178,13 @@ mod tests {
     #[test]
     fn bench_reports_every_env_with_the_steps_it_took() {
         let (batch, steps) = (9, 3);
-        let res = bench_envs(batch, steps, Some(2)).unwrap();
+        let res = bench_envs(batch, steps, 3, Some(2), &[]).unwrap();
         let names: Vec<&str> = res.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, env_names());
         for r in &res {
             assert_eq!(
-                (r.batch, r.steps, r.threads),
-                (batch, steps, 2),
+                (r.batch, r.steps, r.repeats, r.threads),
+                (batch, steps, 3, 2),
                 "{}",
                 r.name
             );
@@ -147,7 +196,23 @@ mod tests {
                 "{}",
                 r.name
             );
+            assert!(
+                r.steps_per_s_single >= r.steps_per_s_single_median,
+                "{}",
+                r.name
+            );
+            assert!(r.steps_per_s_all >= r.steps_per_s_all_median, "{}", r.name);
         }
+    }
+
+    #[test]
+    fn bench_takes_only_the_named_envs_and_refuses_unknown_names() {
+        let one = vec!["CartPole-v1".to_string()];
+        let res = bench_envs(4, 2, 1, Some(1), &one).unwrap();
+        assert_eq!(res.len(), 1);
+        assert_eq!(res[0].name, "CartPole-v1");
+        let err = bench_envs(4, 2, 1, Some(1), &["CartPol".to_string()]).unwrap_err();
+        assert!(err.to_string().contains("CartPol"), "{err}");
     }
 
     #[test]

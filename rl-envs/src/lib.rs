@@ -29,6 +29,7 @@
 pub mod batch;
 pub mod bench;
 pub mod envs;
+pub mod libm_sincos;
 pub mod npmath;
 pub mod physics;
 pub mod registry;

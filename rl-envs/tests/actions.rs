@@ -58,7 +58,16 @@ fn invalid_discrete_actions_name_the_env_and_change_nothing() {
         ("Acrobot-v1", 3.0),
         ("MountainCar-v0", -1.0),
     ] {
-        for value in [bad, 0.5, f32::NAN] {
+        for value in [
+            bad,
+            0.5,
+            1.5,
+            1e-7,
+            0.999_999_9,
+            -0.5,
+            f32::INFINITY,
+            f32::NAN,
+        ] {
             let mut env = make(name, 4).unwrap();
             env.reset(1);
             let before = snapshot(env.as_ref());

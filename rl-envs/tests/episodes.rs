@@ -270,3 +270,42 @@ fn spaces_and_limits_are_gymnasium_s() {
         assert_eq!(env.max_episode_steps(), limit, "{name}");
     }
 }
+
+#[test]
+fn every_auto_reset_draws_from_the_documented_stream() {
+    use eggroll_rl_envs::rng::ResetRng;
+    use eggroll_rl_envs::Physics;
+    // More than one block and more finished lanes per step than one group of hashed streams.
+    let n = 600;
+    let seed = 41;
+    let mut env = Batched::<CartPole>::new(n).unwrap();
+    env.reset(seed);
+    let (mut r, mut term, mut trunc) = bufs(n);
+    let mut episodes = vec![0u32; n];
+    let mut resets = 0;
+    for t in 0..120 {
+        let a: Vec<f32> = (0..n).map(|i| ((i + t / 9) % 2) as f32).collect();
+        env.step(&a, &mut r, &mut term, &mut trunc).unwrap();
+        for i in 0..n {
+            if term[i] || trunc[i] {
+                episodes[i] += 1;
+                resets += 1;
+                let mut state = [0.0; 4];
+                CartPole::reset(
+                    &mut ResetRng::new(seed + i as u64, CartPole::RESET_SALT, episodes[i]),
+                    &mut state,
+                );
+                assert_eq!(
+                    env.state(i).unwrap(),
+                    state,
+                    "env {i} episode {}",
+                    episodes[i]
+                );
+                let mut obs = [0.0; 4];
+                CartPole::observe(&state, &mut obs);
+                assert_eq!(&env.observations()[i * 4..i * 4 + 4], &obs);
+            }
+        }
+    }
+    assert!(resets > 1000, "{resets} resets");
+}

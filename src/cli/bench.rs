@@ -20,7 +20,8 @@ pub struct BenchArgs {
 pub enum Which {
     /// Plain inference vs EGGROLL forward/generation vs naive full-rank ES.
     Lowrank(LowrankArgs),
-    /// Environment stepping throughput (batch 4096, auto-reset; one thread and all threads).
+    /// Environment stepping throughput (batch 4096, auto-reset; one thread and all threads;
+    /// best and median of repeated timings).
     Envs(EnvsArgs),
     /// ES on CartPole: generations/s with 500-step episodes, env-steps/s, time to solve.
     Rl(RlArgs),
@@ -109,6 +110,12 @@ pub struct EnvsArgs {
     /// Steps per timing.
     #[arg(long, default_value_t = 2000)]
     pub steps: usize,
+    /// Timings on each thread count; the figures are their best and median.
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+    /// Only these environments (registered names, comma-separated; default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub env: Vec<String>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -188,30 +195,34 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
         Which::Envs(e) => {
             anyhow::ensure!(
-                e.batch > 0 && e.steps > 0,
-                "--batch and --steps must be at least 1"
+                e.batch > 0 && e.steps > 0 && e.repeats > 0,
+                "--batch, --steps and --repeats must be at least 1"
             );
             memory::check_flags(
                 &memory::envs_bench_estimate(e.batch),
                 memory::available_bytes(),
             )?;
-            let results = eggroll_rl_envs::bench_envs(e.batch, e.steps, None)?;
+            let results = eggroll_rl_envs::bench_envs(e.batch, e.steps, e.repeats, None, &e.env)?;
             if e.json {
                 println!("{}", serde_json::json!({ "envs": results }));
             } else {
                 println!(
-                    "bench envs: batch {} with auto-reset, {} steps, {} threads\n  CPU {}",
+                    "bench envs: batch {} with auto-reset, {} timings of {} steps (best, median), \
+                     {} threads\n  CPU {}",
                     e.batch,
+                    e.repeats,
                     e.steps,
                     rayon::current_num_threads(),
                     cpu_description()
                 );
                 for r in &results {
                     println!(
-                        "  {:<26} {:>8.1} M steps/s (1 thread)  {:>8.1} M steps/s (all threads)",
+                        "  {:<26} {:>7.1} M steps/s ({:>6.1}) 1 thread  {:>7.1} M steps/s ({:>6.1}) all threads",
                         r.name,
                         r.steps_per_s_single / 1e6,
-                        r.steps_per_s_all / 1e6
+                        r.steps_per_s_single_median / 1e6,
+                        r.steps_per_s_all / 1e6,
+                        r.steps_per_s_all_median / 1e6
                     );
                 }
             }

@@ -79,6 +79,58 @@ impl KeyPrefix {
     }
 }
 
+/// `L` stream keys side by side (struct of arrays), for hashing many streams at once: every
+/// step is a loop over the lanes with no dependence between them, which the compiler turns
+/// into vector instructions. Lane `l` is exactly `StreamKey::new(seeds[l], param, epochs[l],
+/// pair)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamKeys<const L: usize> {
+    /// First key words, one per lane.
+    pub k0: [u32; L],
+    /// Second key words, one per lane.
+    pub k1: [u32; L],
+}
+
+impl<const L: usize> StreamKeys<L> {
+    /// The keys of (seeds\[l\], param, epochs\[l\], pair) for every lane `l`.
+    #[inline(always)]
+    pub fn new(seeds: &[u64; L], param: u32, epochs: &[u32; L], pair: u32) -> Self {
+        let mut keys = StreamKeys {
+            k0: [CHAIN_INITS[0]; L],
+            k1: [CHAIN_INITS[1]; L],
+        };
+        let words: [[u32; L]; 5] = [
+            seeds.map(|s| s as u32),
+            seeds.map(|s| (s >> 32) as u32),
+            [param; L],
+            *epochs,
+            [pair; L],
+        ];
+        for word in &words {
+            for ((k0, k1), w) in keys.k0.iter_mut().zip(&mut keys.k1).zip(word) {
+                *k0 = hash32(*k0 ^ w);
+                *k1 = hash32(*k1 ^ w);
+            }
+        }
+        keys
+    }
+
+    /// Lane `l`'s key.
+    #[inline(always)]
+    pub fn key(&self, l: usize) -> StreamKey {
+        StreamKey {
+            k0: self.k0[l],
+            k1: self.k1[l],
+        }
+    }
+
+    /// Word `j` of every lane's stream: `[self.key(l).bits(j) for l]`.
+    #[inline(always)]
+    pub fn bits(&self, j: u32) -> [u32; L] {
+        std::array::from_fn(|l| hash32(hash32(j ^ self.k0[l]).wrapping_add(self.k1[l])))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +160,20 @@ mod tests {
             let prefix = StreamKey::prefix(seed, param, epoch);
             for pair in [0u32, 1, 77, u32::MAX] {
                 assert_eq!(prefix.pair(pair), StreamKey::new(seed, param, epoch, pair));
+            }
+        }
+    }
+
+    #[test]
+    fn side_by_side_keys_are_the_single_keys() {
+        let seeds: [u64; 5] = [0, 7, u64::MAX, 1 << 40, 123_456_789];
+        let epochs: [u32; 5] = [0, 3, u32::MAX, 9, 1];
+        let keys = StreamKeys::new(&seeds, 11, &epochs, 0x5eed);
+        for l in 0..5 {
+            let single = StreamKey::new(seeds[l], 11, epochs[l], 0x5eed);
+            assert_eq!(keys.key(l), single);
+            for j in [0u32, 1, 15, u32::MAX] {
+                assert_eq!(keys.bits(j)[l], single.bits(j));
             }
         }
     }

@@ -14,7 +14,7 @@ pub mod table;
 mod hash;
 mod sample;
 
-pub use hash::{hash32, KeyPrefix, StreamKey};
+pub use hash::{hash32, KeyPrefix, StreamKey, StreamKeys};
 pub use sample::{apply_sign, fill_normals, normal_at, normal_fixed, SignedWindow, WORD};
 
 /// The 2^-16 grid every noise sample lies on.

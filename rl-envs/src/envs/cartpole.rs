@@ -64,14 +64,11 @@ impl Physics for CartPole {
         terminated: &mut [bool],
     ) {
         let [x, x_dot, theta, theta_dot] = components::<4>(block);
-        // The C library's sin/cos (what numpy calls) in their own loop, so that the
-        // arithmetic loop below has no calls and vectorises.
+        // The C library's sin/cos bits (what numpy calls), several lanes at a time, before the
+        // arithmetic loop below, which has no calls and vectorises.
         let mut sin = [0.0; LANES];
         let mut cos = [0.0; LANES];
-        for ((s, c), th) in sin[..n].iter_mut().zip(&mut cos[..n]).zip(&theta[..n]) {
-            *s = th.sin();
-            *c = th.cos();
-        }
+        crate::libm_sincos::sin_cos(&theta[..n], &mut sin, &mut cos);
         let (x, x_dot, theta, theta_dot) = (
             &mut x[..n],
             &mut x_dot[..n],
