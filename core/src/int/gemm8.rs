@@ -1,7 +1,8 @@
 //! The int8 GEMM of the integer language model: `acc[r][o] = Σ_k x[r][k] · w[o][k]` on int8
 //! operands, accumulated in i32, with the kernel chosen at run time like the float kernels:
-//! AVX-VNNI `vpdpbusd` (or AVX-512 VNNI on 256-bit registers) where the CPU has it, else AVX2
-//! `vpmaddubsw` + `vpmaddwd`, else the portable loops. Every kernel gives the portable path's
+//! AVX-512 VNNI `vpdpbusd` on 512-bit registers over packed weights where the CPU has it
+//! ([`super::packed8`]), else AVX-VNNI `vpdpbusd` (or AVX-512 VNNI on 256-bit registers), else
+//! AVX2 `vpmaddubsw` + `vpmaddwd`, else the portable loops. Every kernel gives the portable path's
 //! bits: the sums are exact integer sums, so only overflow could make them differ, and each
 //! kernel is built so that none of its intermediates saturates (see [`I8Kernel`]).
 
@@ -24,15 +25,21 @@ pub enum I8Kernel {
     /// saturation, minus `128·Σ_k w[o][k]` per output (wrapping i32 arithmetic, exact whenever
     /// the true result fits in i32, which is the portable path's own condition).
     AvxVnni,
+    /// AVX-512 VNNI `vpdpbusd` on 512-bit registers, four bytes of a row broadcast against
+    /// sixteen outputs (same arithmetic as [`I8Kernel::AvxVnni`]). It reads weights packed by
+    /// [`super::PackedI8`]; [`gemm_i8_with`] packs them on each call, the model packs them
+    /// once per update.
+    Avx512VnniZmm,
 }
 
 impl I8Kernel {
     /// Every kernel, portable first.
-    pub const ALL: [I8Kernel; 4] = [
+    pub const ALL: [I8Kernel; 5] = [
         I8Kernel::Portable,
         I8Kernel::Avx2,
         I8Kernel::Avx512Vnni,
         I8Kernel::AvxVnni,
+        I8Kernel::Avx512VnniZmm,
     ];
 
     /// The kernel [`gemm_i8`] runs: the fastest this CPU has, or the one the environment
@@ -89,6 +96,7 @@ impl I8Kernel {
                 I8Kernel::Avx2 => has!("avx2"),
                 I8Kernel::Avx512Vnni => has!("avx2") && has!("avx512vnni") && has!("avx512vl"),
                 I8Kernel::AvxVnni => has!("avx2") && has!("avxvnni"),
+                I8Kernel::Avx512VnniZmm => has!("avx512f") && has!("avx512vnni"),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -97,13 +105,15 @@ impl I8Kernel {
         }
     }
 
-    /// A short name for reports (`avx-vnni`, `avx512-vnni`, `avx2`, `portable`).
+    /// A short name for reports (`avx512-vnni-zmm`, `avx-vnni`, `avx512-vnni`, `avx2`,
+    /// `portable`).
     pub fn name(self) -> &'static str {
         match self {
             I8Kernel::Portable => "portable",
             I8Kernel::Avx2 => "avx2",
             I8Kernel::Avx512Vnni => "avx512-vnni",
             I8Kernel::AvxVnni => "avx-vnni",
+            I8Kernel::Avx512VnniZmm => "avx512-vnni-zmm",
         }
     }
 }
@@ -149,6 +159,10 @@ pub fn gemm_i8_with(
                 return unsafe { simd::avx512_vnni::gemm(x, rows, w, outs, k, acc) }
             }
             I8Kernel::AvxVnni => return unsafe { simd::avx_vnni::gemm(x, rows, w, outs, k, acc) },
+            I8Kernel::Avx512VnniZmm => {
+                let packed = super::PackedI8::for_kernel(kernel, w, outs, k);
+                return super::gemm_i8_packed(x, rows, &packed, acc);
+            }
         }
     }
     let _ = kernel;

@@ -16,8 +16,11 @@ pub mod gemm;
 pub mod gemm8;
 #[cfg(target_arch = "x86_64")]
 mod gemm8_x86;
+#[cfg(target_arch = "x86_64")]
+mod gemm8_zmm;
 pub mod kernels;
 pub mod noise;
+pub mod packed8;
 pub mod rescale;
 pub mod spec;
 pub mod update_sum;
@@ -29,6 +32,7 @@ pub use gemm::{dot, dot_portable, gemm_i16, gemm_i16_portable, simd_available};
 pub use gemm8::{gemm_i8, gemm_i8_portable, gemm_i8_with, narrow_i8, I8Kernel, KERNEL_ENV};
 pub use kernels::{DynIntKernels, IntKernels};
 pub use noise::{matrix_noise, q8, vector_noise};
+pub use packed8::{gemm_i8_packed, PackedI8};
 pub use rescale::{rescale_into, rescale_multiplier};
 pub use spec::{check_matmul, IntMatmul, NoiseSpec, INT8_MAX};
 pub use update_sum::{matrix_update_sum, vector_update_sum};

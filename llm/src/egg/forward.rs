@@ -24,8 +24,8 @@ use crate::egg::params::{Weights, VOCAB};
 use crate::egg::rowops;
 use crate::error::LlmError;
 use eggroll_core::int::{
-    add_correction, gemm_i8, narrow_i8, rescale::rescale_row, rescale_into, rescale_multiplier,
-    DynIntKernels, IntMatmul, NoiseSpec,
+    add_correction, gemm_i8, gemm_i8_packed, narrow_i8, rescale::rescale_row, rescale_into,
+    rescale_multiplier, DynIntKernels, IntMatmul, NoiseSpec,
 };
 use eggroll_core::params::ParamShape;
 
@@ -236,7 +236,12 @@ impl<'w> Runner<'w> {
         }
         let x8 = &mut self.x8[..rows * inp];
         narrow_i8(&x[..rows * inp], x8);
-        gemm_i8(x8, rows, self.wts.p8(id), out, inp, &mut self.acc);
+        match self.wts.packed(id) {
+            Some(p) if (p.outs(), p.k()) == (out, inp) => {
+                gemm_i8_packed(x8, rows, p, &mut self.acc);
+            }
+            _ => gemm_i8(x8, rows, self.wts.p8(id), out, inp, &mut self.acc),
+        }
         let Some(n) = self.noise else { return };
         let (rank, shift) = (n.rank, n.sigma_shift);
         let pn = &n.params[id];

@@ -8,7 +8,7 @@
 
 use crate::error::{LlmError, Result};
 use eggroll_core::checkpoint::Checkpoint;
-use eggroll_core::int::q8;
+use eggroll_core::int::{q8, PackedI8};
 use eggroll_core::noise::StreamKey;
 use eggroll_core::params::ParamShape;
 use std::path::Path;
@@ -134,7 +134,8 @@ impl Layout {
     }
 }
 
-/// The model's int8 weights, plus an i16 copy the kernels read.
+/// The model's int8 weights, plus an i16 copy and the matrices laid out for the int8 GEMM,
+/// which the kernels read.
 #[derive(Clone, Debug)]
 pub struct Weights {
     /// Parameter layout.
@@ -143,6 +144,9 @@ pub struct Weights {
     pub w: Vec<i8>,
     /// The same values widened to i16 (rebuilt by [`Weights::refresh`]).
     pub w16: Vec<i16>,
+    /// Each matrix in its GEMM kernel's layout, `None` for vectors (rebuilt by
+    /// [`Weights::refresh`]).
+    packed: Vec<Option<PackedI8>>,
 }
 
 impl Weights {
@@ -169,14 +173,42 @@ impl Weights {
     /// Wrap existing flat weights.
     pub fn from_flat(layout: Layout, w: Vec<i8>) -> Self {
         let w16 = w.iter().map(|&v| v as i16).collect();
-        Weights { layout, w, w16 }
+        let packed = Self::pack(&layout, &w);
+        Weights {
+            layout,
+            w,
+            w16,
+            packed,
+        }
     }
 
-    /// Rebuild the i16 copy after the int8 weights changed.
+    /// Rebuild the i16 copy and the packed matrices after the int8 weights changed.
     pub fn refresh(&mut self) {
         for (d, &s) in self.w16.iter_mut().zip(&self.w) {
             *d = s as i16;
         }
+        self.packed = Self::pack(&self.layout, &self.w);
+    }
+
+    /// Every matrix of `w` in the int8 GEMM kernel's layout.
+    fn pack(layout: &Layout, w: &[i8]) -> Vec<Option<PackedI8>> {
+        layout
+            .params
+            .iter()
+            .map(|p| match p.shape {
+                ParamShape::Matrix { rows, cols } => Some(PackedI8::new(
+                    &w[p.offset..p.offset + rows * cols],
+                    rows,
+                    cols,
+                )),
+                ParamShape::Vector { .. } => None,
+            })
+            .collect()
+    }
+
+    /// Matrix `id` laid out for the int8 GEMM (`None` for a vector).
+    pub fn packed(&self, id: usize) -> Option<&PackedI8> {
+        self.packed.get(id).and_then(Option::as_ref)
     }
 
     /// The int8 values of parameter `id`.

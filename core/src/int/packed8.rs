@@ -1,0 +1,171 @@
+//! int8 weights laid out once for the kernel that will read them, so that a GEMM over many
+//! rows does not rearrange them on every call.
+//!
+//! The AVX-512 VNNI kernel ([`I8Kernel::Avx512VnniZmm`]) multiplies four consecutive bytes of
+//! one input row (broadcast) against the same four `k` of sixteen outputs, so it wants the
+//! weights in blocks of 16 outputs × 4 `k` (64 bytes, one register): block `(g, q)` holds
+//! `w[16g + j][4q + b]` at byte `4j + b`, zero past the last output or `k`. It also wants
+//! `128·Σ_k w[o][k]` per output (it multiplies `x + 128` as unsigned bytes). Every other
+//! kernel reads the plain row-major weights, which [`PackedI8`] then keeps as they are.
+
+use super::gemm8::{gemm_i8_with, I8Kernel};
+
+/// Outputs per block of the packed layout (one 512-bit register of i32 sums).
+pub const BLOCK_OUTS: usize = 16;
+
+/// Weights of an `outs × k` int8 matrix in the layout of the kernel that reads them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackedI8 {
+    kernel: I8Kernel,
+    outs: usize,
+    k: usize,
+    /// Row-major weights, or blocks of 16 outputs × 4 `k` for the AVX-512 VNNI kernel.
+    data: Vec<i8>,
+    /// `128·Σ_k w[o][k]` per output (padded to whole blocks), for the AVX-512 VNNI kernel.
+    offsets: Vec<i32>,
+}
+
+impl PackedI8 {
+    /// `w` (`outs × k`, row-major) for [`I8Kernel::detect`]'s kernel.
+    pub fn new(w: &[i8], outs: usize, k: usize) -> Self {
+        Self::for_kernel(I8Kernel::detect(), w, outs, k)
+    }
+
+    /// `w` (`outs × k`, row-major) for `kernel` (a kernel this CPU lacks keeps the plain
+    /// layout, and its products run the portable path, as [`gemm_i8_with`] does).
+    ///
+    /// # Panics
+    /// When `w` is shorter than `outs × k`.
+    pub fn for_kernel(kernel: I8Kernel, w: &[i8], outs: usize, k: usize) -> Self {
+        assert!(
+            w.len() >= outs * k,
+            "PackedI8: {} weights for {outs}×{k}",
+            w.len()
+        );
+        let w = &w[..outs * k];
+        if kernel != I8Kernel::Avx512VnniZmm || !kernel.available() {
+            return PackedI8 {
+                kernel,
+                outs,
+                k,
+                data: w.to_vec(),
+                offsets: Vec::new(),
+            };
+        }
+        let (groups, quads) = (outs.div_ceil(BLOCK_OUTS), k.div_ceil(4));
+        let mut data = vec![0i8; groups * quads * 64];
+        let mut offsets = vec![0i32; groups * BLOCK_OUTS];
+        for (o, row) in w.chunks_exact(k.max(1)).enumerate().take(outs) {
+            let (g, j) = (o / BLOCK_OUTS, o % BLOCK_OUTS);
+            for (q, four) in row.chunks(4).enumerate() {
+                let at = (g * quads + q) * 64 + 4 * j;
+                data[at..at + four.len()].copy_from_slice(four);
+            }
+            let sum: i32 = row.iter().map(|&v| i32::from(v)).sum();
+            offsets[o] = sum.wrapping_mul(128);
+        }
+        PackedI8 {
+            kernel,
+            outs,
+            k,
+            data,
+            offsets,
+        }
+    }
+
+    /// The kernel this layout is for.
+    pub fn kernel(&self) -> I8Kernel {
+        self.kernel
+    }
+
+    /// Outputs (rows of the weight matrix).
+    pub fn outs(&self) -> usize {
+        self.outs
+    }
+
+    /// Fan-in (columns of the weight matrix).
+    pub fn k(&self) -> usize {
+        self.k
+    }
+}
+
+/// `acc[r·outs + o] = Σ_i x[r·k + i] · w[o·k + i]` for `rows × k` inputs, with the weights
+/// already laid out for their kernel: the same bits as [`super::gemm_i8`] on the plain ones.
+///
+/// # Panics
+/// When `x` or `acc` is shorter than its shape says.
+pub fn gemm_i8_packed(x: &[i8], rows: usize, w: &PackedI8, acc: &mut [i32]) {
+    let (outs, k) = (w.outs, w.k);
+    assert!(
+        x.len() >= rows * k && acc.len() >= rows * outs,
+        "gemm_i8_packed: slices shorter than {rows}×{k}, {rows}×{outs}"
+    );
+    if rows == 0 || outs == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if w.kernel == I8Kernel::Avx512VnniZmm && !w.offsets.is_empty() {
+        let (x, acc) = (&x[..rows * k], &mut acc[..rows * outs]);
+        // SAFETY: a packed layout exists only where `available()` found the kernel's
+        // features (see `for_kernel`), and the slices were cut to their shapes above.
+        return unsafe { super::gemm8_zmm::gemm(x, rows, &w.data, &w.offsets, outs, k, acc) };
+    }
+    gemm_i8_with(w.kernel, x, rows, &w.data, outs, k, acc);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::int::gemm_i8_portable;
+
+    fn fill(n: usize, seed: u32) -> Vec<i8> {
+        (0..n as u32)
+            .map(|i| crate::noise::hash32(i ^ seed.wrapping_mul(0x9e37_79b9)) as u8 as i8)
+            .collect()
+    }
+
+    #[test]
+    fn every_packed_kernel_gives_the_portable_bits_on_ragged_shapes() {
+        let mut seed = 7;
+        for rows in [1, 2, 3, 5, 8, 9, 17, 64] {
+            for outs in [1, 3, 16, 17, 33, 64] {
+                for k in [1, 3, 4, 5, 63, 64, 65, 256] {
+                    seed += 1;
+                    let x = fill(rows * k, seed);
+                    let w = fill(outs * k, seed + 5000);
+                    let mut want = vec![0; rows * outs];
+                    gemm_i8_portable(&x, rows, &w, outs, k, &mut want);
+                    for kernel in I8Kernel::ALL {
+                        let p = PackedI8::for_kernel(kernel, &w, outs, k);
+                        let mut got = vec![-3; rows * outs];
+                        gemm_i8_packed(&x, rows, &p, &mut got);
+                        assert_eq!(got, want, "{} {rows}×{outs}×{k}", kernel.name());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_blocks_hold_sixteen_outputs_by_four_k() {
+        let kernel = I8Kernel::Avx512VnniZmm;
+        if !kernel.available() {
+            return;
+        }
+        // 17 outputs × 5 k: two blocks of outputs, two quads of k.
+        let (outs, k) = (17, 5);
+        let w: Vec<i8> = (0..outs * k).map(|i| (i % 100) as i8).collect();
+        let p = PackedI8::for_kernel(kernel, &w, outs, k);
+        assert_eq!(p.data.len(), 2 * 2 * 64);
+        // Output 3, k 0..4, then k 4 and three zeros.
+        assert_eq!(&p.data[12..16], &w[15..19]);
+        assert_eq!(&p.data[64 + 12..64 + 16], &[w[19], 0, 0, 0]);
+        // Output 16 opens the second block; past it, zeros.
+        assert_eq!(&p.data[128..132], &w[80..84]);
+        assert!(p.data[132..192].iter().all(|&v| v == 0));
+        assert_eq!(
+            p.offsets[16],
+            128 * w[80..85].iter().map(|&v| v as i32).sum::<i32>()
+        );
+    }
+}
