@@ -1,4 +1,4 @@
-//! `sin` and `cos` of many f64 at once, with the C library's bits, four lanes at a time.
+//! `sin` and `cos` of many f64 at once, with the C library's bits, four or eight lanes at a time.
 //!
 //! The environments call the C library's `sin`/`cos` because numpy does, and a trajectory must
 //! keep gymnasium's bits. One call each costs CartPole more than the rest of its step (8.4 of
@@ -7,7 +7,7 @@
 //! sequence of roundings: a Taylor polynomial below 0.126 (sine), otherwise a short polynomial
 //! around the nearest `i/128` combined with a table of `sin`/`cos` at those points, each split
 //! into a rounded value and a residual. [`sin_cos`] performs the same roundings in the same
-//! order with AVX2 and FMA, four lanes at a time:
+//! order with AVX2 and FMA (four lanes) or AVX-512 (eight):
 //!
 //! - the polynomial coefficients are the C library's (they must be, to give its bits);
 //! - the table's rounded values are `sin`/`cos` of `i/128` rounded to nearest, as the C
@@ -16,12 +16,16 @@
 //! - the residuals are computed here too, and the C library's may differ from these in their
 //!   last bits. Every step after the residual enters is monotone in it, so each lane is also
 //!   evaluated with its residuals moved by ±[`RESIDUAL_SLACK`] of the value; where either end
-//!   gives other bits (about once in 2⁴⁰ calls), the lanes are done by the C library instead.
+//!   gives other bits (the slack is about 2⁻⁴⁷ of a result's last bit, so roughly once in 10¹³
+//!   lanes), the lanes are done by the C library instead.
 //!
 //! Lanes outside the fast range (`|x| ≥ 0.85546875`, NaN, infinities) fall back to the C
-//! library four at a time. [`sin_cos`] checks itself once against `f64::sin`/`f64::cos` on a
-//! spread of arguments before it uses the vector path, so a different C library (or a CPU
-//! without AVX2 and FMA, where glibc uses other code) gets the scalar calls.
+//! library a vector at a time. [`sin_cos`] checks each width once against `f64::sin`/`f64::cos`
+//! on a spread of arguments before it uses it, so a different C library (or a CPU without AVX2
+//! and FMA, where glibc uses other code) gets the scalar calls.
+
+// Off x86-64 only the scalar path exists.
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code, unused_imports))]
 
 use std::sync::OnceLock;
 
@@ -39,8 +43,8 @@ pub fn sin_cos(theta: &[f64], sin: &mut [f64], cos: &mut [f64]) {
     scalar(theta, sin, cos);
 }
 
-/// Whether [`sin_cos`] uses the four-lane path on this machine (AVX2 and FMA present and
-/// the self-check against the C library passed).
+/// Whether [`sin_cos`] uses a vector path on this machine (AVX2 and FMA present, and the
+/// self-check against the C library passed).
 pub fn vectorised() -> bool {
     #[cfg(target_arch = "x86_64")]
     return checked().is_some();
