@@ -28,7 +28,8 @@ pub enum I8Kernel {
     /// AVX-512 VNNI `vpdpbusd` on 512-bit registers, four bytes of a row broadcast against
     /// sixteen outputs (same arithmetic as [`I8Kernel::AvxVnni`]). It reads weights packed by
     /// [`super::PackedI8`]; [`gemm_i8_with`] packs them on each call, the model packs them
-    /// once per update.
+    /// once per update. (Through [`super::gemm_i8_packed`] the three 256-bit kernels above
+    /// also run on packed weights, eight outputs per register.)
     Avx512VnniZmm,
 }
 

@@ -189,7 +189,7 @@ unsafe fn offset8(x: __m256i) -> __m256i {
 /// assembly because its intrinsic needs Rust 1.89 and the workspace's MSRV is 1.85.
 #[inline]
 #[target_feature(enable = "avx2,avxvnni")]
-unsafe fn dpbusd_vex(s: __m256i, _x: __m256i, ux: __m256i, w: __m256i) -> __m256i {
+pub(super) unsafe fn dpbusd_vex(s: __m256i, _x: __m256i, ux: __m256i, w: __m256i) -> __m256i {
     let mut s = s;
     // SAFETY: registers only; the CPU has AVX-VNNI (the caller's contract).
     unsafe {
@@ -208,7 +208,7 @@ unsafe fn dpbusd_vex(s: __m256i, _x: __m256i, ux: __m256i, w: __m256i) -> __m256
 /// same MSRV reason).
 #[inline]
 #[target_feature(enable = "avx2,avx512vnni,avx512vl")]
-unsafe fn dpbusd_evex(s: __m256i, _x: __m256i, ux: __m256i, w: __m256i) -> __m256i {
+pub(super) unsafe fn dpbusd_evex(s: __m256i, _x: __m256i, ux: __m256i, w: __m256i) -> __m256i {
     let mut s = s;
     // SAFETY: registers only; the CPU has AVX-512 VNNI and VL (the caller's contract).
     unsafe {

@@ -15,9 +15,9 @@ pub mod cpu;
 pub mod gemm;
 pub mod gemm8;
 #[cfg(target_arch = "x86_64")]
-mod gemm8_x86;
+mod gemm8_packed_x86;
 #[cfg(target_arch = "x86_64")]
-mod gemm8_zmm;
+mod gemm8_x86;
 pub mod kernels;
 pub mod noise;
 pub mod packed8;

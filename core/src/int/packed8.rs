@@ -1,17 +1,29 @@
 //! int8 weights laid out once for the kernel that will read them, so that a GEMM over many
 //! rows does not rearrange them on every call.
 //!
-//! The AVX-512 VNNI kernel ([`I8Kernel::Avx512VnniZmm`]) multiplies four consecutive bytes of
-//! one input row (broadcast) against the same four `k` of sixteen outputs, so it wants the
-//! weights in blocks of 16 outputs × 4 `k` (64 bytes, one register): block `(g, q)` holds
-//! `w[16g + j][4q + b]` at byte `4j + b`, zero past the last output or `k`. It also wants
-//! `128·Σ_k w[o][k]` per output (it multiplies `x + 128` as unsigned bytes). Every other
-//! kernel reads the plain row-major weights, which [`PackedI8`] then keeps as they are.
+//! The x86 kernels multiply four consecutive bytes of one input row (broadcast) against the
+//! same four `k` of a block of outputs (16 in a 512-bit register, 8 in a 256-bit one), so they
+//! want the weights in blocks of `B` outputs × 4 `k`: block `(g, q)` holds `w[B·g + j][4q + b]`
+//! at byte `4j + b`, zero past the last output or `k`. The `vpdpbusd` kernels also want
+//! `128·Σ_k w[o][k]` per output (they multiply `x + 128` as unsigned bytes). The portable
+//! kernel, a kernel this CPU lacks, and the AVX2 kernel on weights holding −128 (its sign trick
+//! cannot negate it) read the plain row-major weights, which [`PackedI8`] then keeps as they
+//! are.
 
 use super::gemm8::{gemm_i8_with, I8Kernel};
 
-/// Outputs per block of the packed layout (one 512-bit register of i32 sums).
-pub const BLOCK_OUTS: usize = 16;
+/// Outputs per block of `kernel`'s packed layout (`None`: it reads plain rows).
+fn block_outs(kernel: I8Kernel, w: &[i8]) -> Option<usize> {
+    if !kernel.available() {
+        return None;
+    }
+    match kernel {
+        I8Kernel::Portable => None,
+        I8Kernel::Avx2 if w.contains(&i8::MIN) => None,
+        I8Kernel::Avx2 | I8Kernel::AvxVnni | I8Kernel::Avx512Vnni => Some(8),
+        I8Kernel::Avx512VnniZmm => Some(16),
+    }
+}
 
 /// Weights of an `outs × k` int8 matrix in the layout of the kernel that reads them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,9 +31,12 @@ pub struct PackedI8 {
     kernel: I8Kernel,
     outs: usize,
     k: usize,
-    /// Row-major weights, or blocks of 16 outputs × 4 `k` for the AVX-512 VNNI kernel.
+    /// Outputs per block, 0 for plain rows.
+    block: usize,
+    /// Row-major weights, or blocks of `block` outputs × 4 `k`.
     data: Vec<i8>,
-    /// `128·Σ_k w[o][k]` per output (padded to whole blocks), for the AVX-512 VNNI kernel.
+    /// What the kernel subtracts per output (padded to whole blocks): `128·Σ_k w[o][k]` for
+    /// the `vpdpbusd` kernels, 0 for AVX2's.
     offsets: Vec<i32>,
 }
 
@@ -43,31 +58,34 @@ impl PackedI8 {
             w.len()
         );
         let w = &w[..outs * k];
-        if kernel != I8Kernel::Avx512VnniZmm || !kernel.available() {
+        let Some(block) = block_outs(kernel, w) else {
             return PackedI8 {
                 kernel,
                 outs,
                 k,
+                block: 0,
                 data: w.to_vec(),
                 offsets: Vec::new(),
             };
-        }
-        let (groups, quads) = (outs.div_ceil(BLOCK_OUTS), k.div_ceil(4));
-        let mut data = vec![0i8; groups * quads * 64];
-        let mut offsets = vec![0i32; groups * BLOCK_OUTS];
+        };
+        let (groups, quads) = (outs.div_ceil(block), k.div_ceil(4));
+        let mut data = vec![0i8; groups * quads * 4 * block];
+        let mut offsets = vec![0i32; groups * block];
+        let offset = if kernel == I8Kernel::Avx2 { 0 } else { 128 };
         for (o, row) in w.chunks_exact(k.max(1)).enumerate().take(outs) {
-            let (g, j) = (o / BLOCK_OUTS, o % BLOCK_OUTS);
+            let (g, j) = (o / block, o % block);
             for (q, four) in row.chunks(4).enumerate() {
-                let at = (g * quads + q) * 64 + 4 * j;
+                let at = ((g * quads + q) * block + j) * 4;
                 data[at..at + four.len()].copy_from_slice(four);
             }
             let sum: i32 = row.iter().map(|&v| i32::from(v)).sum();
-            offsets[o] = sum.wrapping_mul(128);
+            offsets[o] = sum.wrapping_mul(offset);
         }
         PackedI8 {
             kernel,
             outs,
             k,
+            block,
             data,
             offsets,
         }
@@ -104,11 +122,22 @@ pub fn gemm_i8_packed(x: &[i8], rows: usize, w: &PackedI8, acc: &mut [i32]) {
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if w.kernel == I8Kernel::Avx512VnniZmm && !w.offsets.is_empty() {
+    if w.block > 0 {
+        use super::gemm8_packed_x86 as simd;
         let (x, acc) = (&x[..rows * k], &mut acc[..rows * outs]);
-        // SAFETY: a packed layout exists only where `available()` found the kernel's
-        // features (see `for_kernel`), and the slices were cut to their shapes above.
-        return unsafe { super::gemm8_zmm::gemm(x, rows, &w.data, &w.offsets, outs, k, acc) };
+        let (d, f) = (&w.data, &w.offsets);
+        // SAFETY (all arms): a packed layout exists only where `available()` found the
+        // kernel's features (see `block_outs`), the AVX2 one only for weights free of −128,
+        // and the slices were cut to their shapes above.
+        unsafe {
+            match w.kernel {
+                I8Kernel::Avx512VnniZmm => return simd::zmm(x, rows, d, f, outs, k, acc),
+                I8Kernel::AvxVnni => return simd::ymm_vnni(x, rows, d, f, outs, k, acc),
+                I8Kernel::Avx512Vnni => return simd::ymm_vnni_evex(x, rows, d, f, outs, k, acc),
+                I8Kernel::Avx2 => return simd::ymm_sign(x, rows, d, f, outs, k, acc),
+                I8Kernel::Portable => {}
+            }
+        }
     }
     gemm_i8_with(w.kernel, x, rows, &w.data, outs, k, acc);
 }
@@ -122,6 +151,16 @@ mod tests {
         (0..n as u32)
             .map(|i| crate::noise::hash32(i ^ seed.wrapping_mul(0x9e37_79b9)) as u8 as i8)
             .collect()
+    }
+
+    #[test]
+    fn avx2_keeps_plain_rows_for_weights_holding_minus_128() {
+        let w = [1i8, -128, 3, 4];
+        let p = PackedI8::for_kernel(I8Kernel::Avx2, &w, 2, 2);
+        assert_eq!((p.block, p.data.as_slice()), (0, &w[..]));
+        let mut acc = [0; 2];
+        gemm_i8_packed(&[-128, 127], 1, &p, &mut acc);
+        assert_eq!(acc, [-128 + 127 * -128, -128 * 3 + 127 * 4]);
     }
 
     #[test]
@@ -156,7 +195,7 @@ mod tests {
         let (outs, k) = (17, 5);
         let w: Vec<i8> = (0..outs * k).map(|i| (i % 100) as i8).collect();
         let p = PackedI8::for_kernel(kernel, &w, outs, k);
-        assert_eq!(p.data.len(), 2 * 2 * 64);
+        assert_eq!((p.block, p.data.len()), (16, 2 * 2 * 64));
         // Output 3, k 0..4, then k 4 and three zeros.
         assert_eq!(&p.data[12..16], &w[15..19]);
         assert_eq!(&p.data[64 + 12..64 + 16], &[w[19], 0, 0, 0]);
