@@ -118,6 +118,12 @@ pub(crate) fn linear_forward(
             Some(w) => gemm_nt_rows_into(x, rows, w, n_out, n_in, &mut y, parallel),
             None => gemm_nt_into(x, rows, layer.weight, n_out, n_in, &mut y, parallel),
         };
+        // Plain rows with no bias and no activation are finished already: no second pass
+        // over the pool (a decode step has seven such projections per layer).
+        if owners.population().is_none() && layer.bias.is_none() && act == Activation::Identity
+        {
+            return Ok(assume_init(y));
+        }
         let finish_rows = match owners {
             RowOwners::Grouped { .. } => chunk_rows,
             RowOwners::Tagged { .. } | RowOwners::Plain => chunk_rows.min(NT_FINISH_ROWS),
