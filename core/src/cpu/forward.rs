@@ -120,8 +120,7 @@ pub(crate) fn linear_forward(
         };
         // Plain rows with no bias and no activation are finished already: no second pass
         // over the pool (a decode step has seven such projections per layer).
-        if owners.population().is_none() && layer.bias.is_none() && act == Activation::Identity
-        {
+        if owners.population().is_none() && layer.bias.is_none() && act == Activation::Identity {
             return Ok(assume_init(y));
         }
         let finish_rows = match owners {

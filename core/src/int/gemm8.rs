@@ -192,10 +192,11 @@ pub fn narrow_i8(src: &[i16], dst: &mut [i8]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn fill(n: usize, seed: u32) -> Vec<i8> {
+    /// `n` pseudo-random int8 values from `seed`.
+    pub(in crate::int) fn fill(n: usize, seed: u32) -> Vec<i8> {
         (0..n as u32)
             .map(|i| crate::noise::hash32(i ^ seed.wrapping_mul(0x9e37_79b9)) as u8 as i8)
             .collect()

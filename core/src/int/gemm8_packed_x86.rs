@@ -272,77 +272,46 @@ unsafe fn gemm<S: Step, const J: usize>(
     }
 }
 
-/// [`gemm`] for AVX-512 VNNI on 512-bit registers (8 rows × 2 blocks of 16 outputs).
-///
-/// # Safety
-/// AVX-512F and AVX-512 VNNI; the shapes of [`gemm`].
-#[target_feature(enable = "avx512f,avx512vnni")]
-pub unsafe fn zmm(
-    x: &[i8],
-    rows: usize,
-    w: &[i8],
-    offsets: &[i32],
-    outs: usize,
-    k: usize,
-    acc: &mut [i32],
-) {
-    // SAFETY: compiled for and called with the features; shapes as promised.
-    unsafe { gemm::<Zmm, 2>(x, rows, w, offsets, outs, k, acc) }
+/// One public entry point of [`gemm`]: compiled for `$features`, with step `$step` and `$j`
+/// blocks of outputs per tile.
+macro_rules! entry {
+    ($(#[$doc:meta])* $name:ident, $features:literal, $step:ty, $j:literal) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must have ", $features, "; the shapes of [`gemm`].")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn $name(
+            x: &[i8],
+            rows: usize,
+            w: &[i8],
+            offsets: &[i32],
+            outs: usize,
+            k: usize,
+            acc: &mut [i32],
+        ) {
+            // SAFETY: compiled for and called with the features; shapes as promised.
+            unsafe { gemm::<$step, $j>(x, rows, w, offsets, outs, k, acc) }
+        }
+    };
 }
 
-/// [`gemm`] for AVX-VNNI on 256-bit registers (4 rows × 2 blocks of 8 outputs: a third block
-/// spills AVX2's sixteen registers and was 1.5× slower at 6 × 256).
-///
-/// # Safety
-/// AVX2 and AVX-VNNI; the shapes of [`gemm`].
-#[target_feature(enable = "avx2,avxvnni")]
-pub unsafe fn ymm_vnni(
-    x: &[i8],
-    rows: usize,
-    w: &[i8],
-    offsets: &[i32],
-    outs: usize,
-    k: usize,
-    acc: &mut [i32],
-) {
-    // SAFETY: as above.
-    unsafe { gemm::<YmmVnni, 2>(x, rows, w, offsets, outs, k, acc) }
-}
-
-/// [`gemm`] for AVX-512 VNNI on 256-bit registers (4 rows × 3 blocks of 8 outputs: with
-/// AVX-512 VL the tile has thirty-two registers).
-///
-/// # Safety
-/// AVX2, AVX-512 VNNI and VL; the shapes of [`gemm`].
-#[target_feature(enable = "avx2,avx512vnni,avx512vl")]
-pub unsafe fn ymm_vnni_evex(
-    x: &[i8],
-    rows: usize,
-    w: &[i8],
-    offsets: &[i32],
-    outs: usize,
-    k: usize,
-    acc: &mut [i32],
-) {
-    // SAFETY: as above.
-    unsafe { gemm::<YmmVnniEvex, 3>(x, rows, w, offsets, outs, k, acc) }
-}
-
-/// [`gemm`] for AVX2 with the sign trick (2 rows × 3 blocks of 8 outputs, the fastest of the
-/// tiles tried at 6 × 256; the weights must be free of −128).
-///
-/// # Safety
-/// AVX2; the shapes of [`gemm`].
-#[target_feature(enable = "avx2")]
-pub unsafe fn ymm_sign(
-    x: &[i8],
-    rows: usize,
-    w: &[i8],
-    offsets: &[i32],
-    outs: usize,
-    k: usize,
-    acc: &mut [i32],
-) {
-    // SAFETY: as above.
-    unsafe { gemm::<YmmSign, 3>(x, rows, w, offsets, outs, k, acc) }
-}
+entry!(
+    /// [`gemm`] for AVX-512 VNNI on 512-bit registers (8 rows × 2 blocks of 16 outputs).
+    zmm, "avx512f,avx512vnni", Zmm, 2
+);
+entry!(
+    /// [`gemm`] for AVX-VNNI on 256-bit registers (4 rows × 2 blocks of 8 outputs: a third
+    /// block spills AVX2's sixteen registers and was 1.5× slower at 6 × 256).
+    ymm_vnni, "avx2,avxvnni", YmmVnni, 2
+);
+entry!(
+    /// [`gemm`] for AVX-512 VNNI on 256-bit registers (4 rows × 3 blocks of 8 outputs: with
+    /// AVX-512 VL the tile has thirty-two registers).
+    ymm_vnni_evex, "avx2,avx512vnni,avx512vl", YmmVnniEvex, 3
+);
+entry!(
+    /// [`gemm`] for AVX2 with the sign trick (2 rows × 3 blocks of 8 outputs, the fastest of
+    /// the tiles tried at 6 × 256; the weights must be free of −128).
+    ymm_sign, "avx2", YmmSign, 3
+);

@@ -145,13 +145,8 @@ pub fn gemm_i8_packed(x: &[i8], rows: usize, w: &PackedI8, acc: &mut [i32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::int::gemm8::tests::fill;
     use crate::int::gemm_i8_portable;
-
-    fn fill(n: usize, seed: u32) -> Vec<i8> {
-        (0..n as u32)
-            .map(|i| crate::noise::hash32(i ^ seed.wrapping_mul(0x9e37_79b9)) as u8 as i8)
-            .collect()
-    }
 
     #[test]
     fn avx2_keeps_plain_rows_for_weights_holding_minus_128() {
