@@ -14,6 +14,7 @@ use eggroll_core::cpu::Cpu;
 use eggroll_core::{NoiseKind, Population, PopulationParams};
 use eggroll_llm::llama::generate::argmax;
 use eggroll_llm::llama::{Llama, Logits, SeqCache, SeqOwners};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::time::Instant;
 
@@ -154,8 +155,9 @@ fn phase(
     let prefill = t.elapsed().as_secs_f64();
     let t = Instant::now();
     for _ in 0..opts.new_tokens {
+        // Every sequence's pick in parallel, as `decode` does.
         let next: Vec<Vec<u32>> = logits
-            .iter()
+            .par_iter()
             .enumerate()
             .map(|(s, l)| argmax(l, s).map(|t| vec![t]))
             .collect::<std::result::Result<_, _>>()?;
