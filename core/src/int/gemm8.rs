@@ -139,8 +139,10 @@ pub fn gemm_i8_with(
     k: usize,
     acc: &mut [i32],
 ) {
+    // Saturating: a shape whose size overflows is longer than any slice.
+    let size = |a: usize, b: usize| a.saturating_mul(b);
     assert!(
-        x.len() >= rows * k && w.len() >= outs * k && acc.len() >= rows * outs,
+        x.len() >= size(rows, k) && w.len() >= size(outs, k) && acc.len() >= size(rows, outs),
         "gemm_i8: slices shorter than {rows}×{k}, {outs}×{k}, {rows}×{outs}"
     );
     if rows == 0 || outs == 0 {
@@ -226,7 +228,7 @@ pub(super) mod tests {
         let mut seed = 1;
         for rows in [1, 2, 3, 4, 5, 7, 9, 64] {
             for outs in [1, 2, 3, 4, 5, 11, 64] {
-                for k in [1, 31, 32, 33, 64, 100, 129, 256] {
+                for k in [0, 1, 31, 32, 33, 64, 100, 129, 256] {
                     seed += 1;
                     let x = fill(rows * k, seed);
                     // w keeps to −127..=127, the model's range, so the AVX2 kernel runs.

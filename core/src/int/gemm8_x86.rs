@@ -186,7 +186,8 @@ unsafe fn offset8(x: __m256i) -> __m256i {
 }
 
 /// AVX-VNNI's step: `vpdpbusd` (wrapping, never saturating), VEX-encoded. Written as inline
-/// assembly because its intrinsic needs Rust 1.89 and the workspace's MSRV is 1.85.
+/// assembly because its intrinsic needs Rust 1.89 and the workspace's MSRV was 1.85 when it
+/// was written.
 #[inline]
 #[target_feature(enable = "avx2,avxvnni")]
 pub(super) unsafe fn dpbusd_vex(s: __m256i, _x: __m256i, ux: __m256i, w: __m256i) -> __m256i {

@@ -114,11 +114,18 @@ impl PackedI8 {
 /// When `x` or `acc` is shorter than its shape says.
 pub fn gemm_i8_packed(x: &[i8], rows: usize, w: &PackedI8, acc: &mut [i32]) {
     let (outs, k) = (w.outs, w.k);
+    // Saturating: a shape whose size overflows is longer than any slice.
+    let size = |a: usize, b: usize| a.saturating_mul(b);
     assert!(
-        x.len() >= rows * k && acc.len() >= rows * outs,
+        x.len() >= size(rows, k) && acc.len() >= size(rows, outs),
         "gemm_i8_packed: slices shorter than {rows}×{k}, {rows}×{outs}"
     );
     if rows == 0 || outs == 0 {
+        return;
+    }
+    if k == 0 {
+        // Empty sums (the kernels' rows of zero bytes would have no whole vectors).
+        acc[..rows * outs].fill(0);
         return;
     }
     #[cfg(target_arch = "x86_64")]
@@ -163,7 +170,7 @@ mod tests {
         let mut seed = 7;
         for rows in [1, 2, 3, 5, 8, 9, 17, 64] {
             for outs in [1, 3, 16, 17, 33, 64] {
-                for k in [1, 3, 4, 5, 63, 64, 65, 256] {
+                for k in [0, 1, 3, 4, 5, 63, 64, 65, 256] {
                     seed += 1;
                     let x = fill(rows * k, seed);
                     let w = fill(outs * k, seed + 5000);

@@ -140,7 +140,8 @@ impl Layout {
 pub struct Weights {
     /// Parameter layout.
     pub layout: Layout,
-    /// All parameters, flat, in id order.
+    /// All parameters, flat, in id order. Whoever changes them calls [`Weights::refresh`]:
+    /// the forward reads the i16 copy and the packed matrices.
     pub w: Vec<i8>,
     /// The same values widened to i16 (rebuilt by [`Weights::refresh`]).
     pub w16: Vec<i16>,

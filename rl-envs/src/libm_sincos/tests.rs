@@ -118,7 +118,8 @@ fn each_instruction_set_gives_the_c_library_bits_and_declines_unstable_lanes() {
     let mut xs: Vec<f64> = units(5, 100_000)
         .map(|u| (u - 0.5) * 2.0 * FAST_LIMIT)
         .collect();
-    xs.extend(check_arguments());
+    let (probes, fast) = check_arguments();
+    xs.extend(&probes);
     for isa in [Isa::Avx2Fma, Isa::Avx512] {
         if !isa.available() {
             continue;
@@ -143,6 +144,15 @@ fn each_instruction_set_gives_the_c_library_bits_and_declines_unstable_lanes() {
         };
         // SAFETY: `isa` is available.
         let declines = |v: [f64; 4], slack| unsafe { wide::declines(isa, &t, &lanes(v), slack) };
+        // The self-check's fast-range probes all run on the vector path.
+        let width = if isa == Isa::Avx512 { 8 } else { 4 };
+        for v in probes[..fast].chunks(width) {
+            // SAFETY: `isa` is available.
+            assert!(
+                !unsafe { wide::declines(isa, &t, v, RESIDUAL_SLACK) },
+                "{isa:?} {v:?}"
+            );
+        }
         let table_lanes = [0.05, -0.2, 0.3, 0.7];
         assert!(declines(table_lanes, 0.5));
         assert!(!declines(table_lanes, RESIDUAL_SLACK));
