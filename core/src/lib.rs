@@ -10,7 +10,6 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod activation;
-pub mod avx2_twin;
 pub mod backend;
 pub mod checkpoint;
 #[cfg(any(test, feature = "testing"))]
@@ -32,6 +31,7 @@ pub mod shaping;
 pub mod task;
 pub mod transformer;
 pub mod vec_env;
+pub mod vector_variants;
 
 pub use backend::{Activation, Backend, LinearLayer, WeightRows};
 pub use error::{CoreError, Result};

@@ -33,7 +33,7 @@ pub fn add_correction(
     }
 }
 
-crate::avx2_twin! {
+crate::vector_variants! {
     /// The rank-1 correction `acc[o] += sign·((u·a[o]) >> shift)` (the general formula with one
     /// term, without the inner loop), AVX2-compiled where the CPU has it.
     pub fn add_rank1(acc: &mut [i32], a: &[i16], u: i32, sign: i32, shift: u32) {

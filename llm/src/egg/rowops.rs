@@ -1,7 +1,8 @@
 //! The forward's per-row elementwise steps (vector perturbation, norm, gate, candidate,
-//! residual add), each an [`eggroll_core::avx2_twin!`]: compiled for the x86-64 baseline and
-//! with AVX2, chosen at run time. They are integer operations, so both copies give the same
-//! bits; AVX2 gives them 8 lanes and `vpminsd`/`vpmaxsd` where SSE2 compares and blends.
+//! residual add), each an [`eggroll_core::vector_variants!`]: compiled for the x86-64 baseline,
+//! with AVX2 and with AVX-512, the widest chosen at run time. They are integer operations, so
+//! every copy gives the same bits; AVX2 gives them 8 lanes and `vpminsd`/`vpmaxsd` where SSE2
+//! compares and blends, AVX-512 16.
 
 use crate::egg::tables::{RECIP, RECIP_MAX, RECIP_SHIFT};
 
@@ -10,7 +11,7 @@ fn clip8(v: i32) -> i16 {
     v.clamp(-127, 127) as i16
 }
 
-eggroll_core::avx2_twin! {
+eggroll_core::vector_variants! {
     /// `dst = clip(base + s·delta)`: one row's perturbed copy of a vector parameter.
     pub fn perturb(dst: &mut [i16], base: &[i16], delta: &[i16], s: i16) {
         for ((v, &b), &e) in dst.iter_mut().zip(base).zip(delta) {
@@ -19,7 +20,7 @@ eggroll_core::avx2_twin! {
     }
 }
 
-eggroll_core::avx2_twin! {
+eggroll_core::vector_variants! {
     /// `out = norm(x; g)`: `clip(x_k·g_k·RECIP[m4] >> RECIP_SHIFT)` with `m4 = ⌊4·Σ|x|/D⌋`.
     pub fn norm_row(x: &[i16], g: &[i16], out: &mut [i16]) {
         let s: i32 = x.iter().map(|&v| (v as i32).abs()).sum();
@@ -31,7 +32,7 @@ eggroll_core::avx2_twin! {
     }
 }
 
-eggroll_core::avx2_twin! {
+eggroll_core::vector_variants! {
     /// The update gate: `f = clip(f + b)`, then the gated hidden state `g = ((f + 127)·h) >> 8`.
     pub fn gate_row(f: &mut [i16], h: &[i16], g: &mut [i16], b: &[i16]) {
         for (((fv, &hv), gv), &bv) in f.iter_mut().zip(h).zip(g).zip(b) {
@@ -42,7 +43,7 @@ eggroll_core::avx2_twin! {
     }
 }
 
-eggroll_core::avx2_twin! {
+eggroll_core::vector_variants! {
     /// The candidate `c = clip(c + b)`, the new hidden state
     /// `h = clip(h + (((f + 127)·(c − h)) >> 8))` and the residual `x = clip(x + h)`.
     pub fn cand_row(c: &[i16], f: &[i16], h: &mut [i16], x: &mut [i16], b: &[i16]) {
@@ -56,7 +57,7 @@ eggroll_core::avx2_twin! {
     }
 }
 
-eggroll_core::avx2_twin! {
+eggroll_core::vector_variants! {
     /// The residual add `x = clip(x + y)`.
     pub fn add_row(x: &mut [i16], y: &[i16]) {
         for (xv, &yv) in x.iter_mut().zip(y) {
