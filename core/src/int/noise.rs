@@ -20,37 +20,14 @@ pub fn q8(bits: u32) -> i16 {
     }
 }
 
-/// `out[j] = q8(key.bits(base + j))`, compiled for the widest vector instructions this CPU
-/// has: integer hashing and a table lookup, which AVX-512 (with its lane-wise leading-zero
-/// count and gathers) or AVX2 vectorise; every width gives the same integers.
-fn fill_q8(key: StreamKey, base: u32, out: &mut [i16]) {
-    #[inline(always)]
-    fn body(key: StreamKey, base: u32, out: &mut [i16]) {
+crate::vector_variants! {
+    /// `out[j] = q8(key.bits(base + j))`: integer hashing and a table lookup, which AVX-512
+    /// (with its lane-wise leading-zero count and gathers) or AVX2 vectorise.
+    fn fill_q8(key: StreamKey, base: u32, out: &mut [i16]) {
         for (j, v) in out.iter_mut().enumerate() {
             *v = q8(key.bits(base.wrapping_add(j as u32)));
         }
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx512cd,avx512bw,avx512vl")]
-        fn avx512(key: StreamKey, base: u32, out: &mut [i16]) {
-            body(key, base, out)
-        }
-        #[target_feature(enable = "avx2")]
-        fn avx2(key: StreamKey, base: u32, out: &mut [i16]) {
-            body(key, base, out)
-        }
-        use std::arch::is_x86_feature_detected as has;
-        if has!("avx512f") && has!("avx512cd") && has!("avx512bw") && has!("avx512vl") {
-            // SAFETY: the features were just detected.
-            return unsafe { avx512(key, base, out) };
-        }
-        if has!("avx2") {
-            // SAFETY: as above.
-            return unsafe { avx2(key, base, out) };
-        }
-    }
-    body(key, base, out)
 }
 
 /// Fill a matrix's `B` (rank×inp) and `A` (rank×out) for one stream key.
