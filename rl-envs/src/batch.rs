@@ -145,14 +145,14 @@ fn step_block<P: Physics>(seed: u64, b: usize, block: &mut Block, io: BlockIo<'_
         finished[count] = lane;
         count += usize::from(io.terminated[lane] | io.truncated[lane]);
     }
-    for &lane in &finished[..count] {
-        let row = lane * od..(lane + 1) * od;
-        io.final_obs[row.clone()].copy_from_slice(&io.obs[row]);
-        block.episode[lane] = block.episode[lane].wrapping_add(1);
-        block.elapsed[lane] = 0;
-    }
     // The reset streams of the finished lanes, sixteen at a time side by side.
     for group in finished[..count].chunks(RESET_GROUP) {
+        for &lane in group {
+            let row = lane * od..(lane + 1) * od;
+            io.final_obs[row.clone()].copy_from_slice(&io.obs[row]);
+            block.episode[lane] = block.episode[lane].wrapping_add(1);
+            block.elapsed[lane] = 0;
+        }
         let at = |k: usize| group[k.min(group.len() - 1)];
         let seeds = std::array::from_fn(|k| seed.wrapping_add((b * LANES + at(k)) as u64));
         let episodes = std::array::from_fn(|k| block.episode[at(k)]);
