@@ -13,6 +13,9 @@ evosax's implementation of each strategy with the same population size λ, the s
 mean (0) and σ, on the same shifted problems (the optima from the JSON), in float64, counting
 evaluations member by member as eggroll does; then prints both medians per cell. PGPE gets
 eggroll's ClipUp settings (α = σ/5, max speed 2α); every other strategy evosax's defaults.
+The "eggroll sampling" column says whether eggroll's members came in mirrored pairs (its
+default for pgpe, cma_es and sep_cma_es; `eggroll bench strategies --no-mirrored` turns it off
+for all but pgpe); evosax's samples independently (PGPE: symmetric pairs).
 evosax has no CEM, so that row is eggroll's alone.
 
 With --xnes-expm each xnes row gets a third column: evosax's xNES with the paper's
@@ -159,7 +162,7 @@ def main():
     report = json.load(open(args.report))
     prec, per_dim, sigma = report["precision"], report["budget_per_dim"], report["sigma"]
     print(f"precision f <= {prec:g}; budget {per_dim} evaluations per dimension; σ = {sigma}")
-    head = f"{'strategy':<11} {'problem':<16} {'D':>4} {'λ':>4} | {'eggroll reached':>15} {'evals':>7} {'best':>10} | {'evosax reached':>14} {'evals':>7} {'best':>10}"
+    head = f"{'strategy':<11} {'problem':<16} {'D':>4} {'λ':>4} {'eggroll sampling':>16} | {'eggroll reached':>15} {'evals':>7} {'best':>10} | {'evosax reached':>14} {'evals':>7} {'best':>10}"
     if args.xnes_expm:
         head += f" | {'+expm reached':>14} {'evals':>7} {'best':>10}"
     print(head)
@@ -171,7 +174,8 @@ def main():
         theirs, te, tb = "n/a", "", ""
         if make(name, lam, dim, sigma) is not None and not c["skipped"]:
             theirs, te, tb = evosax_cell(name, c, report)
-        line = f"{name:<11} {problem:<16} {dim:>4} {lam:>4} | {ours:>15} {oe:>7} {ob:>10} | {theirs:>14} {te:>7} {tb:>10}"
+        sampling = "mirrored" if c.get("mirrored") else "plain"
+        line = f"{name:<11} {problem:<16} {dim:>4} {lam:>4} {sampling:>16} | {ours:>15} {oe:>7} {ob:>10} | {theirs:>14} {te:>7} {tb:>10}"
         if args.xnes_expm and name == "xnes" and not c["skipped"]:
             line += " | {:>14} {:>7} {:>10}".format(*evosax_cell("xnes_expm", c, report))
         print(line, flush=True)

@@ -59,6 +59,10 @@ pub struct StrategiesArgs {
     /// Only these strategies, comma-separated (default: every search strategy).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Every strategy but pgpe samples its members independently (as evosax does); by
+    /// default pgpe, cma_es and sep_cma_es sample mirrored pairs.
+    #[arg(long)]
+    pub no_mirrored: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -438,6 +442,7 @@ fn bench_strategies(s: &StrategiesArgs) -> Result<()> {
         sigma: s.sigma,
         xnes_max_dim: s.xnes_max_dim,
         only: s.only.clone(),
+        mirrored: !s.no_mirrored,
         ..StrategyBenchOptions::default()
     })?;
     if s.json {
@@ -449,8 +454,8 @@ fn bench_strategies(s: &StrategiesArgs) -> Result<()> {
         s.seeds, r.sigma, r.shift, r.shift, r.precision, r.budget_per_dim
     );
     println!(
-        "{:<11} {:<16} {:>4} {:>4} {:>8} {:>13} {:>12}",
-        "strategy", "problem", "D", "λ", "reached", "median evals", "median best"
+        "{:<11} {:<16} {:>4} {:>4} {:>8} {:>8} {:>13} {:>12}",
+        "strategy", "problem", "D", "λ", "sampling", "reached", "median evals", "median best"
     );
     for c in &r.cells {
         if let Some(why) = &c.skipped {
@@ -461,11 +466,12 @@ fn bench_strategies(s: &StrategiesArgs) -> Result<()> {
             continue;
         }
         println!(
-            "{:<11} {:<16} {:>4} {:>4} {:>8} {:>13} {:>12.3e}",
+            "{:<11} {:<16} {:>4} {:>4} {:>8} {:>8} {:>13} {:>12.3e}",
             c.strategy,
             c.problem,
             c.dim,
             c.population,
+            if c.mirrored { "mirrored" } else { "plain" },
             format!("{}/{}", c.reached, c.seeds),
             c.median_evaluations
                 .map_or("-".to_string(), |e| e.to_string()),
