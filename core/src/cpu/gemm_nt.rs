@@ -17,8 +17,10 @@
 //! W's rows may also come from a compact form ([`gemm_nt_rows_into`], a model file's quantised
 //! blocks): each task writes its rows into a per-thread buffer and the same kernels run on it.
 
+use super::aligned::{on_line, AlignedBuf};
 use crate::backend::WeightRows;
 use rayon::prelude::*;
+use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
 /// Output rows (W rows) per parallel task: a multiple of the kernels' 3 and 4 columns.
@@ -96,9 +98,11 @@ enum WeightSource<'w> {
 }
 
 thread_local! {
-    /// The rows of W a task of [`gemm_nt_rows_into`] computes with (at most
-    /// `COLS_PER_TASK × k` floats: 295 KB at k = 1536, in L2).
-    static ROWS_BUFFER: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The rows of W a task computes with when they are not read in place (at most
+    /// `COLS_PER_TASK × k` floats: 295 KB at k = 1536, in L2), on a 64-byte boundary.
+    static ROWS_BUFFER: RefCell<AlignedBuf> = const { RefCell::new(AlignedBuf::new()) };
+    /// The calling thread's copy of `x` when `x` does not start on a 64-byte boundary.
+    static X_BUFFER: RefCell<AlignedBuf> = const { RefCell::new(AlignedBuf::new()) };
 }
 
 /// [`gemm_nt_into`] with the kernel chosen: the AVX-512 one when `wide` (the caller checked
@@ -120,6 +124,18 @@ fn gemm_nt_with<'y>(
         "gemm_nt: needs AVX-512F"
     );
     assert!(x.len() >= rows * k && y.len() == rows * n);
+    // Every row of x and W is read with full-width loads: start them on a cache line
+    // (`super::aligned`), so that rows of whole lines stay on lines. x (a few rows) is copied
+    // where it is not; W's rows from a compact form are written to an aligned buffer. (An f32
+    // W off a line is read in place: copying each task's rows cost what the alignment saved.)
+    let mut x_copy = X_BUFFER.with_borrow_mut(std::mem::take);
+    let x: &[f32] = if on_line(x.as_ptr()) {
+        x
+    } else {
+        let copy = x_copy.slice(rows * k);
+        copy.copy_from_slice(&x[..rows * k]);
+        copy
+    };
     let out = OutPtr(y.as_mut_ptr().cast());
     // Columns c0..c1 of W (`w`'s rows, `w_first` being its row c0), into output columns c0..c1.
     let columns = |w: &[f32], c0: usize, c1: usize, w_first: usize| {
@@ -144,7 +160,7 @@ fn gemm_nt_with<'y>(
         match w {
             WeightSource::Slice(w) => columns(w, c0, c1, 0),
             WeightSource::Rows(source) => ROWS_BUFFER.with_borrow_mut(|buf| {
-                buf.resize((c1 - c0) * k, 0.0);
+                let buf = buf.slice((c1 - c0) * k);
                 source.rows_into(c0, buf);
                 columns(buf, c0, c1, c0)
             }),
@@ -156,6 +172,7 @@ fn gemm_nt_with<'y>(
     } else {
         (0..tasks).for_each(task);
     }
+    X_BUFFER.with_borrow_mut(|kept| *kept = x_copy);
     // SAFETY: the tasks covered every column of every row, so every element was written, and
     // `MaybeUninit<f32>` has the layout of `f32`.
     unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) }
@@ -344,6 +361,48 @@ mod tests {
                 .iter()
                 .zip(par.iter())
                 .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+    }
+
+    #[test]
+    fn where_x_and_w_lie_changes_no_bit() {
+        if !available() {
+            eprintln!("skipped: this CPU has no AVX2/FMA, so gemm_nt is never used here");
+            return;
+        }
+        let wide = super::super::gemm_nt_avx512::available();
+        let (rows, n, k) = (6, 50, 64);
+        let (x, w) = (data(rows * k, 7), data(n * k, 8));
+        let run = |xs: &[f32], ws: &[f32]| {
+            let mut raw = vec![MaybeUninit::uninit(); rows * n];
+            gemm_nt_with(
+                xs,
+                rows,
+                WeightSource::Slice(ws),
+                n,
+                k,
+                &mut raw,
+                true,
+                wide,
+            )
+            .to_vec()
+        };
+        let want = run(&x, &w);
+        // Every placement relative to a cache line, x copied to a line where it is off one.
+        let (mut xb, mut wb) = (vec![0f32; x.len() + 16], vec![0f32; w.len() + 16]);
+        for shift in 0..16 {
+            xb[shift..shift + x.len()].copy_from_slice(&x);
+            wb[15 - shift..15 - shift + w.len()].copy_from_slice(&w);
+            let got = run(
+                &xb[shift..shift + x.len()],
+                &wb[15 - shift..15 - shift + w.len()],
+            );
+            assert!(
+                want.iter()
+                    .zip(&got)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "shift {shift}"
+            );
         }
     }
 

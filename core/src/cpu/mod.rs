@@ -1,6 +1,7 @@
 //! The CPU reference backend: rayon across rows and members, blocked SIMD GEMM.
 
 mod activation;
+mod aligned;
 mod dot;
 mod forward;
 mod gemm;
