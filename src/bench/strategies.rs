@@ -96,7 +96,7 @@ pub struct StrategyBenchReport {
 /// Whether `strategy` samples mirrored pairs `m ± σ·y` here (`es.antithetic`, on by default
 /// in a config): PGPE needs them; the CMA-ES family gains from them (Brockhoff et al. 2010,
 /// "Mirrored sampling and sequential selection for evolution strategies"; pycma's
-/// `CMA_mirrors`): over 51 seeds at D = 10, 20–27% fewer evaluations on every problem it
+/// `CMA_mirrors`): over 51 seeds at D = 10, 16–27% fewer evaluations on every problem it
 /// solves, 13–40% at D = 100. The NES family (snes, xnes) loses 2–5% with them (their σ
 /// update sees each pair's `z²` twice), and CEM and GA reach no precision either way, so
 /// they sample independently.
