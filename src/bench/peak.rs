@@ -24,6 +24,9 @@ pub struct GemmPeak {
     pub sizes: Vec<usize>,
     /// The CPU's model name (`/proc/cpuinfo`) and the vector features the kernels used.
     pub cpu: String,
+    /// What the FMA units issue on every thread at once ([`super::fma_rate`]): the f32
+    /// ceiling above the GEMM's peak. `None` without vector FMA.
+    pub fma_gflops: Option<f64>,
 }
 
 impl GemmPeak {
@@ -35,6 +38,7 @@ impl GemmPeak {
             low_gflops: bests.iter().copied().fold(f64::INFINITY, f64::min),
             sizes: PEAK_SIZES.to_vec(),
             cpu: cpu_description(),
+            fma_gflops: super::fma_rate::fma_issue_rate(),
         }
     }
 }
@@ -45,7 +49,15 @@ impl std::fmt::Display for GemmPeak {
             f,
             "GEMM peak {:.1} GFLOP/s (per-size bests {:.1}–{:.1} at {:?}³, {} reps) on {}",
             self.gflops, self.low_gflops, self.gflops, self.sizes, PEAK_REPS, self.cpu
-        )
+        )?;
+        if let Some(fma) = self.fma_gflops {
+            write!(
+                f,
+                "; the FMA units issue {fma:.0} GFLOP/s (the GEMM peak is {:.0}% of it)",
+                100.0 * self.gflops / fma
+            )?;
+        }
+        Ok(())
     }
 }
 
