@@ -33,6 +33,13 @@ pub enum Which {
     /// Every search strategy on the benchmark problems: median evaluations to a precision and
     /// median best value at a budget, over seeds (a table like evosax's).
     Strategies(StrategiesArgs),
+    /// The machine's f32 GEMM peak every other benchmark states its figures against (both
+    /// CPU kernels, several sizes) and the FMA units' issue rate above it.
+    Peak {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Arguments of `bench strategies`.
@@ -193,6 +200,14 @@ pub fn run(a: BenchArgs) -> Result<()> {
     match a.which {
         Which::Llm(l) => bench_llm(&l)?,
         Which::Strategies(s) => bench_strategies(&s)?,
+        Which::Peak { json } => {
+            let peak = eggroll::bench::peak::GemmPeak::measure();
+            if json {
+                println!("{}", serde_json::json!({ "gemm_peak": peak }));
+            } else {
+                println!("bench peak: {peak}");
+            }
+        }
         Which::Egg(e) => {
             anyhow::ensure!(e.generations > 0, "--generations must be at least 1");
             super::egg::bench(e.json, e.generations)?;

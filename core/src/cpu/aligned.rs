@@ -30,6 +30,13 @@ impl AlignedBuf {
         let off = self.data.as_ptr().align_offset(LINE * 4).min(LINE - 1);
         &mut self.data[off..off + len]
     }
+
+    /// The `len` floats [`AlignedBuf::slice`] last handed out, read-only. Panics if the
+    /// buffer never held that many.
+    pub(crate) fn written(&self, len: usize) -> &[f32] {
+        let off = self.data.as_ptr().align_offset(LINE * 4).min(LINE - 1);
+        &self.data[off..off + len]
+    }
 }
 
 /// Whether `p` lies on a 64-byte boundary.
@@ -49,6 +56,8 @@ mod tests {
             assert_eq!(s.len(), len);
             assert!(on_line(s.as_ptr()), "{len}");
         }
+        let p = b.slice(100).as_ptr();
+        assert_eq!(b.written(100).as_ptr(), p);
         assert!(on_line(std::ptr::null()));
         assert!(!on_line(std::ptr::dangling::<f32>()));
     }

@@ -2,7 +2,8 @@
 //!
 //! Rows are split into fixed-size chunks of whole members (the split never depends on the
 //! thread count, so results are bit-identical for any `RAYON_NUM_THREADS`). Per chunk: first
-//! one shared GEMM writing `X·Wᵀ` (beta = 0), then, per row, the bias and the member's
+//! one shared GEMM writing `X·Wᵀ` (beta = 0; W packed once for all chunks where the CPU has
+//! AVX-512), then, per row, the bias and the member's
 //! correction regenerated from its key (low rank `s·(σ/√r)·(X_i·B)·Aᵀ`, or for OpenES the dense
 //! `s·σ·X_i·Eᵀ`) added onto it, then the layer's activation while the chunk is still in cache.
 //! Rows of baseline members (sign 0, `eggroll_baseline`) get the plain rows' bias and
@@ -11,6 +12,7 @@
 use super::activation::activate_in_place;
 use super::gemm::{sgemm, sgemm_into, MatRef};
 use super::gemm_nt::{self, gemm_nt_into, gemm_nt_rows_into};
+use super::gemm_packed::{self, gemm_packed_into, Panels};
 use super::kernels::{add_noise, axpy, lowrank_rows, Correction, VectorNoise};
 use super::noise_factors::{full_noise, NoiseCache};
 use crate::backend::Activation;
@@ -25,7 +27,8 @@ const SEQUENTIAL_MACS: usize = 1 << 21;
 
 /// Batches of at most this many rows take the unpacked GEMM ([`gemm_nt_into`]) where the CPU
 /// has AVX2 and FMA: below it, packing W costs more than it saves (`bench llm`). Larger ones
-/// take the blocked GEMM, whose every element is the same bits however the rows are chunked.
+/// take the packed GEMM (`gemm_packed`, AVX-512) or else the blocked GEMM (`matrixmultiply`):
+/// the same bits either way, however the rows are chunked.
 pub const NT_MAX_ROWS: usize = 128;
 
 /// Rows per parallel task of the corrections after the unpacked GEMM: a decode step's 64 rows
@@ -142,17 +145,26 @@ pub(crate) fn linear_forward(
         }
         return Ok(assume_init(y));
     }
+    // Where the CPU has AVX-512, W is packed once for all chunks (`gemm_packed`), unless it
+    // is too narrow to fill a panel or too big to copy (a vocabulary head).
+    let packed = (gemm_packed::available()
+        && n_in >= NT_MIN_IN
+        && n_out >= gemm_packed::NR
+        && n_out * n_in <= gemm_packed::MAX_PACKED)
+        .then(|| Panels::pack(layer.weight, n_out, n_in, parallel));
     let chunk = |(c, raw): (usize, &mut [MaybeUninit<f32>])| {
         let r0 = c * chunk_rows;
         let xc = x_of(r0, raw.len() / n_out);
-        // The shared GEMM writes the chunk (beta = 0: no zeroing pass before it).
-        let w = MatRef::row_major(layer.weight, n_out, n_in);
         let nr = xc.len() / n_in;
-        finish(
-            r0,
-            xc,
-            sgemm_into(1.0, MatRef::row_major(xc, nr, n_in), w.t(), raw),
-        );
+        // The shared GEMM writes the chunk (beta = 0: no zeroing pass before it).
+        let y_chunk = match &packed {
+            Some(w) => gemm_packed_into(xc, nr, w, raw),
+            None => {
+                let w = MatRef::row_major(layer.weight, n_out, n_in);
+                sgemm_into(1.0, MatRef::row_major(xc, nr, n_in), w.t(), raw)
+            }
+        };
+        finish(r0, xc, y_chunk);
     };
     if parallel {
         y.par_chunks_mut(chunk_rows * n_out)
@@ -160,6 +172,9 @@ pub(crate) fn linear_forward(
             .for_each(chunk);
     } else {
         y.chunks_mut(chunk_rows * n_out).enumerate().for_each(chunk);
+    }
+    if let Some(w) = packed {
+        w.release();
     }
     Ok(assume_init(y))
 }
