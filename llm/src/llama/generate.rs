@@ -40,21 +40,17 @@ pub struct Generation {
 /// The id of the largest logit (the first of equal ones); an error names the sequence when
 /// a logit is not finite.
 pub fn argmax(logits: &[f32], seq: usize) -> Result<u32> {
-    let mut best = 0;
-    for (i, &v) in logits.iter().enumerate() {
-        if !v.is_finite() {
-            return Err(LlmError::config(
+    super::first_max::first_max(logits)
+        .map(|i| i as u32)
+        .map_err(|i| {
+            LlmError::config(
                 "generate",
                 format!(
-                    "logit {i} of sequence {seq} is {v}: the model's weights or inputs are broken"
+                    "logit {i} of sequence {seq} is {}: the model's weights or inputs are broken",
+                    logits[i]
                 ),
-            ));
-        }
-        if v > logits[best] {
-            best = i;
-        }
-    }
-    Ok(best as u32)
+            )
+        })
 }
 
 /// Greedy continuations of every prompt with the model's own weights, decoded together.

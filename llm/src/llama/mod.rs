@@ -15,6 +15,7 @@
 pub mod chat;
 pub mod compact;
 mod compact_rows;
+mod first_max;
 pub mod gguf;
 pub mod tiny;
 pub mod tokenizer;

@@ -158,13 +158,7 @@ fn draw_in_id_order(logits: &[f32], temperature: f32, seed: u64, stream: u64, st
 
 /// The id of the largest of `logits` (finite, non-empty), the lowest id among equal ones.
 fn argmax(logits: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &v) in logits.iter().enumerate() {
-        if v > logits[best] {
-            best = i;
-        }
-    }
-    best as u32
+    super::first_max::first_max(logits).unwrap_or(0) as u32
 }
 
 /// splitmix64's finaliser: a bijection of `u64` that mixes every input bit into every output
