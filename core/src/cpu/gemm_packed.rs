@@ -15,7 +15,8 @@
 //! order of k from zero (one FMA each), and the blocks are added to the output in order. So
 //! the result does not depend on how rows are chunked or on the thread count, and it is the
 //! same bits as `matrixmultiply`'s AVX-512 kernel (the same blocks of 256, the same order;
-//! test `equals_matrixmultiply_bit_for_bit`), which the gradient baselines' own GEMMs use.
+//! test `equals_the_blocked_sum_and_matrixmultiply_bit_for_bit`), which the gradient
+//! baselines' own GEMMs use.
 
 use super::aligned::AlignedBuf;
 use rayon::prelude::*;
@@ -346,6 +347,18 @@ mod tests {
         y
     }
 
+    /// Operands with varied values, both signs and no pattern the blocks line up with.
+    fn operands(rows: usize, n: usize, k: usize) -> (Vec<f32>, Vec<f32>) {
+        let x = (0..rows * k).map(|i| ((i * 29 % 97) as f32 - 48.0) * 0.017);
+        let w = (0..n * k).map(|i| ((i * 43 % 83) as f32 - 41.0) * 0.023);
+        (x.collect(), w.collect())
+    }
+
+    /// Whether `a` and `b` hold the same bits.
+    fn same_bits(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits())
+    }
+
     fn run(x: &[f32], rows: usize, w: &[f32], n: usize, k: usize, chunk: usize) -> Vec<f32> {
         let packed = Panels::pack(w, n, k, true);
         let mut y = vec![MaybeUninit::new(f32::NAN); rows * n];
@@ -361,39 +374,6 @@ mod tests {
     }
 
     #[test]
-    fn equals_matrixmultiply_bit_for_bit() {
-        if !available() {
-            eprintln!("skipped: no AVX-512F");
-            return;
-        }
-        for &(rows, n, k) in &[
-            (150, 96, 600),
-            (13, 33, 70),
-            (129, 576, 1536),
-            (64, 40, 257),
-        ] {
-            let x: Vec<f32> = (0..rows * k)
-                .map(|i| ((i * 29 % 97) as f32 - 48.0) * 0.017)
-                .collect();
-            let w: Vec<f32> = (0..n * k)
-                .map(|i| ((i * 43 % 83) as f32 - 41.0) * 0.023)
-                .collect();
-            let mut want = vec![0.0f32; rows * n];
-            let (xv, wv) = (MatRef::row_major(&x, rows, k), MatRef::row_major(&w, n, k));
-            crate::cpu::sgemm(1.0, xv, wv.t(), 0.0, &mut want);
-            let got = run(&x, rows, &w, n, k, 64);
-            let same = got
-                .iter()
-                .zip(&want)
-                .all(|(a, b)| a.to_bits() == b.to_bits());
-            assert!(
-                same,
-                "rows {rows}, n {n}, k {k}: the packed GEMM and matrixmultiply differ"
-            );
-        }
-    }
-
-    #[test]
     fn k_blocks_cover_k() {
         for k in [0usize, 1, 64, 255, 256, 257, 576, 1536] {
             let blocks: Vec<_> = k_blocks(k).collect();
@@ -406,8 +386,11 @@ mod tests {
         );
     }
 
+    /// Every edge (rows past the last whole sliver, columns past the last whole panel, k past
+    /// the last whole block, several panel groups), every chunking: the blocked sum's bits,
+    /// and `matrixmultiply`'s.
     #[test]
-    fn equals_the_blocked_sum_for_every_edge_and_chunking() {
+    fn equals_the_blocked_sum_and_matrixmultiply_bit_for_bit() {
         if !available() {
             eprintln!("skipped: no AVX-512F");
             return;
@@ -418,21 +401,23 @@ mod tests {
             (25, 64, 300),
             (40, 100, 576),
             (7, 32, 0),
+            (129, 576, 1536),
+            (64, 40, 257),
         ] {
-            let x: Vec<f32> = (0..rows * k)
-                .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013)
-                .collect();
-            let w: Vec<f32> = (0..n * k)
-                .map(|i| ((i * 53 % 89) as f32 - 44.0) * 0.021)
-                .collect();
+            let (x, w) = operands(rows, n, k);
             let want = reference(&x, rows, &w, n, k);
+            let mut blocked = vec![0.0f32; rows * n];
+            let (xv, wv) = (MatRef::row_major(&x, rows, k), MatRef::row_major(&w, n, k));
+            crate::cpu::sgemm(1.0, xv, wv.t(), 0.0, &mut blocked);
+            let ok = same_bits(&blocked, &want);
+            assert!(
+                ok,
+                "rows {rows}, n {n}, k {k}: matrixmultiply's order changed"
+            );
             for chunk in [rows, 5, 12] {
                 let got = run(&x, rows, &w, n, k, chunk);
-                let same = got
-                    .iter()
-                    .zip(&want)
-                    .all(|(a, b)| a.to_bits() == b.to_bits());
-                assert!(same, "rows {rows}, n {n}, k {k}, chunk {chunk}");
+                let ok = same_bits(&got, &want);
+                assert!(ok, "rows {rows}, n {n}, k {k}, chunk {chunk}");
             }
         }
     }
