@@ -215,7 +215,7 @@ unsafe fn rows_times_panels(a: &[f32], a_rows: usize, panels: &Panels, c: *mut f
 
 /// `x·Wᵀ` (`rows × n`) for `x` (`rows × k`) and `w` (`n × k`), both row-major, the way the
 /// CPU backend's forward computes many rows: W packed once, chunks of `chunk_rows` rows over
-/// rayon's threads. `None` where the CPU lacks AVX-512F or W is over [`MAX_PACKED`].
+/// rayon's threads. `None` where the CPU lacks AVX-512F or W is over 32 MB (8 M floats).
 /// Panics if the lengths disagree or `chunk_rows` is 0.
 pub fn packed_gemm_nt(
     x: &[f32],
