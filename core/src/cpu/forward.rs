@@ -44,7 +44,7 @@ const NT_MIN_IN: usize = 64;
 /// Target rows per parallel chunk: an eighth of the batch, between 64 and 512 rows. Large
 /// chunks amortise the GEMM's packing of W; eight of them still spread over the threads. The
 /// chunking depends on the batch only, never on the thread count.
-fn target_chunk_rows(rows: usize) -> usize {
+pub fn target_chunk_rows(rows: usize) -> usize {
     (rows / 8).clamp(64, 512)
 }
 
@@ -147,11 +147,8 @@ pub(crate) fn linear_forward(
     }
     // Where the CPU has AVX-512, W is packed once for all chunks (`gemm_packed`), unless it
     // is too narrow to fill a panel or too big to copy (a vocabulary head).
-    let packed = (gemm_packed::available()
-        && n_in >= NT_MIN_IN
-        && n_out >= gemm_packed::NR
-        && n_out * n_in <= gemm_packed::MAX_PACKED)
-        .then(|| Panels::pack(layer.weight, n_out, n_in, parallel));
+    let packed =
+        gemm_packed::takes(n_out, n_in).then(|| Panels::pack(layer.weight, n_out, n_in, parallel));
     let chunk = |(c, raw): (usize, &mut [MaybeUninit<f32>])| {
         let r0 = c * chunk_rows;
         let xc = x_of(r0, raw.len() / n_out);

@@ -43,6 +43,16 @@ const GROUP_PANELS: usize = 8;
 /// blocked GEMM, which packs in pieces, rather than doubling its memory for a call.
 pub(crate) const MAX_PACKED: usize = 1 << 23;
 
+/// Shortest rows (k) the forward packs for: shorter dot products keep the blocked GEMM (the
+/// same bits either way), as they keep it below the unpacked GEMM's width.
+const MIN_K: usize = 64;
+
+/// Whether the forward computes `x·Wᵀ` for a W of `n × k` here: AVX-512F, at least a panel of
+/// rows, rows of at least [`MIN_K`], and at most [`MAX_PACKED`] floats to pack.
+pub(crate) fn takes(n: usize, k: usize) -> bool {
+    available() && k >= MIN_K && n >= NR && n * k <= MAX_PACKED
+}
+
 /// Whether this CPU can run [`gemm_packed_into`].
 pub(crate) fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -215,7 +225,8 @@ unsafe fn rows_times_panels(a: &[f32], a_rows: usize, panels: &Panels, c: *mut f
 
 /// `x·Wᵀ` (`rows × n`) for `x` (`rows × k`) and `w` (`n × k`), both row-major, the way the
 /// CPU backend's forward computes many rows: W packed once, chunks of `chunk_rows` rows over
-/// rayon's threads. `None` where the CPU lacks AVX-512F or W is over 32 MB (8 M floats).
+/// rayon's threads. `None` where the forward would not take this path: the CPU lacks
+/// AVX-512F, W has fewer than 32 rows or rows shorter than 64, or is over 32 MB (8 M floats).
 /// Panics if the lengths disagree or `chunk_rows` is 0.
 pub fn packed_gemm_nt(
     x: &[f32],
@@ -225,7 +236,7 @@ pub fn packed_gemm_nt(
     k: usize,
     chunk_rows: usize,
 ) -> Option<Vec<f32>> {
-    if !available() || n * k > MAX_PACKED {
+    if !takes(n, k) {
         return None;
     }
     assert!(

@@ -16,8 +16,8 @@ mod serial;
 
 pub use crate::activation::tanh_fast;
 pub use activation::activate_in_place;
-pub use forward::NT_MAX_ROWS;
 use forward::{linear_forward, HostLinear};
+pub use forward::{target_chunk_rows, NT_MAX_ROWS};
 pub use gemm::{sgemm, MatRef};
 pub use gemm_packed::packed_gemm_nt;
 pub use machine::{cpu_description, vector_features};

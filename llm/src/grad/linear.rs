@@ -6,7 +6,7 @@
 //! rayon's threads; every element is computed by exactly one GEMM over the full inner
 //! dimension, so the result is the same for any blocking and any thread count.
 
-use eggroll_core::cpu::{packed_gemm_nt, sgemm, MatRef};
+use eggroll_core::cpu::{packed_gemm_nt, sgemm, target_chunk_rows, MatRef};
 use rayon::prelude::*;
 
 /// Output rows per parallel GEMM block: one block per thread, of at least 64 rows. Every
@@ -49,12 +49,11 @@ fn blocked(a: MatRef<'_>, b: MatRef<'_>, c: &mut [f32]) {
 
 /// `y = x·Wᵀ`: `x` is `rows × w_in`, `w` is `w_out × w_in`; returns `rows × w_out`.
 ///
-/// Where the CPU has AVX-512 this is core's packed GEMM (W packed once, not once per block:
-/// the same bits as `matrixmultiply`'s), in the backend forward's chunks of an eighth of the
-/// rows (64 to 512).
+/// Where the backend's forward would take core's packed GEMM (W packed once, not once per
+/// block: the same bits as `matrixmultiply`'s), this takes it too, in the forward's chunks.
 pub fn matmul_nt(x: &[f32], rows: usize, w: &[f32], w_out: usize, w_in: usize) -> Vec<f32> {
-    if rows >= 64 && w_in >= 64 && w_out >= 32 {
-        if let Some(y) = packed_gemm_nt(x, rows, w, w_out, w_in, (rows / 8).clamp(64, 512)) {
+    if rows >= 64 {
+        if let Some(y) = packed_gemm_nt(x, rows, w, w_out, w_in, target_chunk_rows(rows)) {
             return y;
         }
     }
